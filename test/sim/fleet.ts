@@ -1,0 +1,123 @@
+import { readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/**
+ * The fleet file: what the simulated account holds at start. Durations are in simulated seconds
+ * (scaled by the simulator's time scale); defaults are AWS's own defaults.
+ */
+export interface FleetFile {
+  region?: string;
+  accountId?: string;
+  groups?: FleetGroup[];
+  /** Instances in no Auto Scaling group. */
+  instances?: FleetInstance[];
+  loadBalancers?: FleetClassicLb[];
+  targetGroups?: FleetTargetGroup[];
+  timing?: Partial<FleetTiming>;
+}
+
+export interface FleetTiming {
+  /** Standby -> Pending -> InService. */
+  exitStandbySeconds: number;
+  /** A replacement instance from Pending to InService. */
+  launchSeconds: number;
+  /** Least time EnterStandby takes, even with nothing to drain. */
+  enterStandbySeconds: number;
+  /** How long before Auto Scaling replaces an instance marked Unhealthy. */
+  replaceUnhealthySeconds: number;
+  /** How long an ELBv2 target stays in `initial` / Elb.RegistrationInProgress. */
+  targetRegistrationSeconds: number;
+}
+
+export const DEFAULT_TIMING: FleetTiming = {
+  exitStandbySeconds: 2,
+  launchSeconds: 30,
+  enterStandbySeconds: 1,
+  replaceUnhealthySeconds: 10,
+  targetRegistrationSeconds: 1,
+};
+
+export interface FleetGroup {
+  name: string;
+  min: number;
+  max: number;
+  desired?: number;
+  healthCheckType?: "EC2" | "ELB";
+  healthCheckGracePeriod?: number;
+  suspendedProcesses?: string[];
+  instanceMaintenancePolicy?: { minHealthyPercentage?: number; maxHealthyPercentage?: number };
+  loadBalancerNames?: string[];
+  /** Target group names (resolved to ARNs). */
+  targetGroups?: string[];
+  tags?: Record<string, string>;
+  instances?: FleetInstance[];
+  /** Generate this many InService, Healthy instances instead of listing them. */
+  instanceCount?: number;
+  availabilityZones?: string[];
+}
+
+export interface FleetInstance {
+  id: string;
+  az?: string;
+  privateIp?: string;
+  lifecycleState?: string;
+  health?: "Healthy" | "Unhealthy";
+  /** Whether the application answers health checks. */
+  appHealthy?: boolean;
+  imdsTokens?: "optional" | "required";
+  protectedFromScaleIn?: boolean;
+  /** Seconds before the simulator starts that this instance entered its lifecycle state. */
+  stateSinceSeconds?: number;
+  /** For instances in no group: registrations at start ("lb-name" or "tg-name" or "tg-name:port"). */
+  registeredWith?: string[];
+}
+
+export interface FleetClassicLb {
+  name: string;
+  healthCheck?: {
+    interval?: number;
+    healthyThreshold?: number;
+    unhealthyThreshold?: number;
+    timeout?: number;
+    target?: string;
+  };
+  connectionDraining?: { enabled?: boolean; timeout?: number };
+  availabilityZones?: string[];
+}
+
+export interface FleetTargetGroup {
+  name: string;
+  targetType?: "instance" | "ip";
+  protocol?: string;
+  port?: number;
+  healthCheck?: {
+    enabled?: boolean;
+    interval?: number;
+    healthyThreshold?: number;
+    unhealthyThreshold?: number;
+    timeout?: number;
+    path?: string;
+  };
+  deregistrationDelay?: number;
+  /** Name of the load balancer it is attached to; null or absent: attached to none. */
+  loadBalancer?: string | null;
+}
+
+const FLEETS_DIR = join(dirname(fileURLToPath(import.meta.url)), "fleets");
+
+/** A named fleet (`three-hosts`) from test/sim/fleets, or a path to a JSON file. */
+export function loadFleet(nameOrPath: string): FleetFile {
+  const path = nameOrPath.endsWith(".json") ? nameOrPath : join(FLEETS_DIR, `${nameOrPath}.json`);
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    throw new Error(`no fleet named ${nameOrPath} (looked for ${path})`);
+  }
+  return JSON.parse(text) as FleetFile;
+}
+
+/** A deterministic, realistic-looking instance id for generated instances. */
+export const generatedInstanceId = (groupIndex: number, index: number) =>
+  `i-0${groupIndex.toString(16).padStart(4, "0")}${index.toString(16).padStart(12, "0")}`;

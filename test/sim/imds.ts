@@ -1,0 +1,152 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { FaultBook } from "./faults";
+import type { World } from "./world";
+
+/**
+ * One host's instance metadata service, IMDSv2 semantics: a session token from PUT /latest/api/token
+ * (TTL 1-21600 s, refused when forwarded), required on every GET when the host requires tokens.
+ */
+export interface HostCredentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+}
+
+const TARGET_LIFECYCLE: Record<string, string> = {
+  Pending: "InService",
+  "Pending:Wait": "InService",
+  "Pending:Proceed": "InService",
+  InService: "InService",
+  EnteringStandby: "Standby",
+  Standby: "Standby",
+  Terminating: "Terminated",
+  "Terminating:Wait": "Terminated",
+  "Terminating:Proceed": "Terminated",
+  Terminated: "Terminated",
+  Detaching: "Detached",
+  Detached: "Detached",
+};
+
+const ROLE = "balanced-instance-role";
+
+export class ImdsServer {
+  private server: Server;
+  private tokens = new Map<string, number>();
+  private hanging = new Set<ServerResponse>();
+
+  constructor(
+    private readonly instanceId: string,
+    private readonly world: () => World,
+    private readonly faults: FaultBook,
+    private readonly credentials: HostCredentials,
+    private readonly onCall: (path: string, status: number) => void,
+  ) {
+    this.server = createServer((req, res) => this.handle(req, res));
+  }
+
+  async listen(port = 0): Promise<string> {
+    await new Promise<void>((resolve) => this.server.listen(port, "127.0.0.1", resolve));
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const res of this.hanging) res.destroy();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse) {
+    const unreachable = this.faults.imds(this.instanceId, "unreachable");
+    if (unreachable) {
+      unreachable.hits++;
+      if (unreachable.mode === "refuse") {
+        req.socket.destroy();
+      } else {
+        this.hanging.add(res);
+        res.on("close", () => this.hanging.delete(res));
+      }
+      return;
+    }
+    const send = (status: number, body: string, type = "text/plain") => {
+      this.onCall(req.url ?? "", status);
+      res.writeHead(status, { "content-type": type, server: "EC2ws" }).end(body);
+    };
+    // The SDK joins the endpoint's "/" and the path into "//latest/...", which IMDS accepts.
+    const path = new URL((req.url ?? "/").replace(/\/{2,}/g, "/"), "http://imds").pathname;
+
+    if (path === "/latest/api/token") {
+      if (req.method !== "PUT") return send(405, "");
+      if (req.headers["x-forwarded-for"] !== undefined) return send(403, "");
+      const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
+      if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return send(400, "");
+      const token = randomBytes(40).toString("base64");
+      this.tokens.set(token, Date.now() + ttl * 1000);
+      res.setHeader("x-aws-ec2-metadata-token-ttl-seconds", String(ttl));
+      return send(200, token);
+    }
+    if (req.method !== "GET") return send(405, "");
+
+    const token = req.headers["x-aws-ec2-metadata-token"];
+    const inst = this.world().instances.get(this.instanceId);
+    const tokensRequired =
+      (inst?.imdsTokensRequired ?? false) ||
+      this.faults.imds(this.instanceId, "tokens-required") !== undefined;
+    if (typeof token === "string") {
+      const expiry = this.tokens.get(token);
+      if (expiry === undefined || expiry < Date.now()) return send(401, "");
+    } else if (tokensRequired) {
+      return send(401, "");
+    }
+    if (!inst) return send(404, "");
+
+    const world = this.world();
+    const now = new Date();
+    const creds = JSON.stringify({
+      Code: "Success",
+      LastUpdated: now.toISOString(),
+      Type: "AWS-HMAC",
+      AccessKeyId: this.credentials.accessKeyId,
+      SecretAccessKey: this.credentials.secretAccessKey,
+      Token: "sim-session-token",
+      Expiration: new Date(now.getTime() + 6 * 3600_000).toISOString(),
+    });
+    const routes: Record<string, () => string | undefined> = {
+      "/latest/meta-data/instance-id": () => inst.id,
+      "/latest/meta-data/placement/region": () => world.region,
+      "/latest/meta-data/placement/availability-zone": () => inst.az,
+      "/latest/meta-data/local-ipv4": () => inst.privateIp,
+      "/latest/meta-data/instance-type": () => inst.instanceType,
+      "/latest/meta-data/autoscaling/target-lifecycle-state": () =>
+        inst.groupName ? TARGET_LIFECYCLE[inst.lifecycleState] : undefined,
+      "/latest/meta-data/iam/security-credentials/": () => ROLE,
+      [`/latest/meta-data/iam/security-credentials/${ROLE}`]: () => creds,
+      "/latest/meta-data/iam/security-credentials-extended/": () => ROLE,
+      [`/latest/meta-data/iam/security-credentials-extended/${ROLE}`]: () => creds,
+      "/latest/dynamic/instance-identity/document": () =>
+        JSON.stringify(
+          {
+            accountId: world.accountId,
+            architecture: "x86_64",
+            availabilityZone: inst.az,
+            imageId: "ami-0abcdef1234567890",
+            instanceId: inst.id,
+            instanceType: inst.instanceType,
+            pendingTime: new Date(inst.launchTime).toISOString(),
+            privateIp: inst.privateIp,
+            region: world.region,
+            version: "2017-09-30",
+          },
+          null,
+          2,
+        ),
+    };
+    const body = routes[path]?.();
+    if (body === undefined) return send(404, "");
+    return send(
+      200,
+      body,
+      path.endsWith("document") || path.includes("security-credentials") ? "application/json" : "text/plain",
+    );
+  }
+}

@@ -1,0 +1,373 @@
+import { randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { applyEvent, type SimEvent } from "./events";
+import { FaultBook, type FaultBook as FaultBookType, type FaultSpec, type Service } from "./faults";
+import type { FleetFile } from "./fleet";
+import { ImdsServer } from "./imds";
+import { parseQuery, str } from "./query";
+import { AUTOSCALING_XMLNS, autoscalingActions } from "./services/autoscaling";
+import type { ActionHandler } from "./services/common";
+import { EC2_XMLNS, ec2Actions } from "./services/ec2";
+import { ELB_XMLNS, elbActions } from "./services/elb";
+import { ELBV2_XMLNS, elbv2Actions } from "./services/elbv2";
+import { SimError, World } from "./world";
+import { ec2Error, ec2Response, queryError, queryResponse } from "./xml";
+
+export interface SimOptions {
+  timeScale?: number;
+  port?: number;
+}
+
+export interface HostInfo {
+  imds: string;
+  env: Record<string, string>;
+}
+
+export interface CallRecord {
+  t: number;
+  service: Service;
+  action: string;
+  host: string | undefined;
+  status: number;
+  outcome: string;
+}
+
+export interface Sim {
+  endpoint: string;
+  control: string;
+  hosts: Record<string, HostInfo>;
+  /** The live world, for in-process tests. */
+  world(): World;
+  faults: FaultBookType;
+  calls: CallRecord[];
+  stop(): Promise<void>;
+}
+
+interface ServiceDef {
+  service: Service;
+  signingName: string;
+  xmlns: string;
+  actions: Record<string, ActionHandler>;
+  ec2Dialect: boolean;
+}
+
+/** The query protocol's Version parameter says which API a request is for. */
+const BY_VERSION: Record<string, ServiceDef> = {
+  "2011-01-01": {
+    service: "autoscaling",
+    signingName: "autoscaling",
+    xmlns: AUTOSCALING_XMLNS,
+    actions: autoscalingActions,
+    ec2Dialect: false,
+  },
+  "2012-06-01": {
+    service: "elb",
+    signingName: "elasticloadbalancing",
+    xmlns: ELB_XMLNS,
+    actions: elbActions,
+    ec2Dialect: false,
+  },
+  "2015-12-01": {
+    service: "elbv2",
+    signingName: "elasticloadbalancing",
+    xmlns: ELBV2_XMLNS,
+    actions: elbv2Actions,
+    ec2Dialect: false,
+  },
+  "2016-11-15": {
+    service: "ec2",
+    signingName: "ec2",
+    xmlns: EC2_XMLNS,
+    actions: ec2Actions,
+    ec2Dialect: true,
+  },
+};
+
+const CREDENTIAL_SCOPE = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_request/;
+
+/** The dummy access key the simulator hands each host, so it can tell which host called. */
+export const accessKeyFor = (instanceId: string) =>
+  `AKIA${instanceId.replace(/^i-/, "").toUpperCase().padEnd(16, "0")}`;
+
+const readBody = (req: IncomingMessage) =>
+  new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function startSim(fleet: FleetFile, options: SimOptions = {}): Promise<Sim> {
+  const timeScale = options.timeScale ?? 1;
+  let world = new World(fleet, timeScale);
+  const faults = new FaultBook();
+  const calls: CallRecord[] = [];
+  const keyToHost = new Map<string, string>();
+  const imdsServers: ImdsServer[] = [];
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain" });
+      res.end(String(err));
+    });
+  });
+
+  const json = (res: ServerResponse, status: number, body: unknown) => {
+    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body, null, 2));
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://sim");
+    if (url.pathname.startsWith("/_sim/")) return control(req, res, url);
+    const body = await readBody(req);
+    world.clock.flush();
+    const requestId = randomUUID();
+    const params = parseQuery(body);
+    const action = str(params, "Action") ?? "";
+    const def = BY_VERSION[str(params, "Version") ?? ""];
+    const auth = req.headers.authorization ?? "";
+    const scope = CREDENTIAL_SCOPE.exec(auth);
+    const host = scope ? keyToHost.get(scope[1]!) : undefined;
+    const service: Service = def?.service ?? "autoscaling";
+    const record = (status: number, outcome: string) =>
+      calls.push({ t: Date.now(), service, action, host, status, outcome });
+
+    const fail = (status: number, code: string, message: string, type: "Sender" | "Receiver" = "Sender") => {
+      record(status, code);
+      const xml = def?.ec2Dialect
+        ? ec2Error(code, message, requestId)
+        : queryError(def?.xmlns ?? AUTOSCALING_XMLNS, type, code, message, requestId);
+      res.writeHead(status, { "content-type": "text/xml", "x-amzn-requestid": requestId }).end(xml);
+    };
+
+    if (req.method !== "POST")
+      return fail(400, "InvalidAction", "Only POST query requests are supported by this simulator.");
+    if (!def)
+      return fail(
+        400,
+        "InvalidAction",
+        `Could not find operation ${action} for version ${str(params, "Version") ?? "(none)"}`,
+      );
+    if (!scope) return fail(403, "MissingAuthenticationToken", "Request is missing Authentication Token");
+    if (scope[2] !== world.region) {
+      return fail(
+        403,
+        "SignatureDoesNotMatch",
+        `Credential should be scoped to a valid region, not '${scope[2]}'.`,
+      );
+    }
+    if (scope[3] !== def.signingName) {
+      return fail(
+        403,
+        "SignatureDoesNotMatch",
+        `Credential should be scoped to correct service: '${def.signingName}'.`,
+      );
+    }
+
+    const outcome = faults.evaluate(service, action, host, Date.now());
+    if (outcome.delayMs > 0) await sleep(outcome.delayMs);
+    if (outcome.kind === "drop") {
+      record(0, "dropped");
+      req.socket.destroy();
+      return;
+    }
+    if (outcome.kind === "throttle") {
+      return service === "ec2"
+        ? fail(503, "RequestLimitExceeded", "Request limit exceeded.")
+        : fail(400, "Throttling", "Rate exceeded");
+    }
+    if (outcome.kind === "error") {
+      const status = outcome.fault.status ?? 500;
+      return status === 503
+        ? fail(503, "ServiceUnavailable", "Service is unavailable. Please try again later.", "Receiver")
+        : fail(status, "InternalFailure", "An internal error occurred. Please try again.", "Receiver");
+    }
+    const handler = def.actions[action];
+    if (outcome.kind === "deny") {
+      const iamAction = `${def.signingName}:${action}`;
+      const who = `arn:aws:sts::${world.accountId}:assumed-role/balanced-instance-role/${host ?? "unknown"}`;
+      return service === "ec2"
+        ? fail(
+            403,
+            "UnauthorizedOperation",
+            `You are not authorized to perform this operation. User: ${who} is not authorized to perform: ${iamAction} because no identity-based policy allows the ${iamAction} action`,
+          )
+        : fail(
+            403,
+            "AccessDenied",
+            `User: ${who} is not authorized to perform: ${iamAction} because no identity-based policy allows the ${iamAction} action`,
+          );
+    }
+    if (!handler)
+      return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
+
+    try {
+      const result = handler({ world, params, host });
+      world.recordServing();
+      record(200, "ok");
+      const xml = def.ec2Dialect
+        ? ec2Response(action, def.xmlns, result ?? {}, requestId)
+        : queryResponse(action, def.xmlns, result, requestId);
+      res.writeHead(200, { "content-type": "text/xml", "x-amzn-requestid": requestId }).end(xml);
+    } catch (err) {
+      if (err instanceof SimError) return fail(err.status, err.code, err.message, err.type);
+      throw err;
+    }
+  }
+
+  async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    world.clock.flush();
+    const route = `${req.method} ${url.pathname}`;
+    const input = req.method === "POST" ? await readBody(req) : "";
+    const payload = input ? (JSON.parse(input) as unknown) : {};
+    try {
+      switch (route) {
+        case "GET /_sim/state":
+          return json(res, 200, snapshotState(world));
+        case "GET /_sim/calls":
+          return json(res, 200, calls);
+        case "GET /_sim/history":
+          return json(res, 200, world.history);
+        case "GET /_sim/faults":
+          return json(res, 200, faults.list());
+        case "POST /_sim/faults": {
+          const specs = Array.isArray(payload) ? (payload as FaultSpec[]) : [payload as FaultSpec];
+          return json(
+            res,
+            200,
+            specs.map((s) => faults.add(s)),
+          );
+        }
+        case "DELETE /_sim/faults":
+          faults.clear();
+          return json(res, 200, { ok: true });
+        case "POST /_sim/events": {
+          const events = Array.isArray(payload) ? (payload as SimEvent[]) : [payload as SimEvent];
+          return json(
+            res,
+            200,
+            events.map((e) => applyEvent(world, e)),
+          );
+        }
+        case "POST /_sim/reset":
+          world.stop();
+          world = new World(fleet, timeScale);
+          faults.clear();
+          calls.length = 0;
+          return json(res, 200, { ok: true });
+        default:
+          return json(res, 404, { error: `no control route ${route}` });
+      }
+    } catch (err) {
+      return json(res, 400, { error: err instanceof Error ? err.message : String(err) });
+    }
+  }
+
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  const hosts: Record<string, HostInfo> = {};
+  for (const inst of world.instances.values()) {
+    const credentials = { accessKeyId: accessKeyFor(inst.id), secretAccessKey: `sim-secret-${inst.id}` };
+    keyToHost.set(credentials.accessKeyId, inst.id);
+    const imds = new ImdsServer(
+      inst.id,
+      () => world,
+      faults,
+      credentials,
+      (path, status) =>
+        calls.push({
+          t: Date.now(),
+          service: "imds",
+          action: path,
+          host: inst.id,
+          status,
+          outcome: status === 200 ? "ok" : String(status),
+        }),
+    );
+    imdsServers.push(imds);
+    const imdsUrl = await imds.listen();
+    hosts[inst.id] = {
+      imds: imdsUrl,
+      env: {
+        AWS_REGION: world.region,
+        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        AWS_ENDPOINT_URL_AUTO_SCALING: endpoint,
+        AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING: endpoint,
+        AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: endpoint,
+        AWS_ENDPOINT_URL_EC2: endpoint,
+        AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsUrl,
+      },
+    };
+  }
+
+  return {
+    endpoint,
+    control: `${endpoint}/_sim`,
+    hosts,
+    world: () => world,
+    faults,
+    calls,
+    async stop() {
+      world.stop();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await Promise.all(imdsServers.map((s) => s.close()));
+    },
+  };
+}
+
+/** The whole fleet as plain JSON, for `GET /_sim/state` and for tests' assertions. */
+export function snapshotState(world: World) {
+  return {
+    now: new Date(world.clock.now()).toISOString(),
+    timeScale: world.clock.timeScale,
+    groups: [...world.groups.values()].map((g) => ({
+      name: g.name,
+      min: g.min,
+      max: g.max,
+      desired: g.desired,
+      suspended: [...g.suspended.keys()],
+      tags: Object.fromEntries([...g.tags].map(([k, t]) => [k, t.value])),
+      loadBalancerNames: g.loadBalancerNames,
+      targetGroupArns: g.targetGroupArns,
+      activities: g.activities.map((a) => ({
+        id: a.activityId,
+        description: a.description,
+        statusCode: a.statusCode,
+        progress: a.progress,
+      })),
+      refreshes: g.refreshes.map((r) => ({ id: r.id, status: r.status })),
+    })),
+    instances: [...world.instances.values()].map((i) => ({
+      id: i.id,
+      group: i.groupName ?? null,
+      lifecycleState: i.lifecycleState,
+      health: i.health,
+      privateIp: i.privateIp,
+      ec2State: i.ec2State,
+    })),
+    loadBalancers: [...world.classicLbs.values()].map((lb) => ({
+      name: lb.name,
+      instances: Object.fromEntries([...lb.registrations].map(([id, r]) => [id, r.state])),
+      tags: Object.fromEntries(lb.tags),
+    })),
+    targetGroups: [...world.targetGroups.values()].map((tg) => ({
+      name: tg.name,
+      arn: tg.arn,
+      targets: [...tg.targets.values()].map((t) => ({
+        id: t.id,
+        port: t.port,
+        state: t.state,
+        reason: t.reason ?? null,
+      })),
+      tags: Object.fromEntries(tg.tags),
+    })),
+  };
+}
+
+export type SimState = ReturnType<typeof snapshotState>;

@@ -1,0 +1,835 @@
+import { randomUUID } from "node:crypto";
+import { type Scheduled, SimClock } from "./clock";
+import {
+  DEFAULT_TIMING,
+  type FleetFile,
+  type FleetGroup,
+  type FleetInstance,
+  type FleetTiming,
+  generatedInstanceId,
+} from "./fleet";
+
+/** An error the simulated service returns, with AWS's code, message and HTTP status. */
+export class SimError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+    readonly status = 400,
+    readonly type: "Sender" | "Receiver" = "Sender",
+  ) {
+    super(message);
+  }
+}
+
+export const validation = (message: string) => new SimError("ValidationError", message);
+
+export const TERMINAL_ACTIVITY = new Set(["Successful", "Failed", "Cancelled"]);
+
+export interface SimInstance {
+  id: string;
+  az: string;
+  privateIp: string;
+  groupName: string | undefined;
+  lifecycleState: string;
+  stateSince: number;
+  health: "Healthy" | "Unhealthy";
+  /** Whether the application answers health checks; per-LB overrides below. */
+  appHealthy: boolean;
+  appHealthyIn: Map<string, boolean>;
+  imdsTokensRequired: boolean;
+  protectedFromScaleIn: boolean;
+  launchTime: number;
+  ec2State: "pending" | "running" | "shutting-down" | "terminated";
+  instanceType: string;
+  tags: Map<string, string>;
+}
+
+export interface Activity {
+  activityId: string;
+  groupName: string;
+  description: string;
+  cause: string;
+  startTime: number;
+  endTime?: number;
+  statusCode: string;
+  statusMessage?: string;
+  progress: number;
+  details: string;
+}
+
+export interface InstanceRefresh {
+  id: string;
+  groupName: string;
+  status: string;
+  startTime: number;
+  endTime?: number;
+  percentageComplete: number;
+}
+
+export interface SimGroup {
+  name: string;
+  arn: string;
+  min: number;
+  max: number;
+  desired: number;
+  healthCheckType: "EC2" | "ELB";
+  gracePeriod: number;
+  suspended: Map<string, string>;
+  maintenancePolicy?: { minHealthyPercentage?: number; maxHealthyPercentage?: number };
+  loadBalancerNames: string[];
+  targetGroupArns: string[];
+  tags: Map<string, { value: string; propagate: boolean }>;
+  createdTime: number;
+  availabilityZones: string[];
+  activities: Activity[];
+  refreshes: InstanceRefresh[];
+}
+
+/** Classic ELB view of one instance. `deregistering` is still reported InService, as AWS does. */
+export type ClassicState = "registering" | "InService" | "OutOfService" | "deregistering";
+
+export interface ClassicLb {
+  name: string;
+  healthCheck: {
+    interval: number;
+    healthyThreshold: number;
+    unhealthyThreshold: number;
+    timeout: number;
+    target: string;
+  };
+  draining: { enabled: boolean; timeout: number };
+  availabilityZones: string[];
+  createdTime: number;
+  registrations: Map<string, { state: ClassicState; pending?: Scheduled }>;
+  tags: Map<string, string>;
+}
+
+export type TargetState = "initial" | "healthy" | "unhealthy" | "draining" | "unavailable" | "unused";
+
+export interface TgTarget {
+  id: string;
+  port: number;
+  az: string;
+  state: TargetState;
+  reason: string | undefined;
+  pending?: Scheduled;
+}
+
+export interface TargetGroup {
+  arn: string;
+  name: string;
+  targetType: "instance" | "ip";
+  protocol: string;
+  port: number;
+  healthCheck: {
+    enabled: boolean;
+    interval: number;
+    healthyThreshold: number;
+    unhealthyThreshold: number;
+    timeout: number;
+    path: string;
+  };
+  deregistrationDelay: number;
+  loadBalancerArns: string[];
+  targets: Map<string, TgTarget>;
+  tags: Map<string, string>;
+}
+
+export interface ServingChange {
+  t: number;
+  group: string;
+  instanceId: string;
+  serving: boolean;
+  /** Instances of the group that are not serving (in service, healthy everywhere) right after. */
+  outOfService: number;
+  serving_count: number;
+}
+
+const ACTIVITY_CAUSE_TIME = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+const TRANSITIONAL_FOR_CAPACITY = new Set([
+  "Standby",
+  "EnteringStandby",
+  "Terminating",
+  "Terminated",
+  "Detaching",
+  "Detached",
+]);
+
+/**
+ * The simulated account: Auto Scaling groups, their instances, classic load balancers and target
+ * groups, with AWS's state transitions scheduled on a scaled clock.
+ */
+export class World {
+  readonly region: string;
+  readonly accountId: string;
+  readonly clock: SimClock;
+  readonly timing: FleetTiming;
+  readonly groups = new Map<string, SimGroup>();
+  readonly instances = new Map<string, SimInstance>();
+  readonly classicLbs = new Map<string, ClassicLb>();
+  readonly targetGroups = new Map<string, TargetGroup>();
+  /** Every change of an instance's "serving" status, per group: the out-of-service timeline. */
+  readonly history: ServingChange[] = [];
+  private lastServing = new Map<string, boolean>();
+  private ipCounter = 10;
+
+  constructor(fleet: FleetFile, timeScale: number) {
+    this.region = fleet.region ?? "us-east-1";
+    this.accountId = fleet.accountId ?? "123456789012";
+    this.timing = { ...DEFAULT_TIMING, ...fleet.timing };
+    this.clock = new SimClock(timeScale, () => this.recordServing());
+    this.load(fleet);
+    this.recordServing();
+  }
+
+  // ---- loading -------------------------------------------------------------------------------
+
+  private load(fleet: FleetFile): void {
+    const now = this.clock.now();
+    for (const lb of fleet.loadBalancers ?? []) {
+      this.classicLbs.set(lb.name, {
+        name: lb.name,
+        healthCheck: {
+          interval: lb.healthCheck?.interval ?? 30,
+          healthyThreshold: lb.healthCheck?.healthyThreshold ?? 10,
+          unhealthyThreshold: lb.healthCheck?.unhealthyThreshold ?? 2,
+          timeout: lb.healthCheck?.timeout ?? 5,
+          target: lb.healthCheck?.target ?? "HTTP:80/",
+        },
+        draining: {
+          enabled: lb.connectionDraining?.enabled ?? true,
+          timeout: lb.connectionDraining?.timeout ?? 300,
+        },
+        availabilityZones: lb.availabilityZones ?? this.azs(),
+        createdTime: now,
+        registrations: new Map(),
+        tags: new Map(),
+      });
+    }
+    for (const tg of fleet.targetGroups ?? []) {
+      const arn = this.tgArn(tg.name);
+      this.targetGroups.set(arn, {
+        arn,
+        name: tg.name,
+        targetType: tg.targetType ?? "instance",
+        protocol: tg.protocol ?? "HTTP",
+        port: tg.port ?? 80,
+        healthCheck: {
+          enabled: tg.healthCheck?.enabled ?? true,
+          interval: tg.healthCheck?.interval ?? 30,
+          healthyThreshold: tg.healthCheck?.healthyThreshold ?? 5,
+          unhealthyThreshold: tg.healthCheck?.unhealthyThreshold ?? 2,
+          timeout: tg.healthCheck?.timeout ?? 5,
+          path: tg.healthCheck?.path ?? "/",
+        },
+        deregistrationDelay: tg.deregistrationDelay ?? 300,
+        loadBalancerArns: tg.loadBalancer
+          ? [
+              `arn:aws:elasticloadbalancing:${this.region}:${this.accountId}:loadbalancer/app/${tg.loadBalancer}/50dc6c495c0c9188`,
+            ]
+          : [],
+        targets: new Map(),
+        tags: new Map(),
+      });
+    }
+    for (const [gi, g] of (fleet.groups ?? []).entries()) this.loadGroup(g, gi + 1, now);
+    for (const fi of fleet.instances ?? []) {
+      const inst = this.addInstance(fi, undefined, now);
+      for (const ref of fi.registeredWith ?? []) {
+        const [name, port] = ref.split(":");
+        if (this.classicLbs.has(name!)) this.classicRegisterSettled(this.classicLbs.get(name!)!, inst);
+        else this.tgRegisterSettled(this.tgByName(name!), inst, port ? Number(port) : undefined);
+      }
+    }
+  }
+
+  private loadGroup(g: FleetGroup, groupIndex: number, now: number): void {
+    const group: SimGroup = {
+      name: g.name,
+      arn: `arn:aws:autoscaling:${this.region}:${this.accountId}:autoScalingGroup:${randomUUID()}:autoScalingGroupName/${g.name}`,
+      min: g.min,
+      max: g.max,
+      desired: g.desired ?? g.min,
+      healthCheckType: g.healthCheckType ?? "EC2",
+      gracePeriod: g.healthCheckGracePeriod ?? 300,
+      suspended: new Map(
+        (g.suspendedProcesses ?? []).map((p) => [p, "User suspended at " + ACTIVITY_CAUSE_TIME(now)]),
+      ),
+      maintenancePolicy: g.instanceMaintenancePolicy,
+      loadBalancerNames: g.loadBalancerNames ?? [],
+      targetGroupArns: (g.targetGroups ?? []).map((name) => this.tgByName(name).arn),
+      tags: new Map(Object.entries(g.tags ?? {}).map(([k, v]) => [k, { value: v, propagate: true }])),
+      createdTime: now - 86_400_000,
+      availabilityZones: g.availabilityZones ?? this.azs(),
+      activities: [],
+      refreshes: [],
+    };
+    this.groups.set(group.name, group);
+    const listed: FleetInstance[] =
+      g.instances ??
+      Array.from({ length: g.instanceCount ?? group.desired }, (_, i) => ({
+        id: generatedInstanceId(groupIndex, i + 1),
+      }));
+    listed.forEach((fi, i) => {
+      const inst = this.addInstance(
+        { az: group.availabilityZones[i % group.availabilityZones.length], ...fi },
+        group.name,
+        now,
+      );
+      // Instances that were serving before the simulator started are registered and settled.
+      if (["InService", "EnteringStandby", "Terminating", "Terminating:Wait"].includes(inst.lifecycleState)) {
+        for (const lbName of group.loadBalancerNames)
+          this.classicRegisterSettled(this.classicLbs.get(lbName)!, inst);
+        for (const arn of group.targetGroupArns) this.tgRegisterSettled(this.targetGroups.get(arn)!, inst);
+      }
+    });
+  }
+
+  private addInstance(fi: FleetInstance, groupName: string | undefined, now: number): SimInstance {
+    const inst: SimInstance = {
+      id: fi.id,
+      az: fi.az ?? this.azs()[0]!,
+      privateIp: fi.privateIp ?? this.nextIp(),
+      groupName,
+      lifecycleState: fi.lifecycleState ?? "InService",
+      stateSince: now - (fi.stateSinceSeconds ?? 3600) * 1000,
+      health: fi.health ?? "Healthy",
+      appHealthy: fi.appHealthy ?? true,
+      appHealthyIn: new Map(),
+      imdsTokensRequired: fi.imdsTokens === "required",
+      protectedFromScaleIn: fi.protectedFromScaleIn ?? false,
+      launchTime: now - 86_400_000,
+      ec2State: "running",
+      instanceType: "t3.micro",
+      tags: new Map(groupName ? [["aws:autoscaling:groupName", groupName]] : []),
+    };
+    this.instances.set(inst.id, inst);
+    return inst;
+  }
+
+  private azs(): string[] {
+    return [`${this.region}a`, `${this.region}b`, `${this.region}c`];
+  }
+
+  private nextIp(): string {
+    const n = this.ipCounter++;
+    return `10.0.${Math.floor(n / 250)}.${(n % 250) + 4}`;
+  }
+
+  tgArn(name: string): string {
+    return `arn:aws:elasticloadbalancing:${this.region}:${this.accountId}:targetgroup/${name}/${Buffer.from(name).toString("hex").padEnd(16, "0").slice(0, 16)}`;
+  }
+
+  tgByName(name: string): TargetGroup {
+    const tg = this.targetGroups.get(name) ?? this.targetGroups.get(this.tgArn(name));
+    if (!tg) throw new SimError("TargetGroupNotFound", `Target groups '${name}' not found`);
+    return tg;
+  }
+
+  group(name: string): SimGroup {
+    const g = this.groups.get(name);
+    if (!g) throw validation(`AutoScalingGroup name not found - AutoScalingGroup '${name}' not found`);
+    return g;
+  }
+
+  groupInstances(group: SimGroup): SimInstance[] {
+    return [...this.instances.values()].filter((i) => i.groupName === group.name);
+  }
+
+  // ---- health as each load balancer sees it ----------------------------------------------------
+
+  /** Whether the application on `inst` answers the health checks of `lbKey` (LB name or TG arn). */
+  appHealthyFor(inst: SimInstance, lbKey: string): boolean {
+    return inst.appHealthyIn.get(lbKey) ?? inst.appHealthy;
+  }
+
+  private classicRegisterSettled(lb: ClassicLb, inst: SimInstance): void {
+    lb.registrations.set(inst.id, {
+      state: this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService",
+    });
+  }
+
+  private tgRegisterSettled(tg: TargetGroup, inst: SimInstance, port?: number): void {
+    const id = tg.targetType === "ip" ? inst.privateIp : inst.id;
+    const p = port ?? tg.port;
+    const target: TgTarget = { id, port: p, az: inst.az, state: "healthy", reason: undefined };
+    this.settleTarget(tg, target, inst);
+    tg.targets.set(`${id}:${p}`, target);
+  }
+
+  private settleTarget(tg: TargetGroup, target: TgTarget, inst: SimInstance | undefined): void {
+    if (tg.loadBalancerArns.length === 0) {
+      target.state = "unused";
+      target.reason = "Target.NotInUse";
+    } else if (!tg.healthCheck.enabled) {
+      target.state = "unavailable";
+      target.reason = "Target.HealthCheckDisabled";
+    } else if (inst && this.appHealthyFor(inst, tg.arn)) {
+      target.state = "healthy";
+      target.reason = undefined;
+    } else {
+      target.state = "unhealthy";
+      target.reason = "Target.FailedHealthChecks";
+    }
+  }
+
+  instanceForTarget(tg: TargetGroup, targetId: string): SimInstance | undefined {
+    if (tg.targetType === "instance") return this.instances.get(targetId);
+    return [...this.instances.values()].find((i) => i.privateIp === targetId);
+  }
+
+  /** Register with a classic ELB: OutOfService "registration in progress" until HealthyThreshold checks pass. */
+  classicRegister(lb: ClassicLb, inst: SimInstance): void {
+    const existing = lb.registrations.get(inst.id);
+    if (existing && existing.state !== "deregistering") return;
+    existing?.pending?.cancel();
+    const reg: { state: ClassicState; pending?: Scheduled } = { state: "registering" };
+    lb.registrations.set(inst.id, reg);
+    const healthy = this.appHealthyFor(inst, lb.name);
+    const checks = healthy ? lb.healthCheck.healthyThreshold : lb.healthCheck.unhealthyThreshold;
+    reg.pending = this.clock.after(lb.healthCheck.interval * checks, () => {
+      reg.state = this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService";
+      reg.pending = undefined;
+      this.afterLbHealthChange(inst);
+    });
+  }
+
+  /** Deregister from a classic ELB, draining first when connection draining is on. */
+  classicDeregister(lb: ClassicLb, inst: SimInstance, done: () => void = () => {}): void {
+    const reg = lb.registrations.get(inst.id);
+    if (!reg) {
+      done();
+      return;
+    }
+    reg.pending?.cancel();
+    if (!lb.draining.enabled || reg.state !== "InService") {
+      lb.registrations.delete(inst.id);
+      done();
+      return;
+    }
+    reg.state = "deregistering";
+    reg.pending = this.clock.after(lb.draining.timeout, () => {
+      if (lb.registrations.get(inst.id) === reg) lb.registrations.delete(inst.id);
+      done();
+    });
+  }
+
+  tgRegister(tg: TargetGroup, inst: SimInstance | undefined, id: string, port: number): void {
+    const key = `${id}:${port}`;
+    const existing = tg.targets.get(key);
+    if (existing && existing.state !== "draining") return;
+    existing?.pending?.cancel();
+    const target: TgTarget = {
+      id,
+      port,
+      az: inst?.az ?? "all",
+      state: "initial",
+      reason: "Elb.RegistrationInProgress",
+    };
+    tg.targets.set(key, target);
+    if (tg.loadBalancerArns.length === 0 || !tg.healthCheck.enabled) {
+      this.settleTarget(tg, target, inst);
+      return;
+    }
+    target.pending = this.clock.after(this.timing.targetRegistrationSeconds, () => {
+      target.reason = "Elb.InitialHealthChecking";
+      const healthy = inst ? this.appHealthyFor(inst, tg.arn) : false;
+      const checks = healthy ? tg.healthCheck.healthyThreshold : tg.healthCheck.unhealthyThreshold;
+      target.pending = this.clock.after(tg.healthCheck.interval * checks, () => {
+        target.pending = undefined;
+        this.settleTarget(tg, target, inst);
+        if (inst) this.afterLbHealthChange(inst);
+      });
+    });
+  }
+
+  tgDeregister(tg: TargetGroup, id: string, port: number, done: () => void = () => {}): void {
+    const key = `${id}:${port}`;
+    const target = tg.targets.get(key);
+    if (!target) {
+      done();
+      return;
+    }
+    target.pending?.cancel();
+    if (tg.loadBalancerArns.length === 0 || target.state === "draining") {
+      if (target.state !== "draining") tg.targets.delete(key);
+      done();
+      return;
+    }
+    target.state = "draining";
+    target.reason = "Target.DeregistrationInProgress";
+    target.pending = this.clock.after(tg.deregistrationDelay, () => {
+      if (tg.targets.get(key) === target) tg.targets.delete(key);
+      done();
+    });
+  }
+
+  /** Changes whether the application answers one load balancer's checks (or all), after the thresholds. */
+  setAppHealth(inst: SimInstance, healthy: boolean, lbKey?: string): void {
+    if (lbKey) inst.appHealthyIn.set(lbKey, healthy);
+    else {
+      inst.appHealthy = healthy;
+      inst.appHealthyIn.clear();
+    }
+    for (const lb of this.classicLbs.values()) {
+      if (lbKey && lbKey !== lb.name) continue;
+      const reg = lb.registrations.get(inst.id);
+      if (!reg || reg.state === "deregistering" || reg.state === "registering") continue;
+      reg.pending?.cancel();
+      const checks = healthy ? lb.healthCheck.healthyThreshold : lb.healthCheck.unhealthyThreshold;
+      reg.pending = this.clock.after(lb.healthCheck.interval * checks, () => {
+        reg.state = this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService";
+        reg.pending = undefined;
+        this.afterLbHealthChange(inst);
+      });
+    }
+    for (const tg of this.targetGroups.values()) {
+      if (lbKey && lbKey !== tg.arn) continue;
+      const id = tg.targetType === "ip" ? inst.privateIp : inst.id;
+      for (const target of tg.targets.values()) {
+        if (target.id !== id || target.state === "draining" || target.state === "initial") continue;
+        if (target.state === "unused" || target.state === "unavailable") continue;
+        target.pending?.cancel();
+        const checks = healthy ? tg.healthCheck.healthyThreshold : tg.healthCheck.unhealthyThreshold;
+        target.pending = this.clock.after(tg.healthCheck.interval * checks, () => {
+          target.pending = undefined;
+          this.settleTarget(tg, target, inst);
+          this.afterLbHealthChange(inst);
+        });
+      }
+    }
+  }
+
+  /** With ELB health checks, an instance out of service in a load balancer becomes Unhealthy in its group. */
+  private afterLbHealthChange(inst: SimInstance): void {
+    const group = inst.groupName ? this.groups.get(inst.groupName) : undefined;
+    if (!group) return;
+    if (group.healthCheckType !== "ELB" || inst.lifecycleState !== "InService") return;
+    if (this.clock.now() - inst.stateSince < this.clock.realMs(group.gracePeriod)) return;
+    if (!this.healthyInAllLbs(group, inst)) this.setGroupHealth(inst, "Unhealthy");
+  }
+
+  healthyInAllLbs(group: SimGroup, inst: SimInstance): boolean {
+    for (const name of group.loadBalancerNames) {
+      if (this.classicLbs.get(name)?.registrations.get(inst.id)?.state !== "InService") return false;
+    }
+    for (const arn of group.targetGroupArns) {
+      const tg = this.targetGroups.get(arn)!;
+      const id = tg.targetType === "ip" ? inst.privateIp : inst.id;
+      const target = [...tg.targets.values()].find((t) => t.id === id);
+      if (!target) return false;
+      if (target.state !== "healthy" && target.state !== "unavailable" && target.state !== "unused")
+        return false;
+    }
+    return true;
+  }
+
+  // ---- Auto Scaling ----------------------------------------------------------------------------
+
+  private setLifecycle(inst: SimInstance, state: string): void {
+    inst.lifecycleState = state;
+    inst.stateSince = this.clock.now();
+  }
+
+  startActivity(group: SimGroup, a: Partial<Activity> & { description: string; cause: string }): Activity {
+    const activity: Activity = {
+      activityId: randomUUID(),
+      groupName: group.name,
+      startTime: this.clock.now(),
+      statusCode: "InProgress",
+      progress: 0,
+      details: JSON.stringify({
+        "Subnet ID": "subnet-0abc1234",
+        "Availability Zone": group.availabilityZones[0],
+      }),
+      ...a,
+    };
+    group.activities.unshift(activity);
+    return activity;
+  }
+
+  finishActivity(activity: Activity, statusCode = "Successful", statusMessage?: string): void {
+    activity.statusCode = statusCode;
+    activity.progress = 100;
+    activity.endTime = this.clock.now();
+    if (statusMessage) activity.statusMessage = statusMessage;
+  }
+
+  private sizeMessage(group: SimGroup, what: string, count: number): string {
+    return (
+      `AutoScalingGroup ${group.name} has min-size=${group.min}, max-size=${group.max}, and desired-size=${group.desired}. ` +
+      `To ${what} ${count} instance${count === 1 ? "" : "s"}, please update the AutoScalingGroup sizes appropriately.`
+    );
+  }
+
+  private memberOf(group: SimGroup, instanceId: string): SimInstance {
+    const inst = this.instances.get(instanceId);
+    if (!inst || inst.groupName !== group.name) {
+      throw validation(`The instance ${instanceId} is not part of Auto Scaling group ${group.name}.`);
+    }
+    return inst;
+  }
+
+  enterStandby(group: SimGroup, instanceIds: string[], decrement: boolean): Activity[] {
+    const insts = instanceIds.map((id) => this.memberOf(group, id));
+    for (const inst of insts) {
+      if (inst.lifecycleState !== "InService")
+        throw validation(`The instance ${inst.id} is not in InService.`);
+    }
+    if (decrement && group.desired - insts.length < group.min) {
+      throw validation(this.sizeMessage(group, "place into standby", insts.length));
+    }
+    const before = group.desired;
+    if (decrement) group.desired -= insts.length;
+    const activities = insts.map((inst) => {
+      this.setLifecycle(inst, "EnteringStandby");
+      const activity = this.startActivity(group, {
+        description: `Moving EC2 instance out of service: ${inst.id}`,
+        cause:
+          `At ${ACTIVITY_CAUSE_TIME(this.clock.now())} instance ${inst.id} was moved to standby in response to a user request` +
+          (decrement ? `, shrinking the capacity from ${before} to ${group.desired}.` : "."),
+        progress: 50,
+      });
+      let waiting = group.loadBalancerNames.length + group.targetGroupArns.length + 1;
+      const oneDone = () => {
+        waiting -= 1;
+        if (waiting > 0) return;
+        if (inst.lifecycleState !== "EnteringStandby") return;
+        this.setLifecycle(inst, "Standby");
+        this.finishActivity(activity);
+        this.recordServing();
+      };
+      for (const name of group.loadBalancerNames)
+        this.classicDeregister(this.classicLbs.get(name)!, inst, oneDone);
+      for (const arn of group.targetGroupArns) {
+        const tg = this.targetGroups.get(arn)!;
+        this.tgDeregister(tg, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port, oneDone);
+      }
+      this.clock.after(this.timing.enterStandbySeconds, oneDone);
+      return activity;
+    });
+    if (!decrement) this.fillCapacity(group);
+    return activities;
+  }
+
+  exitStandby(group: SimGroup, instanceIds: string[]): Activity[] {
+    const insts = instanceIds.map((id) => this.memberOf(group, id));
+    for (const inst of insts) {
+      if (inst.lifecycleState !== "Standby") throw validation(`The instance ${inst.id} is not in Standby.`);
+    }
+    if (group.desired + insts.length > group.max) {
+      throw validation(this.sizeMessage(group, "move out of standby", insts.length));
+    }
+    const before = group.desired;
+    group.desired += insts.length;
+    return insts.map((inst) => {
+      this.setLifecycle(inst, "Pending");
+      const activity = this.startActivity(group, {
+        description: `Moving EC2 instance to InService: ${inst.id}`,
+        cause:
+          `At ${ACTIVITY_CAUSE_TIME(this.clock.now())} instance ${inst.id} was moved out of standby in response to a user request, ` +
+          `increasing the capacity from ${before} to ${group.desired}.`,
+        statusCode: "PreInService",
+        progress: 30,
+      });
+      this.clock.after(this.timing.exitStandbySeconds, () => {
+        if (inst.lifecycleState !== "Pending") return;
+        this.registerWithGroupLbs(group, inst);
+        this.setLifecycle(inst, "InService");
+        this.finishActivity(activity);
+      });
+      return activity;
+    });
+  }
+
+  private registerWithGroupLbs(group: SimGroup, inst: SimInstance): void {
+    for (const name of group.loadBalancerNames) this.classicRegister(this.classicLbs.get(name)!, inst);
+    for (const arn of group.targetGroupArns) {
+      const tg = this.targetGroups.get(arn)!;
+      this.tgRegister(tg, inst, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port);
+    }
+  }
+
+  /** Instances that count towards desired capacity. */
+  capacity(group: SimGroup): SimInstance[] {
+    return this.groupInstances(group).filter((i) => !TRANSITIONAL_FOR_CAPACITY.has(i.lifecycleState));
+  }
+
+  /** Launch or terminate until capacity matches desired (honouring suspended Launch/Terminate). */
+  fillCapacity(group: SimGroup): void {
+    const current = this.capacity(group);
+    if (current.length < group.desired && !group.suspended.has("Launch")) {
+      for (let n = current.length; n < group.desired; n++) this.launch(group, current.length, group.desired);
+    } else if (current.length > group.desired && !group.suspended.has("Terminate")) {
+      const victims = current
+        .filter((i) => i.lifecycleState === "InService" && !i.protectedFromScaleIn)
+        .sort((a, b) => b.launchTime - a.launchTime)
+        .slice(0, current.length - group.desired);
+      for (const v of victims)
+        this.terminate(
+          v,
+          "an instance was taken out of service in response to a difference between desired and actual capacity",
+        );
+    }
+  }
+
+  private launch(group: SimGroup, before: number, after: number): SimInstance {
+    const id = `i-0${randomUUID().replace(/-/g, "").slice(0, 16)}`;
+    const inst = this.addInstance(
+      {
+        id,
+        az: group.availabilityZones[this.ipCounter % group.availabilityZones.length],
+        lifecycleState: "Pending",
+        stateSinceSeconds: 0,
+      },
+      group.name,
+      this.clock.now(),
+    );
+    inst.launchTime = this.clock.now();
+    inst.ec2State = "pending";
+    const activity = this.startActivity(group, {
+      description: `Launching a new EC2 instance: ${id}`,
+      cause:
+        `At ${ACTIVITY_CAUSE_TIME(this.clock.now())} an instance was started in response to a difference between desired and actual capacity, ` +
+        `increasing the capacity from ${before} to ${after}.`,
+      statusCode: "PreInService",
+      progress: 30,
+    });
+    this.clock.after(this.timing.launchSeconds, () => {
+      if (inst.lifecycleState !== "Pending") return;
+      inst.ec2State = "running";
+      this.registerWithGroupLbs(group, inst);
+      this.setLifecycle(inst, "InService");
+      this.finishActivity(activity);
+    });
+    return inst;
+  }
+
+  terminate(inst: SimInstance, why: string): void {
+    const group = inst.groupName ? this.groups.get(inst.groupName) : undefined;
+    const finish = () => {
+      this.setLifecycle(inst, "Terminated");
+      inst.ec2State = "terminated";
+      inst.groupName = undefined;
+      for (const lb of this.classicLbs.values()) lb.registrations.delete(inst.id);
+      for (const tg of this.targetGroups.values()) {
+        for (const [key, t] of tg.targets)
+          if (t.id === inst.id || t.id === inst.privateIp) tg.targets.delete(key);
+      }
+    };
+    if (!group) {
+      finish();
+      return;
+    }
+    const activity = this.startActivity(group, {
+      description: `Terminating EC2 instance: ${inst.id}`,
+      cause: `At ${ACTIVITY_CAUSE_TIME(this.clock.now())} ${why}.`,
+      statusCode: "WaitingForELBConnectionDraining",
+      progress: 50,
+    });
+    const wasServing = inst.lifecycleState === "InService";
+    this.setLifecycle(inst, "Terminating");
+    inst.ec2State = "shutting-down";
+    let waiting = 1 + (wasServing ? group.loadBalancerNames.length + group.targetGroupArns.length : 0);
+    const oneDone = () => {
+      waiting -= 1;
+      if (waiting > 0) return;
+      finish();
+      this.finishActivity(activity);
+      this.fillCapacity(group);
+      this.recordServing();
+    };
+    if (wasServing) {
+      for (const name of group.loadBalancerNames)
+        this.classicDeregister(this.classicLbs.get(name)!, inst, oneDone);
+      for (const arn of group.targetGroupArns) {
+        const tg = this.targetGroups.get(arn)!;
+        this.tgDeregister(tg, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port, oneDone);
+      }
+    }
+    this.clock.after(1, oneDone);
+  }
+
+  setGroupHealth(inst: SimInstance, health: "Healthy" | "Unhealthy"): void {
+    // Health checks are frozen while in Standby, as in AWS.
+    if (inst.lifecycleState === "Standby" || inst.health === health) return;
+    inst.health = health;
+    const group = inst.groupName ? this.groups.get(inst.groupName) : undefined;
+    if (health === "Unhealthy" && group && !group.suspended.has("ReplaceUnhealthy")) {
+      this.clock.after(this.timing.replaceUnhealthySeconds, () => {
+        if (inst.health === "Unhealthy" && inst.lifecycleState === "InService") {
+          this.terminate(
+            inst,
+            `an instance was taken out of service in response to an EC2 health check indicating it has been terminated or stopped`,
+          );
+        }
+      });
+    }
+  }
+
+  updateGroup(group: SimGroup, sizes: { min?: number; max?: number; desired?: number }): void {
+    const min = sizes.min ?? group.min;
+    const max = sizes.max ?? group.max;
+    let desired = sizes.desired ?? group.desired;
+    if (sizes.desired === undefined) {
+      // AWS: a new MinSize above the current size raises desired; a new MaxSize below it lowers desired.
+      if (sizes.min !== undefined && min > desired) desired = min;
+      if (sizes.max !== undefined && max < desired) desired = max;
+    }
+    if (min > max) throw validation(`Max bound, ${max}, must be greater than or equal to min bound, ${min}`);
+    if (desired < min)
+      throw validation(
+        `Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`,
+      );
+    if (desired > max)
+      throw validation(
+        `Desired capacity:${desired} must be between the specified min size:${min} and max size:${max}`,
+      );
+    group.min = min;
+    group.max = max;
+    const changed = desired !== group.desired;
+    group.desired = desired;
+    if (changed) this.fillCapacity(group);
+  }
+
+  // ---- the out-of-service timeline ---------------------------------------------------------------
+
+  /** Serving: InService and Healthy in the group, and healthy in every load balancer of the group. */
+  serving(group: SimGroup, inst: SimInstance): boolean {
+    return (
+      inst.lifecycleState === "InService" && inst.health === "Healthy" && this.healthyInAllLbs(group, inst)
+    );
+  }
+
+  recordServing(): void {
+    const t = this.clock.now();
+    for (const group of this.groups.values()) {
+      const members = [...this.instances.values()].filter(
+        (i) => i.groupName === group.name || this.lastServing.has(`${group.name}/${i.id}`),
+      );
+      const states = members.map((i) => [i, i.groupName === group.name && this.serving(group, i)] as const);
+      const servingCount = states.filter(([, s]) => s).length;
+      const inGroup = states.filter(([i]) => i.groupName === group.name).length;
+      for (const [inst, isServing] of states) {
+        const key = `${group.name}/${inst.id}`;
+        const last = this.lastServing.get(key);
+        if (last === isServing) continue;
+        this.lastServing.set(key, isServing);
+        if (last === undefined && isServing) continue;
+        this.history.push({
+          t,
+          group: group.name,
+          instanceId: inst.id,
+          serving: isServing,
+          outOfService: inGroup - servingCount,
+          serving_count: servingCount,
+        });
+      }
+    }
+  }
+
+  stop(): void {
+    this.clock.stop();
+  }
+}
