@@ -65,3 +65,14 @@ export class InterruptedError extends BalancedError {
     this.signal = signal;
   }
 }
+
+/** AWS answered with an error; `awsCode` lets a command handle the few it expects (ValidationError). */
+export class AwsCallError extends BalancedError {
+  readonly awsCode: string;
+  readonly iamAction: string;
+  constructor(exitCode: ExitCodeValue, kind: string, reason: string, awsCode: string, iamAction: string) {
+    super(exitCode, kind, reason);
+    this.awsCode = awsCode;
+    this.iamAction = iamAction;
+  }
+}

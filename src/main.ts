@@ -1,12 +1,90 @@
-import yargs from "yargs";
-import { hideBin } from "yargs/helpers";
+import { parseInvocation } from "./cli";
+import { in_, out } from "./commands/move";
+import { Run } from "./commands/run";
+import { status } from "./commands/status";
+import { BalancedError, ExitCode, InterruptedError } from "./errors";
+import { jsonReport, outcomeOf } from "./ui/render";
+import { createReporter } from "./ui/reporter";
 
-declare const __BALANCED_VERSION__: string;
+// The bundle pins its SDK version; the SDK's notice about future Node.js support is for people who
+// update dependencies, not for an operator running a deploy.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
-await yargs(hideBin(process.argv))
-  .scriptName("balanced")
-  .usage("$0 <command>\n\nTake this EC2 host out of its load balancers safely, and put it back.")
-  .version(typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev")
-  .strict()
-  .help()
-  .parseAsync();
+const controller = new AbortController();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    // A second signal means "now": leave without the report.
+    if (controller.signal.aborted)
+      process.exit(signal === "SIGINT" ? ExitCode.Interrupted : ExitCode.Terminated);
+    controller.abort(signal);
+  });
+}
+
+function exit(code: number): never {
+  process.exitCode = code;
+  // Let stdout drain (it may be a pipe) before leaving.
+  process.stdout.write("", () => process.exit(code));
+  return undefined as never;
+}
+
+async function main(): Promise<void> {
+  let run: Run | undefined;
+  let json = process.argv.includes("--json") || process.env.BALANCED_JSON === "true";
+  let command = process.argv[2] ?? "";
+  try {
+    const invocation = await parseInvocation(process.argv.slice(2));
+    if (!invocation) return exit(ExitCode.Done);
+    ({ command } = invocation);
+    json = invocation.options.json;
+    const reporter = createReporter({
+      stream: process.stderr,
+      quiet: invocation.options.quiet,
+      color: process.stderr.isTTY === true && !process.env.NO_COLOR,
+      now: Date.now,
+    });
+    run = new Run(command, invocation.options, controller.signal, reporter);
+    const result =
+      command === "status" ? await status(run) : command === "out" ? await out(run) : await in_(run);
+    if (json) {
+      const extra = result.outcome === "status" ? { out: result.out, in: result.in } : {};
+      process.stdout.write(
+        `${JSON.stringify(jsonReport(run, command, result.outcome, 0, result.message, extra), null, 2)}\n`,
+      );
+    } else {
+      process.stdout.write(`${result.message}\n`);
+    }
+    return exit(ExitCode.Done);
+  } catch (caught) {
+    let err = caught;
+    if (!(err instanceof BalancedError) && controller.signal.aborted) {
+      const signal = controller.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+      err = new InterruptedError(
+        signal,
+        `interrupted by ${signal}; run \`balanced status\` to see where things stand`,
+      );
+    }
+    if (err instanceof BalancedError) {
+      if (json) {
+        process.stdout.write(
+          `${JSON.stringify(jsonReport(run, command, outcomeOf(err), err.exitCode, err.message, { kind: err.kind }), null, 2)}\n`,
+        );
+      } else {
+        process.stderr.write(`balanced: ${err.message}\n`);
+      }
+      return exit(err.exitCode);
+    }
+    const e = err as Error;
+    process.stderr.write(
+      `balanced: internal error: ${e?.message ?? String(err)}\n${e?.stack ?? ""}\n` +
+        "This is a bug in balanced; please report it with this output and `balanced --version`.\n",
+    );
+    if (json) {
+      process.stdout.write(
+        `${JSON.stringify(jsonReport(run, command, "error", ExitCode.Internal, `internal error: ${e?.message}`), null, 2)}\n`,
+      );
+    }
+    return exit(ExitCode.Internal);
+  }
+}
+
+await main();

@@ -1,0 +1,132 @@
+import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { EC2Client } from "@aws-sdk/client-ec2";
+import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
+import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
+import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import { AwsCallError, ExitCode } from "../errors";
+
+/**
+ * The AWS clients, configured only through the standard AWS environment (region, endpoints,
+ * profiles, credentials, retry settings), so tests and production take the same path.
+ */
+export interface AwsClients {
+  autoscaling: AutoScalingClient;
+  elb: ElasticLoadBalancingClient;
+  elbv2: ElasticLoadBalancingV2Client;
+  ec2: EC2Client;
+}
+
+/**
+ * Adaptive retries back off with jitter and rate-limit the client when AWS throttles, which is what
+ * a fleet of hosts polling the same account needs. Ten attempts ride out a throttling storm of
+ * tens of seconds; AWS_RETRY_MODE and AWS_MAX_ATTEMPTS still override both.
+ */
+const DEFAULT_MAX_ATTEMPTS = 10;
+/** Loopback or VPC endpoint: a connection that takes longer than this will not come. */
+const CONNECTION_TIMEOUT_MS = 3000;
+/** No AWS describe call legitimately takes this long; a hung socket must not hang the deploy. */
+const REQUEST_TIMEOUT_MS = 15000;
+
+export function createClients(region: string): AwsClients {
+  const config = {
+    region,
+    credentials: fromNodeProviderChain(),
+    ...(process.env.AWS_RETRY_MODE ? {} : { retryMode: "adaptive" }),
+    ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: DEFAULT_MAX_ATTEMPTS }),
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+  };
+  return {
+    autoscaling: new AutoScalingClient(config),
+    elb: new ElasticLoadBalancingClient(config),
+    elbv2: new ElasticLoadBalancingV2Client(config),
+    ec2: new EC2Client(config),
+  };
+}
+
+const DENIED = new Set([
+  "AccessDenied",
+  "AccessDeniedException",
+  "UnauthorizedOperation",
+  "UnauthorizedAccess",
+]);
+const THROTTLED = new Set([
+  "Throttling",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TooManyRequestsException",
+]);
+const NETWORK = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ENOTFOUND",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "TimeoutError",
+  "EPIPE",
+]);
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  $metadata?: { httpStatusCode?: number; attempts?: number };
+}
+
+/** Turns whatever the SDK threw into a typed error that names the IAM action and says what to do. */
+export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
+  const e = (err ?? {}) as SdkError;
+  const name = e.name ?? "Error";
+  const message = (e.message ?? String(err)).split("\n")[0]!;
+  const attempts = e.$metadata?.attempts;
+  const make = (code: (typeof ExitCode)[keyof typeof ExitCode], kind: string, reason: string) =>
+    new AwsCallError(code, kind, reason, name, iamAction);
+  if (DENIED.has(name)) {
+    return make(
+      ExitCode.AwsRefused,
+      "access-denied",
+      `AWS denied ${iamAction}: the instance role needs "${iamAction}" (the README lists the whole IAM policy)`,
+    );
+  }
+  if (name === "CredentialsProviderError") {
+    return make(ExitCode.NotManageable, "no-credentials", `no AWS credentials for ${iamAction}: ${message}`);
+  }
+  if (THROTTLED.has(name)) {
+    return make(
+      ExitCode.AwsRefused,
+      "throttled",
+      `AWS kept throttling ${iamAction}${attempts ? ` after ${attempts} attempts` : ""}; try again later, or raise AWS_MAX_ATTEMPTS`,
+    );
+  }
+  if (NETWORK.has(name) || NETWORK.has(e.code ?? "")) {
+    return make(ExitCode.AwsRefused, "unreachable", `could not reach AWS for ${iamAction}: ${message}`);
+  }
+  return make(ExitCode.AwsRefused, "aws-error", `AWS refused ${iamAction}: ${name}: ${message}`);
+}
+
+export const isAbort = (err: unknown) => (err as { name?: string } | undefined)?.name === "AbortError";
+
+/** Counts calls by IAM action, for --json and the benchmark. */
+export class CallLog {
+  readonly byAction: Record<string, number> = {};
+  total = 0;
+  note(iamAction: string): void {
+    this.byAction[iamAction] = (this.byAction[iamAction] ?? 0) + 1;
+    this.total++;
+  }
+}
+
+/** Runs one AWS call: counted, abortable, and its failure typed. */
+export async function awsCall<T>(
+  log: CallLog,
+  iamAction: string,
+  signal: AbortSignal | undefined,
+  send: (options: { abortSignal?: AbortSignal }) => Promise<T>,
+): Promise<T> {
+  log.note(iamAction);
+  try {
+    return await send(signal ? { abortSignal: signal } : {});
+  } catch (err) {
+    if (isAbort(err) || signal?.aborted) throw err;
+    throw toAwsCallError(iamAction, err);
+  }
+}

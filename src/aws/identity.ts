@@ -1,0 +1,78 @@
+import { MetadataService } from "@aws-sdk/ec2-metadata-service";
+import { notManageable } from "../errors";
+
+/** Who this host is, from the instance metadata service (IMDSv2, falling back to v1 where allowed). */
+export interface Identity {
+  instanceId: string;
+  region: string;
+  availabilityZone: string;
+  privateIp: string | undefined;
+}
+
+/**
+ * Off EC2 the metadata address is a black hole: a connection never completes. One second per
+ * request, no retries, token then data: the agent says "not on EC2" within about two seconds.
+ */
+const METADATA_TIMEOUT_MS = 1000;
+
+const endpointShown = () => process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? "http://169.254.169.254";
+
+const statusOf = (err: unknown) => {
+  const e = err as { statusCode?: number; $metadata?: { httpStatusCode?: number }; message?: string };
+  return (
+    e.statusCode ??
+    e.$metadata?.httpStatusCode ??
+    Number(/status code (\d+)/.exec(e.message ?? "")?.[1] ?? Number.NaN)
+  );
+};
+
+export async function readIdentity(): Promise<Identity> {
+  if (process.env.AWS_EC2_METADATA_DISABLED === "true") {
+    throw notManageable(
+      "instance metadata is disabled (AWS_EC2_METADATA_DISABLED=true), so this host cannot tell which instance it is",
+    );
+  }
+  const md = new MetadataService({
+    httpOptions: { timeout: METADATA_TIMEOUT_MS },
+    retries: 0,
+    disableFetchToken: true,
+  });
+  const unreachable = (err: unknown) =>
+    notManageable(
+      `instance metadata unreachable at ${endpointShown()} (${(err as Error).message?.replace(/^Error making request to the metadata service: /, "") ?? String(err)}); is this an EC2 instance?`,
+    );
+
+  let token: string | undefined;
+  try {
+    token = await md.fetchMetadataToken();
+  } catch (err) {
+    // 403/404/405: IMDSv2 is off or blocked here; IMDSv1 may still answer. Anything else: no IMDS.
+    if (![403, 404, 405].includes(statusOf(err))) throw unreachable(err);
+  }
+  const headers: Record<string, string> = token ? { "x-aws-ec2-metadata-token": token } : {};
+  const get = async (path: string): Promise<string | undefined> => {
+    try {
+      return (await md.request(path, { headers: { ...headers } })).trim();
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 404) return undefined;
+      if (status === 401) {
+        throw notManageable(
+          `instance metadata refused ${path} (401): this host requires IMDSv2 tokens, and no token could be had`,
+        );
+      }
+      throw unreachable(err);
+    }
+  };
+  const [instanceId, region, availabilityZone, privateIp] = await Promise.all([
+    get("/latest/meta-data/instance-id"),
+    process.env.AWS_REGION
+      ? Promise.resolve(process.env.AWS_REGION)
+      : get("/latest/meta-data/placement/region"),
+    get("/latest/meta-data/placement/availability-zone"),
+    get("/latest/meta-data/local-ipv4"),
+  ]);
+  if (!instanceId) throw notManageable(`instance metadata at ${endpointShown()} has no instance id`);
+  if (!region) throw notManageable("no region: instance metadata has none and AWS_REGION is not set");
+  return { instanceId, region, availabilityZone: availabilityZone ?? "", privateIp };
+}

@@ -1,0 +1,351 @@
+import {
+  type AutoScalingGroup,
+  DescribeAutoScalingGroupsCommand,
+  DescribeAutoScalingInstancesCommand,
+  DescribeInstanceRefreshesCommand,
+  DescribeScalingActivitiesCommand,
+} from "@aws-sdk/client-auto-scaling";
+import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
+import {
+  DescribeInstanceHealthCommand,
+  DescribeLoadBalancerAttributesCommand,
+  DescribeLoadBalancersCommand,
+} from "@aws-sdk/client-elastic-load-balancing";
+import {
+  DescribeTargetGroupAttributesCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  type TargetGroup,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { classifyClassic, classifyTarget } from "../core/health";
+import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot } from "../core/types";
+import { notManageable } from "../errors";
+import { type AwsClients, awsCall, type CallLog } from "./clients";
+import type { Identity } from "./identity";
+
+/** What the reader needs besides the clients. */
+export interface ReadContext {
+  clients: AwsClients;
+  log: CallLog;
+  signal: AbortSignal | undefined;
+  identity: Identity;
+  /** Extra load balancers and target groups named on the command line. */
+  extraLoadBalancerNames: string[];
+  extraTargetGroupArns: string[];
+}
+
+/** Statuses of instance refreshes still in flight, as AWS lists them. */
+const TERMINAL_ACTIVITY = new Set(["Successful", "Failed", "Cancelled"]);
+/** Activities: the newest page holds anything still in progress. */
+const ACTIVITY_PAGE = 50;
+const REFRESH_PAGE = 10;
+/** DescribeTargetGroups accepts at most this many ARNs per call. */
+const TARGET_GROUP_BATCH = 20;
+
+/** Where a host is registered in a target group: its id there (instance id or IP) and ports. */
+export interface SelfTarget {
+  id: string;
+  ports: number[];
+}
+
+export interface ReadResult {
+  snapshot: Snapshot;
+  /** For each target group ARN, how this host appears in it (for targeted polling). */
+  selfTargets: Record<string, SelfTarget>;
+}
+
+/** Several registrations (ports) of one instance: absent only if absent everywhere; otherwise the worst. */
+const WORST_FIRST: MemberState[] = [
+  "unhealthy",
+  "draining",
+  "registering",
+  "not-in-use",
+  "unavailable",
+  "healthy",
+];
+export function combineMembers(states: MemberHealth[]): MemberHealth {
+  const present = states.filter((s) => s.state !== "absent");
+  if (present.length === 0) return states[0] ?? { state: "absent", detail: "not registered" };
+  return present.sort((a, b) => WORST_FIRST.indexOf(a.state) - WORST_FIRST.indexOf(b.state))[0]!;
+}
+
+export async function findGroupName(ctx: ReadContext): Promise<string> {
+  const { instanceId } = ctx.identity;
+  const res = await awsCall(ctx.log, "autoscaling:DescribeAutoScalingInstances", ctx.signal, (o) =>
+    ctx.clients.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), o),
+  );
+  const name = res.AutoScalingInstances?.[0]?.AutoScalingGroupName;
+  if (!name) {
+    throw notManageable(
+      `${instanceId} is not in an Auto Scaling group, so balanced cannot move it to Standby`,
+    );
+  }
+  return name;
+}
+
+function groupView(g: AutoScalingGroup): GroupView {
+  const pct = g.InstanceMaintenancePolicy?.MinHealthyPercentage;
+  return {
+    name: g.AutoScalingGroupName!,
+    minSize: g.MinSize ?? 0,
+    maxSize: g.MaxSize ?? 0,
+    desiredCapacity: g.DesiredCapacity ?? 0,
+    instances: (g.Instances ?? []).map((i) => ({
+      id: i.InstanceId!,
+      lifecycleState: i.LifecycleState ?? "Unknown",
+      health: i.HealthStatus?.toLowerCase() === "healthy" ? "Healthy" : "Unhealthy",
+      availabilityZone: i.AvailabilityZone ?? "",
+    })),
+    suspendedProcesses: (g.SuspendedProcesses ?? []).map((p) => p.ProcessName!).filter(Boolean),
+    minHealthyPercentage: pct !== undefined && pct >= 0 ? pct : undefined,
+    tags: Object.fromEntries((g.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])),
+  };
+}
+
+const unique = (xs: string[]) => [...new Set(xs)];
+
+async function readClassic(ctx: ReadContext, names: string[]): Promise<LoadBalancerView[]> {
+  if (names.length === 0) return [];
+  const described = await awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancers", ctx.signal, (o) =>
+    ctx.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: names }), o),
+  );
+  return Promise.all(
+    names.map(async (name) => {
+      const d = described.LoadBalancerDescriptions?.find((x) => x.LoadBalancerName === name);
+      const [attrs, health] = await Promise.all([
+        awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancerAttributes", ctx.signal, (o) =>
+          ctx.clients.elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: name }), o),
+        ),
+        awsCall(ctx.log, "elasticloadbalancing:DescribeInstanceHealth", ctx.signal, (o) =>
+          ctx.clients.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: name }), o),
+        ),
+      ]);
+      const draining = attrs.LoadBalancerAttributes?.ConnectionDraining;
+      const members: Record<string, MemberHealth> = {};
+      for (const s of health.InstanceStates ?? []) {
+        if (s.InstanceId) members[s.InstanceId] = classifyClassic(s.State, s.Description);
+      }
+      return {
+        kind: "classic" as const,
+        name,
+        id: name,
+        drainSeconds: draining?.Enabled ? (draining.Timeout ?? 300) : 0,
+        healthCheckIntervalSeconds: d?.HealthCheck?.Interval ?? 30,
+        healthyThreshold: d?.HealthCheck?.HealthyThreshold ?? 10,
+        healthChecksEnabled: true,
+        targetType: "instance" as const,
+        port: undefined,
+        members,
+      };
+    }),
+  );
+}
+
+async function describeTargetGroups(ctx: ReadContext, arns: string[]): Promise<TargetGroup[]> {
+  const batches: string[][] = [];
+  for (let i = 0; i < arns.length; i += TARGET_GROUP_BATCH)
+    batches.push(arns.slice(i, i + TARGET_GROUP_BATCH));
+  const pages = await Promise.all(
+    batches.map((batch) =>
+      awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroups", ctx.signal, (o) =>
+        ctx.clients.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: batch }), o),
+      ),
+    ),
+  );
+  return pages.flatMap((p) => p.TargetGroups ?? []);
+}
+
+/** Private IPs of the group's instances, needed only when a target group registers by IP. */
+async function privateIps(ctx: ReadContext, instanceIds: string[]): Promise<Map<string, string>> {
+  const byIp = new Map<string, string>();
+  let token: string | undefined;
+  do {
+    const page = await awsCall(ctx.log, "ec2:DescribeInstances", ctx.signal, (o) =>
+      ctx.clients.ec2.send(
+        new DescribeInstancesCommand({
+          Filters: [{ Name: "instance-id", Values: instanceIds }],
+          NextToken: token,
+          MaxResults: 1000,
+        }),
+        o,
+      ),
+    );
+    for (const r of page.Reservations ?? []) {
+      for (const i of r.Instances ?? [])
+        if (i.PrivateIpAddress && i.InstanceId) byIp.set(i.PrivateIpAddress, i.InstanceId);
+    }
+    token = page.NextToken;
+  } while (token);
+  return byIp;
+}
+
+async function readTargetGroups(
+  ctx: ReadContext,
+  arns: string[],
+  instanceIds: string[],
+): Promise<{ views: LoadBalancerView[]; selfTargets: Record<string, SelfTarget> }> {
+  if (arns.length === 0) return { views: [], selfTargets: {} };
+  const groups = await describeTargetGroups(ctx, arns);
+  const needIps = groups.some((g) => g.TargetType === "ip");
+  const ipToInstance = needIps ? await privateIps(ctx, instanceIds) : new Map<string, string>();
+  const selfTargets: Record<string, SelfTarget> = {};
+  const views = await Promise.all(
+    arns.map(async (arn) => {
+      const tg = groups.find((g) => g.TargetGroupArn === arn);
+      const [attrs, health] = await Promise.all([
+        awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroupAttributes", ctx.signal, (o) =>
+          ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }), o),
+        ),
+        awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
+          ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }), o),
+        ),
+      ]);
+      const targetType = tg?.TargetType === "ip" ? "ip" : "instance";
+      const byInstance = new Map<string, MemberHealth[]>();
+      const selfId = targetType === "ip" ? (ctx.identity.privateIp ?? "") : ctx.identity.instanceId;
+      const selfPorts: number[] = [];
+      for (const d of health.TargetHealthDescriptions ?? []) {
+        const targetId = d.Target?.Id ?? "";
+        const instanceId = targetType === "ip" ? ipToInstance.get(targetId) : targetId;
+        if (targetId === selfId && d.Target?.Port !== undefined) selfPorts.push(d.Target.Port);
+        if (!instanceId) continue;
+        const list = byInstance.get(instanceId) ?? [];
+        list.push(classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description));
+        byInstance.set(instanceId, list);
+      }
+      selfTargets[arn] = {
+        id: selfId,
+        ports: selfPorts.length ? selfPorts : tg?.Port !== undefined ? [tg.Port] : [],
+      };
+      const delay = attrs.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value;
+      const name = tg?.TargetGroupName ?? arn.split("/")[1] ?? arn;
+      return {
+        kind: "target-group" as const,
+        name,
+        id: arn,
+        drainSeconds: delay !== undefined ? Number(delay) : 300,
+        healthCheckIntervalSeconds: tg?.HealthCheckIntervalSeconds ?? 30,
+        healthyThreshold: tg?.HealthyThresholdCount ?? 5,
+        healthChecksEnabled: tg?.HealthCheckEnabled ?? true,
+        targetType: targetType as "instance" | "ip",
+        port: tg?.Port,
+        members: Object.fromEntries([...byInstance].map(([id, states]) => [id, combineMembers(states)])),
+      };
+    }),
+  );
+  return { views, selfTargets };
+}
+
+/** One pass over everything the decision needs. Calls that do not depend on each other run together. */
+export async function readSnapshot(ctx: ReadContext, groupName?: string): Promise<ReadResult> {
+  const name = groupName ?? (await findGroupName(ctx));
+  const [groups, activities, refreshes] = await Promise.all([
+    awsCall(ctx.log, "autoscaling:DescribeAutoScalingGroups", ctx.signal, (o) =>
+      ctx.clients.autoscaling.send(
+        new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }),
+        o,
+      ),
+    ),
+    awsCall(ctx.log, "autoscaling:DescribeScalingActivities", ctx.signal, (o) =>
+      ctx.clients.autoscaling.send(
+        new DescribeScalingActivitiesCommand({ AutoScalingGroupName: name, MaxRecords: ACTIVITY_PAGE }),
+        o,
+      ),
+    ),
+    awsCall(ctx.log, "autoscaling:DescribeInstanceRefreshes", ctx.signal, (o) =>
+      ctx.clients.autoscaling.send(
+        new DescribeInstanceRefreshesCommand({ AutoScalingGroupName: name, MaxRecords: REFRESH_PAGE }),
+        o,
+      ),
+    ),
+  ]);
+  const g = groups.AutoScalingGroups?.[0];
+  if (!g) throw notManageable(`Auto Scaling group ${name} no longer exists`);
+  const group = groupView(g);
+  if (!group.instances.some((i) => i.id === ctx.identity.instanceId)) {
+    throw notManageable(`${ctx.identity.instanceId} is no longer in Auto Scaling group ${name}`);
+  }
+  const sources = g.TrafficSources ?? [];
+  const classicNames = unique([
+    ...(g.LoadBalancerNames ?? []),
+    ...sources.filter((s) => s.Type === "elb").map((s) => s.Identifier!),
+    ...ctx.extraLoadBalancerNames,
+  ]);
+  const tgArns = unique([
+    ...(g.TargetGroupARNs ?? []),
+    ...sources.filter((s) => s.Type === "elbv2").map((s) => s.Identifier!),
+    ...ctx.extraTargetGroupArns,
+  ]);
+  const ids = group.instances.map((i) => i.id);
+  const [classic, tgs] = await Promise.all([
+    readClassic(ctx, classicNames),
+    readTargetGroups(ctx, tgArns, ids),
+  ]);
+  return {
+    snapshot: {
+      instanceId: ctx.identity.instanceId,
+      region: ctx.identity.region,
+      group,
+      loadBalancers: [...classic, ...tgs.views],
+      activities: (activities.Activities ?? [])
+        .filter((a) => !TERMINAL_ACTIVITY.has(a.StatusCode ?? ""))
+        .map((a) => ({
+          id: a.ActivityId ?? "",
+          statusCode: a.StatusCode ?? "",
+          description: a.Description ?? "",
+          startTime: a.StartTime?.toISOString(),
+        })),
+      refreshes: (refreshes.InstanceRefreshes ?? []).map((r) => ({
+        id: r.InstanceRefreshId ?? "",
+        status: r.Status ?? "",
+      })),
+      takenAt: Date.now(),
+    },
+    selfTargets: tgs.selfTargets,
+  };
+}
+
+/** The cheap polls a wait makes: this host's lifecycle, and its state in each load balancer. */
+export async function readSelfLifecycle(
+  ctx: ReadContext,
+): Promise<{ lifecycleState: string; health: string }> {
+  const res = await awsCall(ctx.log, "autoscaling:DescribeAutoScalingInstances", ctx.signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new DescribeAutoScalingInstancesCommand({ InstanceIds: [ctx.identity.instanceId] }),
+      o,
+    ),
+  );
+  const me = res.AutoScalingInstances?.[0];
+  if (!me) throw notManageable(`${ctx.identity.instanceId} is no longer in an Auto Scaling group`);
+  return { lifecycleState: me.LifecycleState ?? "Unknown", health: me.HealthStatus ?? "" };
+}
+
+export async function readSelfInLoadBalancer(
+  ctx: ReadContext,
+  lb: LoadBalancerView,
+  selfTarget: SelfTarget | undefined,
+): Promise<MemberHealth> {
+  const id = ctx.identity.instanceId;
+  if (lb.kind === "classic") {
+    const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeInstanceHealth", ctx.signal, (o) =>
+      ctx.clients.elb.send(
+        new DescribeInstanceHealthCommand({ LoadBalancerName: lb.name, Instances: [{ InstanceId: id }] }),
+        o,
+      ),
+    );
+    const s = res.InstanceStates?.[0];
+    return classifyClassic(s?.State, s?.Description);
+  }
+  const target = selfTarget ?? { id, ports: lb.port !== undefined ? [lb.port] : [] };
+  const targets = target.ports.length
+    ? target.ports.map((Port) => ({ Id: target.id, Port }))
+    : [{ Id: target.id }];
+  const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
+    ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: lb.id, Targets: targets }), o),
+  );
+  return combineMembers(
+    (res.TargetHealthDescriptions ?? []).map((d) =>
+      classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),
+    ),
+  );
+}

@@ -1,0 +1,170 @@
+import yargs, { type Argv, type Options } from "yargs";
+import type { CommandOptions } from "./commands/run";
+import { EXIT_CODE_MEANINGS, usageError } from "./errors";
+import { parseDuration, parseQuantity } from "./options";
+
+declare const __BALANCED_VERSION__: string;
+export const VERSION = typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev";
+
+export type CommandName = "status" | "out" | "in";
+
+export interface Invocation {
+  command: CommandName;
+  options: CommandOptions;
+}
+
+/** A comma list in an environment variable (BALANCED_TARGET_GROUP=a,b) or repeated flags. */
+const list = (v: unknown): string[] =>
+  (Array.isArray(v) ? v : v === undefined ? [] : [v])
+    .flatMap((x) => String(x).split(","))
+    .map((x) => x.trim())
+    .filter(Boolean);
+
+/**
+ * Every option, once: the CLI, `BALANCED_*` environment variables (yargs' `.env`) and the README's
+ * table are all generated from this.
+ */
+export const GLOBAL_OPTIONS = {
+  json: {
+    type: "boolean",
+    default: false,
+    describe: "Print one JSON document on stdout (result, reason, exit code, timings, snapshot)",
+  },
+  quiet: {
+    type: "boolean",
+    alias: "q",
+    default: false,
+    describe: "No progress on stderr; only the result and errors",
+  },
+  "target-group": {
+    type: "string",
+    array: true,
+    describe: "Also wait on this target group ARN (repeatable, or a comma list)",
+  },
+  "load-balancer": {
+    type: "string",
+    array: true,
+    describe: "Also wait on this classic load balancer (repeatable, or a comma list)",
+  },
+} satisfies Record<string, Options>;
+
+export const MOVE_OPTIONS = {
+  "dry-run": {
+    type: "boolean",
+    default: false,
+    describe: "Decide everything, change nothing; exit with the code the real run would",
+  },
+  timeout: {
+    type: "string",
+    describe:
+      "Give up waiting after this long (300, 90s, 5m); default: from the load balancers' own drain and health-check settings",
+  },
+} satisfies Record<string, Options>;
+
+export const BUDGET_OPTIONS = {
+  "min-healthy": {
+    type: "string",
+    describe:
+      "Healthy instances that must remain once this host is out: N or P% of desired capacity (rounded up); default 1, or the group's instance maintenance policy",
+  },
+  "max-unavailable": {
+    type: "string",
+    default: "1",
+    describe: "Instances that may be out of service or unhealthy at once, this host included: N or P%",
+  },
+} satisfies Record<string, Options>;
+
+const EPILOG = [
+  "Every option can also be set as an environment variable: --min-healthy is BALANCED_MIN_HEALTHY.",
+  "AWS settings come from the standard environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_*, ...).",
+  "",
+  "Exit codes:",
+  ...EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`),
+].join("\n");
+
+export function buildParser(argv: string[]): Argv {
+  return yargs(argv)
+    .scriptName("balanced")
+    .usage("$0 <command> [options]\n\nTake this EC2 host out of its load balancers safely, and put it back.")
+    .env("BALANCED")
+    .options(GLOBAL_OPTIONS)
+    .command(
+      "status",
+      "Show this host, its group and load balancers, and what `out` and `in` would do now",
+      (y) =>
+        y
+          .options(BUDGET_OPTIONS)
+          .example("$0 status", "Who am I, am I healthy, may I leave?")
+          .example("$0 status --json | jq .out", "What `out` would decide, for a script"),
+    )
+    .command(
+      "out",
+      "Leave the load balancers: Standby, drained everywhere (refuses if unsafe or busy)",
+      (y) =>
+        y
+          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS })
+          .example("$0 out && sudo chef-client && $0 in", "The deploy chain, one host at a time")
+          .example("$0 out --min-healthy 50%", "Keep at least half of desired capacity healthy")
+          .example("$0 out --dry-run", "Would it go? Exit 0, 3 or 4 without changing anything")
+          .example("$0 out --timeout 10m", "Wait up to ten minutes for draining"),
+    )
+    .command("in", "Come back: InService, and healthy in every load balancer", (y) =>
+      y
+        .options(MOVE_OPTIONS)
+        .example("$0 in", "Return and wait until every load balancer sends traffic here")
+        .example("$0 in --timeout 5m --json", "Bounded wait, machine-readable result"),
+    )
+    .demandCommand(1, "Name a command: status, out or in")
+    .strict()
+    .version(VERSION)
+    .help()
+    .alias("h", "help")
+    .epilog(EPILOG)
+    .wrap(Math.min(110, process.stdout.columns || 100))
+    .exitProcess(false)
+    .fail((message, err) => {
+      throw usageError(message || err?.message || "bad usage");
+    });
+}
+
+/** Parses argv into an invocation; undefined when yargs answered by itself (--help, --version). */
+export async function parseInvocation(argv: string[]): Promise<Invocation | undefined> {
+  let helpShown = false;
+  const parser = buildParser(argv);
+  const args = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
+    if (output) {
+      helpShown = true;
+      process.stdout.write(`${output}\n`);
+    }
+  });
+  if (helpShown || args.help || args.version) return undefined;
+  const command = String(args._[0]) as CommandName;
+  const get = (k: string) => (args as Record<string, unknown>)[k];
+  const minHealthy = get("min-healthy");
+  const maxUnavailable = get("max-unavailable");
+  const timeout = get("timeout");
+  if (minHealthy !== undefined) {
+    const q = parseQuantity("min-healthy", String(minHealthy));
+    if (q.value === 0)
+      throw usageError(
+        "--min-healthy must be at least 1: balanced never takes the last healthy instance out",
+      );
+  }
+  const timeoutSeconds = timeout === undefined ? undefined : parseDuration("timeout", String(timeout));
+  if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
+  return {
+    command,
+    options: {
+      json: Boolean(get("json")),
+      quiet: Boolean(get("quiet")),
+      dryRun: Boolean(get("dry-run")),
+      timeoutSeconds,
+      policy: {
+        minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
+        maxUnavailable: parseQuantity("max-unavailable", String(maxUnavailable ?? "1")),
+      },
+      targetGroupArns: list(get("target-group")),
+      loadBalancerNames: list(get("load-balancer")),
+    },
+  };
+}

@@ -1,0 +1,307 @@
+import { EnterStandbyCommand, ExitStandbyCommand } from "@aws-sdk/client-auto-scaling";
+import { awsCall, isAbort } from "../aws/clients";
+import { type ReadContext, readSelfInLoadBalancer, readSelfLifecycle } from "../aws/read";
+import { assessBudget, type Decision, decideIn, decideOut, type Step } from "../core/decide";
+import { goneFrom, lbLabel, servesIn } from "../core/health";
+import {
+  defaultInTimeoutSeconds,
+  defaultOutTimeoutSeconds,
+  drainSeconds,
+  healthySeconds,
+} from "../core/timing";
+import type { LoadBalancerView, MemberHealth } from "../core/types";
+import { AwsCallError, BalancedError, busy, InterruptedError, timedOut, unsafe } from "../errors";
+import type { Run } from "./run";
+import { waitUntil } from "./wait";
+
+export interface MoveResult {
+  outcome: "done" | "already" | "dry-run";
+  message: string;
+}
+
+interface SelfState {
+  lifecycleState: string;
+  health: string;
+  lbs: { lb: LoadBalancerView; member: MemberHealth }[];
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+const describeLbs = (s: SelfState) =>
+  s.lbs.map(({ lb, member }) => `${lbLabel(lb)}: ${member.state}`).join(", ") || "no load balancers";
+
+const detailLbs = (s: SelfState, pick: (m: MemberHealth) => boolean) =>
+  s.lbs
+    .filter(({ member }) => pick(member))
+    .map(({ lb, member }) => `${lbLabel(lb)}: ${member.state} (${member.detail})`)
+    .join("; ");
+
+async function pollSelf(
+  ctx: ReadContext,
+  run: Run,
+  withLbs: (lifecycle: string) => boolean,
+): Promise<SelfState> {
+  const lbs = run.snapshot!.loadBalancers;
+  const me = await readSelfLifecycle(ctx);
+  const members = withLbs(me.lifecycleState)
+    ? await Promise.all(
+        lbs.map(async (lb) => ({
+          lb,
+          member: await readSelfInLoadBalancer(ctx, lb, run.read!.selfTargets[lb.id]),
+        })),
+      )
+    : lbs.map((lb) => ({ lb, member: { state: "absent" as const, detail: "not yet registered" } }));
+  return { ...me, lbs: members };
+}
+
+/** Turns an abort during a wait into the interruption report: where things stand, and what continues. */
+function interrupted(run: Run, standing: string, next: string): InterruptedError {
+  const signal = run.signal?.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+  return new InterruptedError(signal, `interrupted by ${signal}: ${standing}; run \`${next}\` to continue`);
+}
+
+async function guardWait<T>(
+  run: Run,
+  standing: () => string,
+  next: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (isAbort(err) || run.signal?.aborted) throw interrupted(run, standing(), next);
+    throw err;
+  }
+}
+
+async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
+  const g = run.snapshot!.group;
+  run.reporter.step(
+    `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
+  );
+  try {
+    await awsCall(run.log, "autoscaling:EnterStandby", run.signal, (o) =>
+      ctx.clients.autoscaling.send(
+        new EnterStandbyCommand({
+          AutoScalingGroupName: g.name,
+          InstanceIds: [ctx.identity.instanceId],
+          ShouldDecrementDesiredCapacity: true,
+        }),
+        o,
+      ),
+    );
+  } catch (err) {
+    if (err instanceof AwsCallError && err.awsCode === "ValidationError") {
+      const aws = err.message.replace(/^AWS refused autoscaling:EnterStandby: ValidationError: /, "");
+      if (/min-size/.test(aws)) throw unsafe(`refusing: AWS would shrink ${g.name} below MinSize: ${aws}`);
+      throw busy(`refusing: AWS refused EnterStandby, the group changed under us: ${aws}`);
+    }
+    throw err;
+  }
+}
+
+async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
+  const g = run.snapshot!.group;
+  run.reporter.step(
+    `exiting standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity + 1})`,
+  );
+  try {
+    await awsCall(run.log, "autoscaling:ExitStandby", run.signal, (o) =>
+      ctx.clients.autoscaling.send(
+        new ExitStandbyCommand({ AutoScalingGroupName: g.name, InstanceIds: [ctx.identity.instanceId] }),
+        o,
+      ),
+    );
+  } catch (err) {
+    if (err instanceof AwsCallError && err.awsCode === "ValidationError") {
+      const aws = err.message.replace(/^AWS refused autoscaling:ExitStandby: ValidationError: /, "");
+      if (/max-size/.test(aws)) throw unsafe(`refusing: AWS would grow ${g.name} above MaxSize: ${aws}`);
+      throw busy(`refusing: AWS refused ExitStandby, the group changed under us: ${aws}`);
+    }
+    throw err;
+  }
+}
+
+async function waitOut(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
+  const lbs = run.snapshot!.loadBalancers;
+  const expectedAt = Date.now() + drainSeconds(lbs) * 1000;
+  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  run.reporter.step(
+    `leaving ${lbs.map(lbLabel).join(", ") || "the group"} (draining takes up to ${drainSeconds(lbs)} s)`,
+  );
+  let last: SelfState | undefined;
+  const outcome = await guardWait(
+    run,
+    () =>
+      `host is ${last?.lifecycleState ?? "entering standby"} and still draining (${last ? describeLbs(last) : "state unknown"}); AWS keeps draining it`,
+    "balanced out",
+    () =>
+      waitUntil<SelfState>({
+        deadlineAt,
+        signal: run.signal,
+        reporter: run.reporter,
+        poll: async () => (last = await pollSelf(ctx, run, () => true)),
+        isDone: (s) => s.lifecycleState === "Standby" && s.lbs.every(({ member }) => goneFrom(member)),
+        describe: (s, elapsed) => ({
+          line: `${s.lifecycleState}; ${describeLbs(s)} — ${seconds(elapsed)} of up to ${budgetS} s`,
+          key: `${s.lifecycleState} ${describeLbs(s)}`,
+        }),
+        predictAt: () => expectedAt,
+      }),
+  );
+  if (!outcome.reached) {
+    const s = outcome.state;
+    const pending = detailLbs(s, (m) => !goneFrom(m));
+    throw timedOut(
+      `timed out after ${budgetS} s waiting to leave the load balancers: host is ${s.lifecycleState}` +
+        (pending ? `; still in ${pending}` : "") +
+        "; AWS keeps draining it: run `balanced out` again to keep waiting, or `balanced in` to return it",
+    );
+  }
+}
+
+async function waitStandby(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
+  let last = "EnteringStandby";
+  const outcome = await guardWait(
+    run,
+    () => `host is ${last}`,
+    "balanced in",
+    () =>
+      waitUntil({
+        deadlineAt,
+        signal: run.signal,
+        reporter: run.reporter,
+        poll: async () => (last = (await readSelfLifecycle(ctx)).lifecycleState),
+        isDone: (state) => state === "Standby",
+        describe: (state, elapsed) => ({
+          line: `waiting for the earlier \`out\` to finish: ${state} — ${seconds(elapsed)}`,
+          key: state,
+        }),
+        predictAt: () => undefined,
+      }),
+  );
+  if (!outcome.reached)
+    throw timedOut(`timed out waiting for this host to reach Standby: it is ${outcome.state}`);
+}
+
+async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
+  const lbs = run.snapshot!.loadBalancers;
+  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  run.reporter.step(
+    `waiting until healthy in ${lbs.map(lbLabel).join(", ") || "the group"} (health checks take about ${healthySeconds(lbs)} s)`,
+  );
+  let inServiceAt: number | undefined;
+  let last: SelfState | undefined;
+  const outcome = await guardWait(
+    run,
+    () =>
+      `host is ${last?.lifecycleState ?? "leaving standby"} (${last ? describeLbs(last) : "state unknown"})`,
+    "balanced in",
+    () =>
+      waitUntil<SelfState>({
+        deadlineAt,
+        signal: run.signal,
+        reporter: run.reporter,
+        poll: async () => {
+          last = await pollSelf(ctx, run, (lifecycle) => lifecycle === "InService");
+          if (last.lifecycleState === "InService") inServiceAt ??= Date.now();
+          return last;
+        },
+        isDone: (s) =>
+          s.lifecycleState === "InService" &&
+          s.health.toUpperCase() === "HEALTHY" &&
+          s.lbs.every(({ member }) => servesIn(member)),
+        describe: (s, elapsed) => {
+          // Before InService the group has not registered the host yet; there is nothing to show per LB.
+          const where =
+            s.lifecycleState === "InService" ? describeLbs(s) : "waiting for InService before health checks";
+          return {
+            line: `${s.lifecycleState}; ${where} — ${seconds(elapsed)} of up to ${budgetS} s`,
+            key: `${s.lifecycleState} ${where}`,
+          };
+        },
+        predictAt: () => (inServiceAt === undefined ? undefined : inServiceAt + healthySeconds(lbs) * 1000),
+      }),
+  );
+  if (!outcome.reached) {
+    const s = outcome.state;
+    const pending = detailLbs(s, (m) => !servesIn(m));
+    throw timedOut(
+      `timed out after ${budgetS} s waiting for this host to take traffic: host is ${s.lifecycleState}` +
+        (pending ? `, not yet healthy in ${pending}` : "") +
+        "; check the application's health check, then run `balanced in` again to keep waiting",
+    );
+  }
+}
+
+function refuse(decision: Decision): never {
+  if (decision.verdict !== "refuse") throw new Error("not a refusal");
+  throw new BalancedError(decision.exitCode, decision.kind, decision.reason);
+}
+
+async function execute(run: Run, ctx: ReadContext, steps: Step[], timeoutSeconds: number): Promise<void> {
+  const deadlineAt = Date.now() + timeoutSeconds * 1000;
+  for (const step of steps) {
+    switch (step) {
+      case "enter-standby":
+        await run.timed(step, () => enterStandby(run, ctx));
+        break;
+      case "exit-standby":
+        await run.timed(step, () => exitStandby(run, ctx));
+        break;
+      case "wait-out":
+        await run.timed(step, () => waitOut(run, ctx, deadlineAt));
+        break;
+      case "wait-standby":
+        await run.timed(step, () => waitStandby(run, ctx, deadlineAt));
+        break;
+      case "wait-in":
+        await run.timed(step, () => waitIn(run, ctx, deadlineAt));
+        break;
+    }
+  }
+}
+
+const dryRunMessage = (decision: Decision) =>
+  decision.verdict === "act"
+    ? `dry run: ${decision.summary}`
+    : decision.verdict === "done"
+      ? decision.summary
+      : "";
+
+export async function out(run: Run): Promise<MoveResult> {
+  const ctx = await run.context();
+  const { snapshot } = await run.timed("read", () => run.refresh());
+  run.budget = assessBudget(snapshot, run.options.policy);
+  const decision = decideOut(snapshot, run.options.policy);
+  run.decision = decision;
+  if (decision.verdict === "refuse") refuse(decision);
+  if (decision.verdict === "done")
+    return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
+  if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
+  const timeout = run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(snapshot.loadBalancers);
+  await execute(run, ctx, decision.steps, timeout);
+  const names = snapshot.loadBalancers.map(lbLabel).join(", ");
+  return {
+    outcome: "done",
+    message: `${ctx.identity.instanceId} is out: Standby in ${snapshot.group.name}, drained from ${names || "no load balancers"} (${seconds(Date.now() - run.startedAt)})`,
+  };
+}
+
+export async function in_(run: Run): Promise<MoveResult> {
+  const ctx = await run.context();
+  const { snapshot } = await run.timed("read", () => run.refresh());
+  const decision = decideIn(snapshot);
+  run.decision = decision;
+  if (decision.verdict === "refuse") refuse(decision);
+  if (decision.verdict === "done")
+    return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
+  if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
+  const timeout = run.options.timeoutSeconds ?? defaultInTimeoutSeconds(snapshot.loadBalancers);
+  await execute(run, ctx, decision.steps, timeout);
+  const names = snapshot.loadBalancers.map(lbLabel).join(", ");
+  return {
+    outcome: "done",
+    message: `${ctx.identity.instanceId} is in: InService in ${snapshot.group.name}, healthy in ${names || "no load balancers"} (${seconds(Date.now() - run.startedAt)})`,
+  };
+}

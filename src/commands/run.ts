@@ -1,0 +1,78 @@
+import { type AwsClients, CallLog, createClients } from "../aws/clients";
+import { type Identity, readIdentity } from "../aws/identity";
+import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
+import type { Budget, Decision } from "../core/decide";
+import type { Policy, Snapshot } from "../core/types";
+import type { Reporter } from "../ui/reporter";
+
+export interface CommandOptions {
+  json: boolean;
+  quiet: boolean;
+  dryRun: boolean;
+  /** Overrides the deadline derived from the load balancers' settings. */
+  timeoutSeconds: number | undefined;
+  policy: Policy;
+  targetGroupArns: string[];
+  loadBalancerNames: string[];
+}
+
+export interface StepRecord {
+  step: string;
+  startedAt: string;
+  ms: number;
+}
+
+/**
+ * One invocation: its options and what it has learnt so far. Commands fill it in as they go, so
+ * the entry point can report where things stand even when a command fails half way.
+ */
+export class Run {
+  readonly log = new CallLog();
+  readonly startedAt = Date.now();
+  identity: Identity | undefined;
+  read: ReadResult | undefined;
+  decision: Decision | undefined;
+  budget: Budget | undefined;
+  readonly steps: StepRecord[] = [];
+  private clients: AwsClients | undefined;
+
+  constructor(
+    readonly command: string,
+    readonly options: CommandOptions,
+    readonly signal: AbortSignal | undefined,
+    readonly reporter: Reporter,
+  ) {}
+
+  get snapshot(): Snapshot | undefined {
+    return this.read?.snapshot;
+  }
+
+  async context(): Promise<ReadContext> {
+    this.identity ??= await readIdentity();
+    this.clients ??= createClients(this.identity.region);
+    return {
+      clients: this.clients,
+      log: this.log,
+      signal: this.signal,
+      identity: this.identity,
+      extraLoadBalancerNames: this.options.loadBalancerNames,
+      extraTargetGroupArns: this.options.targetGroupArns,
+    };
+  }
+
+  async refresh(): Promise<ReadResult> {
+    const ctx = await this.context();
+    this.read = await readSnapshot(ctx, this.read?.snapshot.group.name);
+    return this.read;
+  }
+
+  /** Times a step, for the report. */
+  async timed<T>(step: string, body: () => Promise<T>): Promise<T> {
+    const t0 = Date.now();
+    try {
+      return await body();
+    } finally {
+      this.steps.push({ step, startedAt: new Date(t0).toISOString(), ms: Date.now() - t0 });
+    }
+  }
+}

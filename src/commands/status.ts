@@ -1,0 +1,57 @@
+import {
+  assessBudget,
+  busyReasons,
+  type Decision,
+  decideIn,
+  decideOut,
+  formatQuantity,
+  self,
+} from "../core/decide";
+import { isHealthyServing, lbLabel, memberOf } from "../core/health";
+import type { Run } from "./run";
+
+export interface StatusResult {
+  outcome: "status";
+  message: string;
+  out: Decision;
+  in: Decision;
+}
+
+const verdictLine = (d: Decision) =>
+  d.verdict === "refuse" ? `${d.reason} (exit ${d.exitCode})` : d.verdict === "done" ? d.summary : d.summary;
+
+/** Read, decide, print: shows what `out` and `in` would do now, and why. */
+export async function status(run: Run): Promise<StatusResult> {
+  const { snapshot: s } = await run.timed("read", () => run.refresh());
+  const budget = assessBudget(s, run.options.policy);
+  run.budget = budget;
+  const outDecision = decideOut(s, run.options.policy);
+  const inDecision = decideIn(s);
+  run.decision = outDecision;
+  const me = self(s);
+  const id = run.identity!;
+  const g = s.group;
+  const pad = (label: string) => label.padEnd(11);
+  const peers = g.instances.filter((i) => i.id !== me.id);
+  const lines = [
+    `${id.instanceId} (${id.availabilityZone || "?"}, ${s.region})`,
+    `${pad("group")}${g.name}: min ${g.minSize}, desired ${g.desiredCapacity}, max ${g.maxSize}` +
+      (g.suspendedProcesses.length ? `; suspended: ${g.suspendedProcesses.join(", ")}` : ""),
+    `${pad("this host")}${me.lifecycleState}, ${me.health}`,
+    ...s.loadBalancers.map((lb) => {
+      const m = memberOf(lb, me.id);
+      return `${pad("")}${lbLabel(lb).padEnd(28)} ${m.state}${m.state === "healthy" ? "" : ` (${m.detail})`}`;
+    }),
+    `${pad("peers")}${budget.healthyPeers.length} of ${peers.length} healthy` +
+      (peers.length
+        ? `: ${peers.map((p) => `${p.id} ${isHealthyServing(s, p) ? "healthy" : p.lifecycleState === "InService" ? "unhealthy" : p.lifecycleState}`).join(", ")}`
+        : ""),
+    `${pad("budget")}at least ${budget.requiredHealthy} healthy must remain` +
+      (budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "") +
+      `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,
+    `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
+    `${pad("out")}${verdictLine(outDecision)}`,
+    `${pad("in")}${verdictLine(inDecision)}`,
+  ];
+  return { outcome: "status", message: lines.join("\n"), out: outDecision, in: inDecision };
+}

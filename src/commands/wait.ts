@@ -1,0 +1,44 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { nextPollDelayMs } from "../core/timing";
+import type { Reporter } from "../ui/reporter";
+
+export interface WaitSpec<T> {
+  /** Epoch ms after which the wait gives up. */
+  deadlineAt: number;
+  poll: () => Promise<T>;
+  isDone: (state: T) => boolean;
+  /** The progress line for a state, and a key that changes when the state does. */
+  describe: (state: T, elapsedMs: number) => { line: string; key: string };
+  /** When the state is expected to be reached (epoch ms), if the settings say. */
+  predictAt: (state: T) => number | undefined;
+  signal: AbortSignal | undefined;
+  reporter: Reporter;
+  now?: () => number;
+}
+
+export type WaitOutcome<T> = { reached: true; state: T } | { reached: false; state: T };
+
+/**
+ * Polls until done or the deadline. The sleep is abortable and unref'd-by-abort, so a signal ends
+ * the wait at once and leaves no timer holding the process open.
+ */
+export async function waitUntil<T>(spec: WaitSpec<T>): Promise<WaitOutcome<T>> {
+  const now = spec.now ?? Date.now;
+  const started = now();
+  for (;;) {
+    const state = await spec.poll();
+    const t = now();
+    if (spec.isDone(state)) {
+      spec.reporter.endProgress();
+      return { reached: true, state };
+    }
+    const { line, key } = spec.describe(state, t - started);
+    spec.reporter.progress(line, key);
+    if (t >= spec.deadlineAt) {
+      spec.reporter.endProgress();
+      return { reached: false, state };
+    }
+    const delay = Math.min(nextPollDelayMs(t, spec.predictAt(state)), Math.max(0, spec.deadlineAt - t));
+    await sleep(delay, undefined, spec.signal ? { signal: spec.signal } : undefined);
+  }
+}

@@ -1,0 +1,260 @@
+import { ExitCode } from "../errors";
+import { goneFrom, isHealthyServing, lbLabel, memberOf, servesIn } from "./health";
+import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
+
+/**
+ * What to do now. `out` and `in` act on it; `status` prints it. Pure: a snapshot and a policy in,
+ * a decision out.
+ */
+export type Step =
+  /** EnterStandby with ShouldDecrementDesiredCapacity=true. */
+  | "enter-standby"
+  /** Wait until Standby and gone from every load balancer. */
+  | "wait-out"
+  /** Wait until Standby (an `out` still in flight). */
+  | "wait-standby"
+  /** ExitStandby. */
+  | "exit-standby"
+  /** Wait until InService and taking traffic from every load balancer. */
+  | "wait-in";
+
+export type Decision =
+  | { verdict: "act"; steps: Step[]; summary: string }
+  | { verdict: "done"; summary: string }
+  | {
+      verdict: "refuse";
+      exitCode: typeof ExitCode.Unsafe | typeof ExitCode.Busy;
+      kind: "unsafe" | "busy";
+      reason: string;
+    };
+
+export interface Budget {
+  desiredCapacity: number;
+  /** Peers that are InService, Healthy and taking traffic everywhere. */
+  healthyPeers: string[];
+  /** Instances out of service or unhealthy once this host leaves, this host included. */
+  unavailableAfter: { id: string; why: string }[];
+  requiredHealthy: number;
+  requiredHealthySource: string;
+  maxUnavailable: number;
+}
+
+/** Lifecycle states that are no transition: steady in the group, or already gone from it. */
+const STEADY = new Set(["InService", "Standby"]);
+const GONE = new Set(["Terminated", "Detached"]);
+const ACTIVE_REFRESH = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
+
+export const resolveQuantity = (q: Quantity, desired: number): number =>
+  // The epsilon keeps 10% of 1000 at 100 despite floating point; max(0) keeps -0 out.
+  q.kind === "count" ? q.value : Math.max(0, Math.ceil((q.value * desired) / 100 - 1e-9));
+
+export const formatQuantity = (q: Quantity) => (q.kind === "count" ? String(q.value) : `${q.value}%`);
+
+const members = (s: Snapshot) => s.group.instances.filter((i) => !GONE.has(i.lifecycleState));
+
+export function self(s: Snapshot): InstanceView {
+  const me = s.group.instances.find((i) => i.id === s.instanceId);
+  if (!me) throw new Error(`snapshot of ${s.group.name} does not list ${s.instanceId}`);
+  return me;
+}
+
+const why = (s: Snapshot, inst: InstanceView): string => {
+  if (inst.lifecycleState !== "InService") return inst.lifecycleState;
+  if (inst.health !== "Healthy") return `${inst.health} in the group`;
+  const lb = s.loadBalancers.find((l) => !servesIn(memberOf(l, inst.id)));
+  return lb ? `${memberOf(lb, inst.id).state} in ${lbLabel(lb)}` : "unavailable";
+};
+
+export function assessBudget(s: Snapshot, policy: Policy): Budget {
+  const desired = s.group.desiredCapacity;
+  const peers = members(s).filter((i) => i.id !== s.instanceId);
+  const healthyPeers = peers.filter((i) => isHealthyServing(s, i)).map((i) => i.id);
+  const unavailableAfter = [
+    ...peers.filter((i) => !isHealthyServing(s, i)).map((i) => ({ id: i.id, why: why(s, i) })),
+    { id: s.instanceId, why: "this host" },
+  ];
+  let requiredHealthy: number;
+  let requiredHealthySource: string;
+  if (policy.minHealthy) {
+    requiredHealthy = resolveQuantity(policy.minHealthy, desired);
+    requiredHealthySource =
+      policy.minHealthy.kind === "percent"
+        ? `${formatQuantity(policy.minHealthy)} of desired capacity ${desired}`
+        : "";
+  } else if (s.group.minHealthyPercentage !== undefined && s.group.minHealthyPercentage >= 0) {
+    requiredHealthy = resolveQuantity({ kind: "percent", value: s.group.minHealthyPercentage }, desired);
+    requiredHealthySource = `the group's instance maintenance policy: MinHealthyPercentage ${s.group.minHealthyPercentage}% of desired capacity ${desired}`;
+  } else {
+    requiredHealthy = 1;
+    requiredHealthySource = "the default: never the last healthy instance";
+  }
+  // Whatever the flags say, the last healthy instance never leaves.
+  requiredHealthy = Math.max(1, requiredHealthy);
+  return {
+    desiredCapacity: desired,
+    healthyPeers,
+    unavailableAfter,
+    requiredHealthy,
+    requiredHealthySource,
+    maxUnavailable: resolveQuantity(policy.maxUnavailable, desired),
+  };
+}
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+/** Reasons the group is mid-change, so that no decision about its health can be trusted yet. */
+export function busyReasons(s: Snapshot): string[] {
+  const reasons: string[] = [];
+  const foreign = s.activities.filter((a) => !a.description.includes(s.instanceId));
+  if (foreign.length) {
+    const a = foreign[0]!;
+    reasons.push(`scaling activity in progress (${a.statusCode}): ${a.description}`);
+  }
+  const refresh = s.refreshes.find((r) => ACTIVE_REFRESH.has(r.status));
+  if (refresh) reasons.push(`instance refresh ${refresh.id} is ${refresh.status}`);
+  const moving = members(s).filter((i) => i.id !== s.instanceId && !STEADY.has(i.lifecycleState));
+  if (moving.length) {
+    reasons.push(`${moving.map((i) => `${i.id} is ${i.lifecycleState}`).join(", ")}`);
+  }
+  return reasons;
+}
+
+export function decideOut(s: Snapshot, policy: Policy): Decision {
+  const me = self(s);
+  const lbCount = plural(s.loadBalancers.length, "load balancer");
+  switch (me.lifecycleState) {
+    case "Standby": {
+      const left = s.loadBalancers.filter((lb) => !goneFrom(memberOf(lb, me.id)));
+      if (left.length === 0)
+        return { verdict: "done", summary: `already out: in Standby and gone from all ${lbCount}` };
+      return {
+        verdict: "act",
+        steps: ["wait-out"],
+        summary: `in Standby, still leaving ${left.map(lbLabel).join(", ")}`,
+      };
+    }
+    case "EnteringStandby":
+      return {
+        verdict: "act",
+        steps: ["wait-out"],
+        summary: "finishing an earlier `out`: this host is EnteringStandby",
+      };
+    case "InService":
+      break;
+    default:
+      return {
+        verdict: "refuse",
+        exitCode: ExitCode.Busy,
+        kind: "busy",
+        reason: `refusing: this host is ${me.lifecycleState}; it can leave only from InService`,
+      };
+  }
+
+  const busy = busyReasons(s);
+  if (busy.length)
+    return {
+      verdict: "refuse",
+      exitCode: ExitCode.Busy,
+      kind: "busy",
+      reason: `refusing: group ${s.group.name} is busy: ${busy.join("; ")}`,
+    };
+  for (const process of ["Launch", "AddToLoadBalancer"]) {
+    if (s.group.suspendedProcesses.includes(process)) {
+      return {
+        verdict: "refuse",
+        exitCode: ExitCode.Busy,
+        kind: "busy",
+        reason: `refusing: group ${s.group.name} has its ${process} process suspended, so this host could not come back; resume it first (aws autoscaling resume-processes --auto-scaling-group-name ${s.group.name} --scaling-processes ${process})`,
+      };
+    }
+  }
+
+  const budget = assessBudget(s, policy);
+  const healthy = budget.healthyPeers.length;
+  if (healthy < budget.requiredHealthy) {
+    const source = budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "";
+    return {
+      verdict: "refuse",
+      exitCode: ExitCode.Unsafe,
+      kind: "unsafe",
+      reason: `refusing: ${plural(healthy, "healthy peer")} would remain, --min-healthy requires ${budget.requiredHealthy}${source}`,
+    };
+  }
+  if (budget.unavailableAfter.length > budget.maxUnavailable) {
+    const who = budget.unavailableAfter
+      .map((u) => (u.why === "this host" ? "this host" : `${u.id}: ${u.why}`))
+      .join(", ");
+    return {
+      verdict: "refuse",
+      exitCode: ExitCode.Unsafe,
+      kind: "unsafe",
+      reason: `refusing: ${budget.unavailableAfter.length} instances would be out of service or unhealthy at once (${who}), --max-unavailable allows ${budget.maxUnavailable}`,
+    };
+  }
+  const g = s.group;
+  if (g.desiredCapacity - 1 < g.minSize) {
+    return {
+      verdict: "refuse",
+      exitCode: ExitCode.Unsafe,
+      kind: "unsafe",
+      reason:
+        `refusing: group ${g.name} is at its MinSize (min ${g.minSize}, desired ${g.desiredCapacity}), so AWS will not let this host enter standby; ` +
+        `lower MinSize to ${g.desiredCapacity - 1} for the deploy (aws autoscaling update-auto-scaling-group --auto-scaling-group-name ${g.name} --min-size ${g.desiredCapacity - 1}) and restore it afterwards`,
+    };
+  }
+  return {
+    verdict: "act",
+    steps: ["enter-standby", "wait-out"],
+    summary: `would enter standby and leave ${lbCount}; ${plural(healthy, "healthy peer")} remain (at least ${budget.requiredHealthy} required)`,
+  };
+}
+
+export function decideIn(s: Snapshot): Decision {
+  const me = self(s);
+  const lbCount = plural(s.loadBalancers.length, "load balancer");
+  const g = s.group;
+  switch (me.lifecycleState) {
+    case "InService": {
+      const waiting = s.loadBalancers.filter((lb) => !servesIn(memberOf(lb, me.id)));
+      if (waiting.length === 0 && me.health === "Healthy") {
+        return { verdict: "done", summary: `already in: InService and healthy in all ${lbCount}` };
+      }
+      return {
+        verdict: "act",
+        steps: ["wait-in"],
+        summary: `InService, waiting to be healthy in ${waiting.map(lbLabel).join(", ") || "the group"}`,
+      };
+    }
+    case "Pending":
+    case "Pending:Proceed":
+      return {
+        verdict: "act",
+        steps: ["wait-in"],
+        summary: "finishing an earlier `in`: this host is Pending",
+      };
+    case "Standby":
+    case "EnteringStandby": {
+      if (g.desiredCapacity + 1 > g.maxSize) {
+        return {
+          verdict: "refuse",
+          exitCode: ExitCode.Unsafe,
+          kind: "unsafe",
+          reason: `refusing: group ${g.name} is at its MaxSize (max ${g.maxSize}, desired ${g.desiredCapacity}), so AWS will not let this host leave standby; raise MaxSize first`,
+        };
+      }
+      const first: Step[] = me.lifecycleState === "EnteringStandby" ? ["wait-standby"] : [];
+      return {
+        verdict: "act",
+        steps: [...first, "exit-standby", "wait-in"],
+        summary: `would exit standby and wait until healthy in all ${lbCount}`,
+      };
+    }
+    default:
+      return {
+        verdict: "refuse",
+        exitCode: ExitCode.Busy,
+        kind: "busy",
+        reason: `refusing: this host is ${me.lifecycleState}; it can come back only from Standby`,
+      };
+  }
+}

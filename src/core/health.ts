@@ -1,0 +1,67 @@
+import type { InstanceView, LoadBalancerView, MemberHealth, Snapshot } from "./types";
+
+/** Classic ELB: DescribeInstanceHealth's State and Description, in AWS's documented words. */
+export function classifyClassic(state: string | undefined, description: string | undefined): MemberHealth {
+  const detail = description && description !== "N/A" ? description : (state ?? "Unknown");
+  if (state === "InService") {
+    return {
+      state: /deregistration currently in progress/i.test(description ?? "") ? "draining" : "healthy",
+      detail,
+    };
+  }
+  if (/not currently registered/i.test(description ?? "")) return { state: "absent", detail };
+  if (/registration is still in progress/i.test(description ?? "")) return { state: "registering", detail };
+  return { state: "unhealthy", detail };
+}
+
+/** ELBv2: DescribeTargetHealth's State and Reason. */
+export function classifyTarget(
+  state: string | undefined,
+  reason: string | undefined,
+  description?: string,
+): MemberHealth {
+  const detail = [reason, description].filter(Boolean).join(": ") || (state ?? "unknown");
+  switch (state) {
+    case "healthy":
+      return { state: "healthy", detail: "healthy" };
+    case "initial":
+      return { state: "registering", detail };
+    case "draining":
+      return { state: "draining", detail };
+    case "unavailable":
+      return { state: "unavailable", detail };
+    case "unused":
+      if (reason === "Target.NotRegistered") return { state: "absent", detail };
+      if (reason === "Target.NotInUse") return { state: "not-in-use", detail };
+      return { state: "unhealthy", detail };
+    default:
+      return { state: "unhealthy", detail };
+  }
+}
+
+const ABSENT: MemberHealth = { state: "absent", detail: "not registered" };
+
+export const memberOf = (lb: LoadBalancerView, instanceId: string): MemberHealth =>
+  lb.members[instanceId] ?? ABSENT;
+
+/**
+ * Takes traffic from this load balancer. A target group with health checks disabled counts its
+ * registered targets as healthy; one that no load balancer uses sends no traffic, so it cannot make
+ * an instance unhealthy either.
+ */
+export const servesIn = (m: MemberHealth) =>
+  m.state === "healthy" || m.state === "unavailable" || m.state === "not-in-use";
+
+/** Done leaving: no longer registered. `draining` is not done; NotInUse is not a deregistration. */
+export const goneFrom = (m: MemberHealth) => m.state === "absent";
+
+/** A healthy instance: InService and Healthy in the group, and taking traffic from every load balancer. */
+export function isHealthyServing(snapshot: Snapshot, inst: InstanceView): boolean {
+  return (
+    inst.lifecycleState === "InService" &&
+    inst.health === "Healthy" &&
+    snapshot.loadBalancers.every((lb) => servesIn(memberOf(lb, inst.id)))
+  );
+}
+
+export const lbLabel = (lb: LoadBalancerView) => (lb.kind === "classic" ? `elb/${lb.name}` : `tg/${lb.name}`);

@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { lifecycleOf, registrationsOf, runCli } from "../helpers/cli";
+import { control } from "../helpers/clients";
+import { type FleetFile, loadFleet } from "../sim/fleet";
+import { type Sim, startSim } from "../sim/server";
+
+const A = "i-0a000000000000001";
+
+const slowDrain = (): FleetFile => {
+  const f = loadFleet("three-hosts");
+  f.loadBalancers![0]!.connectionDraining = { enabled: true, timeout: 30 };
+  return f;
+};
+
+describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line reason", () => {
+  let sim: Sim | undefined;
+  afterEach(() => sim?.stop());
+
+  it("times out leaving (exit 5) and says exactly what state things were left in", async () => {
+    sim = await startSim(slowDrain());
+    const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "1s"]);
+    assert.equal(res.code, 5);
+    assert.match(
+      res.stderr,
+      /balanced: timed out after 1 s waiting to leave the load balancers: host is EnteringStandby; still in elb\/web-classic: draining \(Instance deregistration currently in progress\.\); tg\/web-tg: draining \(Target\.DeregistrationInProgress: Target deregistration is in progress\); AWS keeps draining it: run `balanced out` again to keep waiting, or `balanced in` to return it\n$/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "EnteringStandby");
+  });
+
+  it("times out coming back (exit 5) when the application fails its health checks", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);
+    await control(sim, "POST", "events", {
+      kind: "set-health",
+      instance: A,
+      healthy: false,
+      scope: "web-tg",
+    });
+    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "4"]);
+    assert.equal(res.code, 5);
+    assert.match(
+      res.stderr,
+      /timed out after 4 s waiting for this host to take traffic: host is InService, not yet healthy in tg\/web-tg: unhealthy \(Target\.FailedHealthChecks: Health checks failed\)/,
+    );
+    assert.deepEqual(await registrationsOf(sim, A), {
+      classic: { "web-classic": "InService" },
+      targets: { "web-tg": "unhealthy" },
+    });
+  });
+
+  it("fails fast (exit 6) when instance metadata is unreachable, instead of hanging", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", { service: "imds", host: A, kind: "unreachable" });
+    const res = await runCli(sim.hosts[A]!, ["status"]);
+    assert.equal(res.code, 6);
+    assert.match(
+      res.stderr,
+      /^balanced: instance metadata unreachable at http:\/\/127\.0\.0\.1:\d+ \(.*\); is this an EC2 instance\?\n$/,
+    );
+    // A generous bound: this guards against hanging, not a performance figure (see npm run bench).
+    assert.ok(res.ms < 6000, `took ${res.ms} ms`);
+  });
+
+  it("exits 6 when metadata refuses connections, or is disabled", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", { service: "imds", host: A, kind: "unreachable", mode: "refuse" });
+    assert.equal((await runCli(sim.hosts[A]!, ["out"])).code, 6);
+    const disabled = await runCli(sim.hosts[A]!, ["out"], { env: { AWS_EC2_METADATA_DISABLED: "true" } });
+    assert.equal(disabled.code, 6);
+    assert.match(disabled.stderr, /instance metadata is disabled \(AWS_EC2_METADATA_DISABLED=true\)/);
+  });
+
+  it("works on a host that requires IMDSv2 tokens", async () => {
+    const f = loadFleet("three-hosts");
+    f.groups![0]!.instances![0]!.imdsTokens = "required";
+    sim = await startSim(f);
+    const res = await runCli(sim.hosts[A]!, ["status", "--json"]);
+    assert.equal(res.code, 0, res.stderr);
+    const calls = (await control(sim, "GET", "calls")) as { service: string; status: number }[];
+    assert.ok(calls.filter((c) => c.service === "imds").every((c) => c.status === 200));
+  });
+
+  it("exits 6 on a host in no Auto Scaling group", async () => {
+    sim = await startSim({ ...loadFleet("three-hosts"), instances: [{ id: "i-0c000000000000001" }] });
+    const res = await runCli(sim.hosts["i-0c000000000000001"]!, ["out"]);
+    assert.equal(res.code, 6);
+    assert.match(
+      res.stderr,
+      /^balanced: i-0c000000000000001 is not in an Auto Scaling group, so balanced cannot move it to Standby\n$/,
+    );
+  });
+
+  it("exits 7 when AWS denies an action, naming the missing IAM action, and changes nothing", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", { service: "autoscaling", action: "EnterStandby", kind: "deny" });
+    const res = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(res.code, 7);
+    assert.match(
+      res.stderr,
+      /\nbalanced: AWS denied autoscaling:EnterStandby: the instance role needs "autoscaling:EnterStandby" \(the README lists the whole IAM policy\)\n$/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    const json = JSON.parse((await runCli(sim.hosts[A]!, ["out", "--json"])).stdout) as {
+      kind: string;
+      exitCode: number;
+    };
+    assert.deepEqual([json.kind, json.exitCode], ["access-denied", 7]);
+  });
+
+  it("names the denied action for describe calls too", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", { service: "elbv2", action: "DescribeTargetHealth", kind: "deny" });
+    const res = await runCli(sim.hosts[A]!, ["status"]);
+    assert.equal(res.code, 7);
+    assert.match(res.stderr, /AWS denied elasticloadbalancing:DescribeTargetHealth/);
+  });
+
+  it("survives a throttling storm: every API throttled to 3 requests/s, out and in still succeed", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", kind: "throttle", rps: 3 },
+      { service: "elb", kind: "throttle", rps: 3 },
+      { service: "elbv2", kind: "throttle", rps: 3 },
+    ]);
+    // Three agents at once make the storm real.
+    const hosts = ["i-0a000000000000002", "i-0a000000000000003"];
+    const [res] = await Promise.all([
+      runCli(sim.hosts[A]!, ["out", "-q"]),
+      ...hosts.map((h) => runCli(sim!.hosts[h]!, ["status", "-q"])),
+    ]);
+    assert.equal(res!.code, 0, res!.stderr);
+    assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
+    const calls = (await control(sim, "GET", "calls")) as { outcome: string }[];
+    assert.ok(
+      calls.filter((c) => c.outcome === "Throttling").length > 0,
+      "the storm must actually have throttled calls",
+    );
+  });
+
+  it("stops waiting on SIGINT (exit 130), leaves AWS as it is, and says what continues", async () => {
+    sim = await startSim(slowDrain());
+    const res = await runCli(sim.hosts[A]!, ["out"], {
+      interrupt: { signal: "SIGINT", when: /EnteringStandby; elb/ },
+    });
+    assert.equal(res.code, 130);
+    assert.match(
+      res.stderr,
+      /balanced: interrupted by SIGINT: host is EnteringStandby and still draining \(elb\/web-classic: draining, tg\/web-tg: (draining|absent)\); AWS keeps draining it; run `balanced out` to continue\n$/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "EnteringStandby");
+  });
+
+  it("stops waiting on SIGTERM (exit 143)", async () => {
+    sim = await startSim(slowDrain());
+    const res = await runCli(sim.hosts[A]!, ["out"], {
+      interrupt: { signal: "SIGTERM", when: /EnteringStandby; elb/ },
+    });
+    assert.equal(res.code, 143);
+    assert.match(res.stderr, /interrupted by SIGTERM/);
+  });
+});

@@ -1,0 +1,88 @@
+import { spawn } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { HostInfo, Sim } from "../sim/server";
+import { control } from "./clients";
+
+export const BUNDLE = join(import.meta.dirname, "..", "..", "dist", "balanced.js");
+
+/** No ~/.aws of the developer's leaks into a test. */
+const EMPTY_HOME = mkdtempSync(join(tmpdir(), "balanced-home-"));
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+export interface CliOptions {
+  env?: Record<string, string | undefined>;
+  /** Send this signal once stderr matches `when`. */
+  interrupt?: { signal: NodeJS.Signals; when: RegExp };
+}
+
+/** Runs the built CLI as a host would: a child process whose only AWS settings are the host's env. */
+export function runCli(host: HostInfo, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: EMPTY_HOME, NO_COLOR: "1" };
+  for (const [k, v] of Object.entries({ ...host.env, ...opts.env })) {
+    if (v === undefined) delete env[k];
+    else env[k] = v;
+  }
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BUNDLE, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    let sent = false;
+    child.stdout.on("data", (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      stderr += d.toString();
+      if (opts.interrupt && !sent && opts.interrupt.when.test(stderr)) {
+        sent = true;
+        child.kill(opts.interrupt.signal);
+      }
+    });
+    child.on("error", reject);
+    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
+  });
+}
+
+export interface SimInstanceState {
+  id: string;
+  group: string | null;
+  lifecycleState: string;
+  health: string;
+}
+
+export interface SimStateView {
+  groups: { name: string; min: number; max: number; desired: number; tags: Record<string, string> }[];
+  instances: SimInstanceState[];
+  loadBalancers: { name: string; instances: Record<string, string> }[];
+  targetGroups: {
+    name: string;
+    targets: { id: string; port: number; state: string; reason: string | null }[];
+  }[];
+}
+
+export const simState = async (sim: Sim) => (await control(sim, "GET", "state")) as SimStateView;
+
+export const lifecycleOf = async (sim: Sim, id: string) =>
+  (await simState(sim)).instances.find((i) => i.id === id)?.lifecycleState;
+
+/** This instance's registrations: in which classic ELBs and target groups it is listed, and how. */
+export async function registrationsOf(sim: Sim, id: string) {
+  const s = await simState(sim);
+  return {
+    classic: Object.fromEntries(
+      s.loadBalancers.filter((lb) => id in lb.instances).map((lb) => [lb.name, lb.instances[id]]),
+    ),
+    targets: Object.fromEntries(
+      s.targetGroups.flatMap((tg) => tg.targets.filter((t) => t.id === id).map((t) => [tg.name, t.state])),
+    ),
+  };
+}

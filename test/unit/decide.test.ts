@@ -1,0 +1,341 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { assessBudget, type Decision, decideIn, decideOut, resolveQuantity } from "../../src/core/decide";
+import type { LoadBalancerView, MemberState, Policy, Snapshot } from "../../src/core/types";
+
+/** A three-host group, everything healthy, one classic ELB and one target group; tweak per case. */
+function snapshot(tweak: (s: Snapshot) => void = () => {}): Snapshot {
+  const ids = ["i-a", "i-b", "i-c"];
+  const lb = (kind: LoadBalancerView["kind"], name: string): LoadBalancerView => ({
+    kind,
+    name,
+    id: name,
+    drainSeconds: 300,
+    healthCheckIntervalSeconds: 10,
+    healthyThreshold: 3,
+    healthChecksEnabled: true,
+    targetType: "instance",
+    port: kind === "classic" ? undefined : 80,
+    members: Object.fromEntries(ids.map((id) => [id, { state: "healthy" as MemberState, detail: "" }])),
+  });
+  const s: Snapshot = {
+    instanceId: "i-a",
+    region: "us-east-1",
+    group: {
+      name: "web",
+      minSize: 1,
+      maxSize: 4,
+      desiredCapacity: 3,
+      instances: ids.map((id) => ({
+        id,
+        lifecycleState: "InService",
+        health: "Healthy",
+        availabilityZone: "us-east-1a",
+      })),
+      suspendedProcesses: [],
+      minHealthyPercentage: undefined,
+      tags: {},
+    },
+    loadBalancers: [lb("classic", "web-classic"), lb("target-group", "web-tg")],
+    activities: [],
+    refreshes: [],
+    takenAt: 0,
+  };
+  tweak(s);
+  return s;
+}
+
+const inst = (s: Snapshot, id: string) => s.group.instances.find((i) => i.id === id)!;
+const member = (s: Snapshot, lb: number, id: string, state: MemberState) => {
+  s.loadBalancers[lb]!.members[id] = { state, detail: state };
+};
+const DEFAULT: Policy = { minHealthy: undefined, maxUnavailable: { kind: "count", value: 1 } };
+
+const summary = (d: Decision) =>
+  d.verdict === "refuse" ? `refuse ${d.exitCode}` : d.verdict === "act" ? `act ${d.steps.join(",")}` : "done";
+
+describe("decideOut", () => {
+  const cases: [string, (s: Snapshot) => void, Policy, string][] = [
+    ["all healthy", () => {}, DEFAULT, "act enter-standby,wait-out"],
+    [
+      "already Standby and gone everywhere",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+        member(s, 0, "i-a", "absent");
+        member(s, 1, "i-a", "absent");
+      },
+      DEFAULT,
+      "done",
+    ],
+    [
+      "Standby but still draining in one target group",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+        member(s, 0, "i-a", "absent");
+        member(s, 1, "i-a", "draining");
+      },
+      DEFAULT,
+      "act wait-out",
+    ],
+    [
+      "NotInUse is not a deregistration",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+        member(s, 0, "i-a", "absent");
+        member(s, 1, "i-a", "not-in-use");
+      },
+      DEFAULT,
+      "act wait-out",
+    ],
+    [
+      "EnteringStandby: finish the earlier run",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "EnteringStandby";
+      },
+      DEFAULT,
+      "act wait-out",
+    ],
+    [
+      "self Pending:Wait",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Pending:Wait";
+      },
+      DEFAULT,
+      "refuse 4",
+    ],
+    [
+      "activity of another instance",
+      (s) => {
+        s.activities = [
+          {
+            id: "x",
+            statusCode: "PreInService",
+            description: "Launching a new EC2 instance: i-z",
+            startTime: undefined,
+          },
+        ];
+      },
+      DEFAULT,
+      "refuse 4",
+    ],
+    [
+      "this host's own activity does not count",
+      (s) => {
+        s.activities = [
+          {
+            id: "x",
+            statusCode: "InProgress",
+            description: "Moving EC2 instance to InService: i-a",
+            startTime: undefined,
+          },
+        ];
+      },
+      DEFAULT,
+      "act enter-standby,wait-out",
+    ],
+    [
+      "refresh pending",
+      (s) => {
+        s.refreshes = [{ id: "r", status: "Pending" }];
+      },
+      DEFAULT,
+      "refuse 4",
+    ],
+    [
+      "refresh finished long ago",
+      (s) => {
+        s.refreshes = [{ id: "r", status: "Successful" }];
+      },
+      DEFAULT,
+      "act enter-standby,wait-out",
+    ],
+    [
+      "peer Terminating",
+      (s) => {
+        inst(s, "i-b").lifecycleState = "Terminating";
+      },
+      DEFAULT,
+      "refuse 4",
+    ],
+    [
+      "peer Terminated is gone, not transitional",
+      (s) => {
+        inst(s, "i-c").lifecycleState = "Terminated";
+      },
+      { ...DEFAULT },
+      "act enter-standby,wait-out",
+    ],
+    [
+      "Launch suspended",
+      (s) => {
+        s.group.suspendedProcesses = ["Launch"];
+      },
+      DEFAULT,
+      "refuse 4",
+    ],
+    [
+      "AddToLoadBalancer suspended",
+      (s) => {
+        s.group.suspendedProcesses = ["AddToLoadBalancer"];
+      },
+      DEFAULT,
+      "refuse 4",
+    ],
+    [
+      "peer unhealthy in one target group spends the budget",
+      (s) => member(s, 1, "i-b", "unhealthy"),
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "peer unhealthy, but --max-unavailable 2",
+      (s) => member(s, 1, "i-b", "unhealthy"),
+      { ...DEFAULT, maxUnavailable: { kind: "count", value: 2 } },
+      "act enter-standby,wait-out",
+    ],
+    [
+      "peer in a target group with health checks disabled counts as healthy",
+      (s) => member(s, 1, "i-b", "unavailable"),
+      DEFAULT,
+      "act enter-standby,wait-out",
+    ],
+    [
+      "peer still registering is not healthy yet",
+      (s) => member(s, 0, "i-b", "registering"),
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "peer in Standby",
+      (s) => {
+        inst(s, "i-b").lifecycleState = "Standby";
+      },
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "--min-healthy 2 with two healthy peers",
+      () => {},
+      { ...DEFAULT, minHealthy: { kind: "count", value: 2 } },
+      "act enter-standby,wait-out",
+    ],
+    [
+      "--min-healthy 67% of 3 rounds up to 3",
+      () => {},
+      { ...DEFAULT, minHealthy: { kind: "percent", value: 67 } },
+      "refuse 3",
+    ],
+    [
+      "maintenance policy 50% of 3 -> 2",
+      (s) => {
+        s.group.minHealthyPercentage = 50;
+      },
+      DEFAULT,
+      "act enter-standby,wait-out",
+    ],
+    [
+      "maintenance policy 100%",
+      (s) => {
+        s.group.minHealthyPercentage = 100;
+      },
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "min equals desired",
+      (s) => {
+        s.group.minSize = 3;
+      },
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "last instance",
+      (s) => {
+        s.group.instances = s.group.instances.slice(0, 1);
+        s.group.desiredCapacity = 1;
+        s.group.minSize = 0;
+      },
+      { ...DEFAULT, maxUnavailable: { kind: "percent", value: 100 } },
+      "refuse 3",
+    ],
+  ];
+  for (const [name, tweak, policy, expected] of cases) {
+    it(`${name} -> ${expected}`, () => assert.equal(summary(decideOut(snapshot(tweak), policy)), expected));
+  }
+
+  it("says the numbers when refusing", () => {
+    const d = decideOut(snapshot(), { ...DEFAULT, minHealthy: { kind: "count", value: 3 } });
+    assert.equal(
+      d.verdict === "refuse" && d.reason,
+      "refusing: 2 healthy peers would remain, --min-healthy requires 3",
+    );
+  });
+});
+
+describe("decideIn", () => {
+  const cases: [string, (s: Snapshot) => void, string][] = [
+    ["already in", () => {}, "done"],
+    [
+      "Standby",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      "act exit-standby,wait-in",
+    ],
+    [
+      "EnteringStandby: wait for it first",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "EnteringStandby";
+      },
+      "act wait-standby,exit-standby,wait-in",
+    ],
+    [
+      "Pending: finish an earlier in",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Pending";
+      },
+      "act wait-in",
+    ],
+    ["InService but still registering", (s) => member(s, 1, "i-a", "registering"), "act wait-in"],
+    [
+      "Standby at MaxSize",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+        s.group.maxSize = 3;
+      },
+      "refuse 3",
+    ],
+    [
+      "Terminating",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Terminating";
+      },
+      "refuse 4",
+    ],
+  ];
+  for (const [name, tweak, expected] of cases) {
+    it(`${name} -> ${expected}`, () => assert.equal(summary(decideIn(snapshot(tweak))), expected));
+  }
+});
+
+describe("assessBudget and quantities", () => {
+  it("lists who would be unavailable and why", () => {
+    const b = assessBudget(
+      snapshot((s) => member(s, 1, "i-c", "draining")),
+      DEFAULT,
+    );
+    assert.deepEqual(b.unavailableAfter, [
+      { id: "i-c", why: "draining in tg/web-tg" },
+      { id: "i-a", why: "this host" },
+    ]);
+    assert.deepEqual(b.healthyPeers, ["i-b"]);
+  });
+  it("rounds percentages of desired capacity up", () => {
+    assert.equal(resolveQuantity({ kind: "percent", value: 50 }, 3), 2);
+    assert.equal(resolveQuantity({ kind: "percent", value: 50 }, 4), 2);
+    assert.equal(resolveQuantity({ kind: "percent", value: 10 }, 1000), 100);
+    assert.equal(resolveQuantity({ kind: "percent", value: 0 }, 3), 0);
+    assert.equal(resolveQuantity({ kind: "count", value: 7 }, 3), 7);
+  });
+});

@@ -1,0 +1,88 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { combineMembers } from "../../src/aws/read";
+import { classifyClassic, classifyTarget } from "../../src/core/health";
+import { BRISK_POLL_MS, IDLE_POLL_MS, nextPollDelayMs } from "../../src/core/timing";
+import { parseDuration, parseQuantity } from "../../src/options";
+
+describe("load balancer states in AWS's words", () => {
+  const classic: [string, string, string][] = [
+    ["InService", "N/A", "healthy"],
+    ["InService", "Instance deregistration currently in progress.", "draining"],
+    ["OutOfService", "Instance is not currently registered with the LoadBalancer.", "absent"],
+    ["OutOfService", "Instance registration is still in progress.", "registering"],
+    [
+      "OutOfService",
+      "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.",
+      "unhealthy",
+    ],
+    ["Unknown", "A transient error occurred. Please try again later.", "unhealthy"],
+  ];
+  for (const [state, description, expected] of classic) {
+    it(`classic ${state} "${description}" -> ${expected}`, () =>
+      assert.equal(classifyClassic(state, description).state, expected));
+  }
+  const targets: [string, string | undefined, string][] = [
+    ["healthy", undefined, "healthy"],
+    ["initial", "Elb.RegistrationInProgress", "registering"],
+    ["initial", "Elb.InitialHealthChecking", "registering"],
+    ["unhealthy", "Target.Timeout", "unhealthy"],
+    ["draining", "Target.DeregistrationInProgress", "draining"],
+    ["unused", "Target.NotRegistered", "absent"],
+    ["unused", "Target.NotInUse", "not-in-use"],
+    ["unused", "Target.InvalidState", "unhealthy"],
+    ["unavailable", "Target.HealthCheckDisabled", "unavailable"],
+  ];
+  for (const [state, reason, expected] of targets) {
+    it(`target ${state}/${reason} -> ${expected}`, () =>
+      assert.equal(classifyTarget(state, reason).state, expected));
+  }
+  it("combines several ports of one instance: absent only when absent on all, otherwise the worst", () => {
+    const m = (state: "absent" | "healthy" | "draining") => ({ state, detail: state });
+    assert.equal(combineMembers([m("absent"), m("absent")]).state, "absent");
+    assert.equal(combineMembers([m("absent"), m("healthy")]).state, "healthy");
+    assert.equal(combineMembers([m("healthy"), m("draining")]).state, "draining");
+  });
+});
+
+describe("polling schedule", () => {
+  const cases: [string, number, number | undefined, number][] = [
+    ["no prediction: brisk", 0, undefined, BRISK_POLL_MS],
+    ["far from the predicted end: idle", 0, 60_000, IDLE_POLL_MS],
+    ["near it: land just after it", 0, 2_000, 2_050],
+    ["very near: not sooner than 200 ms", 0, 100, 200],
+    ["past it: brisk", 5_000, 2_000, BRISK_POLL_MS],
+  ];
+  for (const [name, now, predicted, expected] of cases) {
+    it(name, () => assert.equal(nextPollDelayMs(now, predicted), expected));
+  }
+  it("never polls more than once a second once the prediction is due", () => {
+    for (let t = 0; t < 20_000; t += 137) assert.ok(nextPollDelayMs(t, 1_000) >= (t >= 1_000 ? 1000 : 200));
+  });
+});
+
+describe("option values", () => {
+  const durations: [string, number][] = [
+    ["300", 300],
+    ["90s", 90],
+    ["5m", 300],
+    ["1h30m", 5400],
+    ["1.5s", 1.5],
+    ["250ms", 0.25],
+  ];
+  for (const [text, seconds] of durations)
+    it(`duration ${text} = ${seconds} s`, () => assert.equal(parseDuration("timeout", text), seconds));
+  for (const bad of ["", "5x", "m", "-1", "5m junk"]) {
+    it(`rejects duration "${bad}" as a usage error`, () =>
+      assert.throws(
+        () => parseDuration("timeout", bad),
+        (e: { exitCode?: number }) => e.exitCode === 2,
+      ));
+  }
+  it("quantities", () => {
+    assert.deepEqual(parseQuantity("min-healthy", "2"), { kind: "count", value: 2 });
+    assert.deepEqual(parseQuantity("min-healthy", "50%"), { kind: "percent", value: 50 });
+    assert.throws(() => parseQuantity("min-healthy", "150%"), /at most 100%/);
+    assert.throws(() => parseQuantity("min-healthy", "two"), /whole number or a percentage/);
+  });
+});
