@@ -61,6 +61,14 @@ export const MOVE_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+export const TURN_OPTIONS = {
+  "wait-for-turn": {
+    type: "string",
+    describe:
+      "When another host is leaving or the group is busy, wait up to this long (5m) for a turn instead of exiting 3/4 at once",
+  },
+} satisfies Record<string, Options>;
+
 export const BUDGET_OPTIONS = {
   "min-healthy": {
     type: "string",
@@ -102,11 +110,15 @@ export function buildParser(argv: string[]): Argv {
       "Leave the load balancers: Standby, drained everywhere (refuses if unsafe or busy)",
       (y) =>
         y
-          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS })
+          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...TURN_OPTIONS })
           .example("$0 out && sudo chef-client && $0 in", "The deploy chain, one host at a time")
           .example("$0 out --min-healthy 50%", "Keep at least half of desired capacity healthy")
           .example("$0 out --dry-run", "Would it go? Exit 0, 3 or 4 without changing anything")
-          .example("$0 out --timeout 10m", "Wait up to ten minutes for draining"),
+          .example("$0 out --timeout 10m", "Wait up to ten minutes for draining")
+          .example(
+            "$0 out --wait-for-turn 15m",
+            "Take turns with other hosts instead of failing with exit 4",
+          ),
     )
     .command("in", "Come back: InService, and healthy in every load balancer", (y) =>
       y
@@ -151,6 +163,9 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       );
   }
   const timeoutSeconds = timeout === undefined ? undefined : parseDuration("timeout", String(timeout));
+  const waitForTurn = get("wait-for-turn");
+  const waitForTurnSeconds =
+    waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
   return {
     command,
@@ -159,6 +174,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       quiet: Boolean(get("quiet")),
       dryRun: Boolean(get("dry-run")),
       timeoutSeconds,
+      waitForTurnSeconds,
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
         maxUnavailable: parseQuantity("max-unavailable", String(maxUnavailable ?? "1")),

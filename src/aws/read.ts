@@ -69,18 +69,19 @@ export function combineMembers(states: MemberHealth[]): MemberHealth {
   return present.sort((a, b) => WORST_FIRST.indexOf(a.state) - WORST_FIRST.indexOf(b.state))[0]!;
 }
 
-export async function findGroupName(ctx: ReadContext): Promise<string> {
+/** This host's group and lifecycle state, from one DescribeAutoScalingInstances call. */
+export async function findGroup(ctx: ReadContext): Promise<{ group: string; lifecycleState: string }> {
   const { instanceId } = ctx.identity;
   const res = await awsCall(ctx.log, "autoscaling:DescribeAutoScalingInstances", ctx.signal, (o) =>
     ctx.clients.autoscaling.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [instanceId] }), o),
   );
-  const name = res.AutoScalingInstances?.[0]?.AutoScalingGroupName;
-  if (!name) {
+  const me = res.AutoScalingInstances?.[0];
+  if (!me?.AutoScalingGroupName) {
     throw notManageable(
       `${instanceId} is not in an Auto Scaling group, so balanced cannot move it to Standby`,
     );
   }
-  return name;
+  return { group: me.AutoScalingGroupName, lifecycleState: me.LifecycleState ?? "Unknown" };
 }
 
 function groupView(g: AutoScalingGroup): GroupView {
@@ -238,7 +239,7 @@ async function readTargetGroups(
 
 /** One pass over everything the decision needs. Calls that do not depend on each other run together. */
 export async function readSnapshot(ctx: ReadContext, groupName?: string): Promise<ReadResult> {
-  const name = groupName ?? (await findGroupName(ctx));
+  const name = groupName ?? (await findGroup(ctx)).group;
   const [groups, activities, refreshes] = await Promise.all([
     awsCall(ctx.log, "autoscaling:DescribeAutoScalingGroups", ctx.signal, (o) =>
       ctx.clients.autoscaling.send(

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { EnterStandbyCommand, ExitStandbyCommand } from "@aws-sdk/client-auto-scaling";
 import { awsCall, isAbort } from "../aws/clients";
-import { type ReadContext, readSelfInLoadBalancer, readSelfLifecycle } from "../aws/read";
+import { findGroup, type ReadContext, readSelfInLoadBalancer, readSelfLifecycle } from "../aws/read";
+import { attemptTurn, canAct, holdsTurn, releaseTurn } from "../aws/turn";
 import { assessBudget, type Decision, decideIn, decideOut, type Step } from "../core/decide";
 import { goneFrom, lbLabel, servesIn } from "../core/health";
 import {
@@ -9,8 +11,9 @@ import {
   drainSeconds,
   healthySeconds,
 } from "../core/timing";
+import { parseTurn, TURN_TAG, type Turn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, InterruptedError, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, ExitCode, InterruptedError, timedOut, unsafe } from "../errors";
 import type { Run } from "./run";
 import { waitUntil } from "./wait";
 
@@ -122,7 +125,12 @@ async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
   }
 }
 
-async function waitOut(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
+async function waitOut(
+  run: Run,
+  ctx: ReadContext,
+  deadlineAt: number,
+  onLeaving?: () => Promise<void>,
+): Promise<void> {
   const lbs = run.snapshot!.loadBalancers;
   const expectedAt = Date.now() + drainSeconds(lbs) * 1000;
   const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
@@ -140,7 +148,15 @@ async function waitOut(run: Run, ctx: ReadContext, deadlineAt: number): Promise<
         deadlineAt,
         signal: run.signal,
         reporter: run.reporter,
-        poll: async () => (last = await pollSelf(ctx, run, () => true)),
+        poll: async () => {
+          last = await pollSelf(ctx, run, () => true);
+          if (onLeaving && LEAVING.has(last.lifecycleState)) {
+            const hook = onLeaving;
+            onLeaving = undefined;
+            await hook();
+          }
+          return last;
+        },
         isDone: (s) => s.lifecycleState === "Standby" && s.lbs.every(({ member }) => goneFrom(member)),
         describe: (s, elapsed) => ({
           line: `${s.lifecycleState}; ${describeLbs(s)} — ${seconds(elapsed)} of up to ${budgetS} s`,
@@ -239,7 +255,13 @@ function refuse(decision: Decision): never {
   throw new BalancedError(decision.exitCode, decision.kind, decision.reason);
 }
 
-async function execute(run: Run, ctx: ReadContext, steps: Step[], timeoutSeconds: number): Promise<void> {
+async function execute(
+  run: Run,
+  ctx: ReadContext,
+  steps: Step[],
+  timeoutSeconds: number,
+  onLeaving?: () => Promise<void>,
+): Promise<void> {
   const deadlineAt = Date.now() + timeoutSeconds * 1000;
   for (const step of steps) {
     switch (step) {
@@ -250,7 +272,7 @@ async function execute(run: Run, ctx: ReadContext, steps: Step[], timeoutSeconds
         await run.timed(step, () => exitStandby(run, ctx));
         break;
       case "wait-out":
-        await run.timed(step, () => waitOut(run, ctx, deadlineAt));
+        await run.timed(step, () => waitOut(run, ctx, deadlineAt, onLeaving));
         break;
       case "wait-standby":
         await run.timed(step, () => waitStandby(run, ctx, deadlineAt));
@@ -269,23 +291,137 @@ const dryRunMessage = (decision: Decision) =>
       ? decision.summary
       : "";
 
-export async function out(run: Run): Promise<MoveResult> {
-  const ctx = await run.context();
-  const { snapshot } = await run.timed("read", () => run.refresh());
-  run.budget = assessBudget(snapshot, run.options.policy);
-  const decision = decideOut(snapshot, run.options.policy);
-  run.decision = decision;
-  if (decision.verdict === "refuse") refuse(decision);
-  if (decision.verdict === "done")
-    return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
-  if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
-  const timeout = run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(snapshot.loadBalancers);
-  await execute(run, ctx, decision.steps, timeout);
+/** Lifecycle states in which every other host already counts this one as out of service. */
+const LEAVING = new Set(["EnteringStandby", "Standby"]);
+
+/** Between --wait-for-turn retries: long enough not to hammer, jittered so hosts do not collide again. */
+const TURN_RETRY_MIN_MS = 1000;
+const TURN_RETRY_JITTER_MS = 2000;
+
+type Attempt = { kind: "result"; value: MoveResult } | { kind: "retry"; error: BalancedError };
+
+const retry = (error: BalancedError): Attempt => ({ kind: "retry", error });
+
+function outDone(run: Run): MoveResult {
+  const snapshot = run.snapshot!;
   const names = snapshot.loadBalancers.map(lbLabel).join(", ");
   return {
     outcome: "done",
-    message: `${ctx.identity.instanceId} is out: Standby in ${snapshot.group.name}, drained from ${names || "no load balancers"} (${seconds(Date.now() - run.startedAt)})`,
+    message: `${run.identity!.instanceId} is out: Standby in ${snapshot.group.name}, drained from ${names || "no load balancers"} (${seconds(Date.now() - run.startedAt)})`,
   };
+}
+
+/** Decide on the snapshot just read: refusals become retries (the caller may wait them out). */
+function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }> {
+  const snapshot = run.snapshot!;
+  run.budget = assessBudget(snapshot, run.options.policy);
+  const decision = decideOut(snapshot, run.options.policy);
+  run.decision = decision;
+  if (decision.verdict === "refuse")
+    return retry(new BalancedError(decision.exitCode, decision.kind, decision.reason));
+  if (decision.verdict === "done") {
+    return {
+      kind: "result",
+      value: { outcome: "already", message: `${run.identity!.instanceId} is ${decision.summary}` },
+    };
+  }
+  return decision;
+}
+
+/**
+ * One attempt at `out`. A host that is still InService must hold the group's turn (src/aws/turn.ts)
+ * from its fresh snapshot until the group shows it leaving; a host already leaving needs none.
+ */
+async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
+  const { group, lifecycleState } = await findGroup(ctx);
+  const needsTurn = lifecycleState === "InService" && !run.options.dryRun;
+  if (!needsTurn) {
+    await run.timed("read", () => run.refresh(group));
+    const d = decideOutNow(run);
+    if (!("verdict" in d)) return d;
+    if (run.options.dryRun)
+      return { kind: "result", value: { outcome: "dry-run", message: dryRunMessage(d) } };
+    await execute(
+      run,
+      ctx,
+      d.steps,
+      run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
+    );
+    return { kind: "result", value: outDone(run) };
+  }
+
+  const attempt = await run.timed("take-turn", () => attemptTurn(ctx, group));
+  if (!attempt.taken) {
+    const v = attempt.view;
+    if (v.state === "late")
+      return retry(busy("refusing: AWS answered too slowly to take the group's turn safely; try again"));
+    const left = Math.max(0, Math.round((v.turn.expiresAt - Date.now()) / 1000));
+    return retry(
+      busy(
+        `refusing: another host is leaving: ${v.turn.holder} holds the group's turn (for up to ${left} s more)`,
+      ),
+    );
+  }
+  let held: Turn | undefined = attempt.turn;
+  const release = async () => {
+    const turn = held;
+    held = undefined;
+    if (turn) await releaseTurn(ctx, group, turn);
+  };
+  try {
+    await run.timed("read", () => run.refresh(group));
+    const tags = run.snapshot!.group.tags;
+    if (!holdsTurn(tags, attempt.turn)) {
+      held = undefined;
+      const winner = parseTurn(tags[TURN_TAG])?.holder ?? "another host";
+      return retry(busy(`refusing: another host is leaving: ${winner} took the group's turn`));
+    }
+    const d = decideOutNow(run);
+    if (!("verdict" in d)) return d;
+    if (!canAct(attempt.turn))
+      return retry(busy("refusing: the group's turn ran out before this host could act; try again"));
+    await execute(
+      run,
+      ctx,
+      d.steps,
+      run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
+      release,
+    );
+    return { kind: "result", value: outDone(run) };
+  } finally {
+    // Refused, failed or interrupted before the group showed us leaving: give the turn back.
+    await release().catch(() => undefined);
+  }
+}
+
+export async function out(run: Run): Promise<MoveResult> {
+  const ctx = await run.context();
+  const waitUntil =
+    run.options.waitForTurnSeconds === undefined
+      ? undefined
+      : Date.now() + run.options.waitForTurnSeconds * 1000;
+  for (;;) {
+    const attempt = await outAttempt(run, ctx);
+    if (attempt.kind === "result") return attempt.value;
+    const retryable = attempt.error.exitCode === ExitCode.Busy || attempt.error.exitCode === ExitCode.Unsafe;
+    if (waitUntil === undefined || !retryable || Date.now() >= waitUntil) throw attempt.error;
+    run.reporter.progress(
+      `waiting for a turn: ${attempt.error.message.replace(/^refusing: /, "")}`,
+      attempt.error.message,
+    );
+    const pause = TURN_RETRY_MIN_MS + Math.random() * TURN_RETRY_JITTER_MS;
+    await guardWait(
+      run,
+      () => "this host has not left; nothing changed",
+      "balanced out",
+      () =>
+        sleep(
+          Math.min(pause, Math.max(0, waitUntil - Date.now())),
+          undefined,
+          run.signal ? { signal: run.signal } : undefined,
+        ),
+    );
+  }
 }
 
 export async function in_(run: Run): Promise<MoveResult> {

@@ -11,6 +11,8 @@ export interface CommandOptions {
   dryRun: boolean;
   /** Overrides the deadline derived from the load balancers' settings. */
   timeoutSeconds: number | undefined;
+  /** `out`: wait this long for a turn (and for refusals to clear) instead of exiting 3/4 at once. */
+  waitForTurnSeconds: number | undefined;
   policy: Policy;
   targetGroupArns: string[];
   loadBalancerNames: string[];
@@ -60,9 +62,9 @@ export class Run {
     };
   }
 
-  async refresh(): Promise<ReadResult> {
+  async refresh(groupName?: string): Promise<ReadResult> {
     const ctx = await this.context();
-    this.read = await readSnapshot(ctx, this.read?.snapshot.group.name);
+    this.read = await readSnapshot(ctx, groupName ?? this.read?.snapshot.group.name);
     return this.read;
   }
 

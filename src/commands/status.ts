@@ -1,3 +1,4 @@
+import { pidAlive } from "../aws/turn";
 import {
   assessBudget,
   busyReasons,
@@ -8,6 +9,7 @@ import {
   self,
 } from "../core/decide";
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
+import { TURN_TAG, viewTurn } from "../core/turn";
 import type { Run } from "./run";
 
 export interface StatusResult {
@@ -19,6 +21,17 @@ export interface StatusResult {
 
 const verdictLine = (d: Decision) =>
   d.verdict === "refuse" ? `${d.reason} (exit ${d.exitCode})` : d.verdict === "done" ? d.summary : d.summary;
+
+function describeTurn(value: string | undefined, instanceId: string): string {
+  const view = viewTurn(value, Date.now(), { instanceId, isAlive: pidAlive });
+  if (view.state === "free") return "free";
+  const left = Math.round((view.turn.expiresAt - Date.now()) / 1000);
+  if (view.state === "expired")
+    return `left behind by ${view.turn.holder}, expired ${-left} s ago (the next \`out\` takes it over)`;
+  if (view.state === "orphaned")
+    return `left behind by a killed balanced on this host (pid ${view.turn.pid}); the next \`out\` here takes it over`;
+  return `held by ${view.turn.holder} for up to ${left} s more`;
+}
 
 /** Read, decide, print: shows what `out` and `in` would do now, and why. */
 export async function status(run: Run): Promise<StatusResult> {
@@ -50,6 +63,7 @@ export async function status(run: Run): Promise<StatusResult> {
       (budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "") +
       `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,
     `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
+    `${pad("turn")}${describeTurn(s.group.tags[TURN_TAG], id.instanceId)}`,
     `${pad("out")}${verdictLine(outDecision)}`,
     `${pad("in")}${verdictLine(inDecision)}`,
   ];

@@ -101,7 +101,7 @@ describe("balanced out / in on three-hosts (classic ELB + target group)", () => 
     assert.equal(doc.group, "web");
     assert.deepEqual(
       doc.steps.map((s) => s.step),
-      ["read", "enter-standby", "wait-out"],
+      ["take-turn", "read", "enter-standby", "wait-out"],
     );
     assert.equal(doc.apiCalls.byAction["autoscaling:EnterStandby"], 1);
     assert.equal(doc.snapshot.group.name, "web");
@@ -147,14 +147,10 @@ describe("balanced out / in on three-hosts (classic ELB + target group)", () => 
   });
 
   it("keeps going when a peer turns unhealthy while this host drains, and reports it afterwards", async () => {
-    await control(sim, "POST", "events", {
-      kind: "set-health",
-      instance: B,
-      healthy: false,
-      scope: "web-tg",
-      inSeconds: 0.5,
+    const unhealthy = { kind: "set-health", instance: B, healthy: false, scope: "web-tg" };
+    const out = await runCli(sim.hosts[A]!, ["out"], {
+      onStderr: { when: /entering standby/, run: () => void control(sim, "POST", "events", unhealthy) },
     });
-    const out = await runCli(sim.hosts[A]!, ["out"]);
     assert.equal(out.code, 0, out.stderr);
     assert.equal(await lifecycleOf(sim, A), "Standby");
     const status = await runCli(sim.hosts[A]!, ["status"]);

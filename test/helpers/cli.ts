@@ -22,6 +22,8 @@ export interface CliOptions {
   env?: Record<string, string | undefined>;
   /** Send this signal once stderr matches `when`. */
   interrupt?: { signal: NodeJS.Signals; when: RegExp };
+  /** Run `run` once, when stderr first matches `when` (to make something happen mid-run). */
+  onStderr?: { when: RegExp; run: () => void };
 }
 
 /** Runs the built CLI as a host would: a child process whose only AWS settings are the host's env. */
@@ -42,6 +44,11 @@ export function runCli(host: HostInfo, args: string[], opts: CliOptions = {}): P
     });
     child.stderr.on("data", (d: Buffer) => {
       stderr += d.toString();
+      const hook = opts.onStderr;
+      if (hook?.when.test(stderr)) {
+        opts.onStderr = undefined;
+        hook.run();
+      }
       if (opts.interrupt && !sent && opts.interrupt.when.test(stderr)) {
         sent = true;
         child.kill(opts.interrupt.signal);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { BUDGET_OPTIONS, GLOBAL_OPTIONS, MOVE_OPTIONS } from "../../src/cli";
+import { BUDGET_OPTIONS, GLOBAL_OPTIONS, MOVE_OPTIONS, TURN_OPTIONS } from "../../src/cli";
 import { EXIT_CODE_MEANINGS } from "../../src/errors";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
@@ -20,7 +20,12 @@ describe("README.md stays in step with the code", () => {
   });
 
   it("documents every flag with its BALANCED_* environment variable", () => {
-    for (const flag of Object.keys({ ...GLOBAL_OPTIONS, ...MOVE_OPTIONS, ...BUDGET_OPTIONS })) {
+    for (const flag of Object.keys({
+      ...GLOBAL_OPTIONS,
+      ...MOVE_OPTIONS,
+      ...BUDGET_OPTIONS,
+      ...TURN_OPTIONS,
+    })) {
       const env = `BALANCED_${flag.toUpperCase().replace(/-/g, "_")}`;
       assert.match(
         readme,

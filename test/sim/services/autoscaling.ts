@@ -328,10 +328,8 @@ export const autoscalingActions: Record<string, ActionHandler> = {
   DeleteTags(ctx) {
     for (const t of structList(ctx.params, "Tags")) {
       const g = ctx.world.group(str(t, "ResourceId") ?? "");
-      const key = str(t, "Key") ?? "";
-      const value = str(t, "Value");
-      // As in AWS: a given Value must match for the tag to be deleted.
-      if (value === undefined || g.tags.get(key)?.value === value) g.tags.delete(key);
+      // Deleted by key, whatever Value says: the agent must not rely on a conditional delete.
+      g.tags.delete(str(t, "Key") ?? "");
     }
     return undefined;
   },

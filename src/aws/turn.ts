@@ -1,0 +1,147 @@
+/**
+ * Group-wide turn-taking on an Auto Scaling group tag: Fischer's timed mutual exclusion, because
+ * tags have no compare-and-swap.
+ *
+ * Protocol, for a contender P (one `balanced out` process):
+ *   1. read the tag (DescribeTags); if another live, unexpired turn is there, give up (or wait);
+ *   2. write its own turn (CreateOrUpdateTags: holder, pid, fresh nonce, expiry now + TURN_TTL);
+ *      if more than WRITE_BOUND elapsed between sending the read and the write's acknowledgement,
+ *      abandon the attempt — without deleting anything, since the tag may now be someone else's;
+ *   3. sleep SETTLE > WRITE_BOUND, then read the tag again (the fresh snapshot's group tags);
+ *      P holds the turn only if the tag still carries P's nonce;
+ *   4. holding it, decide afresh on that fresh snapshot; act (EnterStandby) only while more than
+ *      ACT_MARGIN of the turn remains; release (DeleteTags) once the group shows P as
+ *      EnteringStandby/Standby — from then on every other host counts P as out of service — or
+ *      when P refuses.
+ *
+ * Claim: two contenders are never between step 3's read-back and step 4's release at once.
+ * Suppose P and Q both pass step 3. The service applies writes one after the other; say P's write
+ * took effect at w_P before Q's at w_Q. P read the tag back at b_P ≥ w_P + SETTLE and still found its
+ * nonce, so no write landed in (w_P, b_P): w_Q > b_P ≥ w_P + SETTLE. Q's read r_Q took effect at most
+ * WRITE_BOUND before w_Q (step 2's check measures a superset of that interval), so
+ * r_Q ≥ w_Q − WRITE_BOUND > w_P + SETTLE − WRITE_BOUND > w_P. So Q read after P's tag was in place.
+ * Q wrote, so it saw no live turn: P's tag was gone — P had released it, i.e. P was already visibly
+ * out of service, which Q's fresh snapshot then counts against the budget — or P's turn had expired,
+ * and P acts only with ACT_MARGIN to spare and abandons the EnterStandby call within ACT_CALL_DEADLINE
+ * < ACT_MARGIN, so P no longer acts. Either way the two critical sections do not overlap. ∎
+ *
+ * Timing assumptions, and why they hold:
+ *   - read-after-write: a read issued after a write was acknowledged sees it (Auto Scaling's tag
+ *     APIs behave so; SETTLE also gives a lagging replica seconds to catch up);
+ *   - WRITE_BOUND and SETTLE are measured on the contender's own monotonic clock; a pause of the
+ *     process (GC, SIGSTOP, a slow retry) between read and write lies inside the measured interval;
+ *   - expiry compares wall clocks of different hosts: skew must stay well below
+ *     TURN_TTL − ACT_MARGIN (NTP keeps EC2 clocks within milliseconds);
+ *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
+ *     host sees its predecessor's pid is gone and takes over at once.
+ */
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  CreateOrUpdateTagsCommand,
+  DeleteTagsCommand,
+  DescribeTagsCommand,
+} from "@aws-sdk/client-auto-scaling";
+import { formatTurn, isMine, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
+import { awsCall } from "./clients";
+import type { ReadContext } from "./read";
+
+/** Longest read-to-write-acknowledged interval accepted (step 2). API calls take ~0.1 s. */
+export const WRITE_BOUND_MS = 2000;
+/** Step 3's sleep: longer than WRITE_BOUND, with room for a replica to catch up. */
+export const SETTLE_MS = 2500;
+/** A turn lives this long: far longer than step 3 plus deciding and EnterStandby. */
+export const TURN_TTL_MS = 120_000;
+/** P acts only while this much of its turn remains. */
+export const ACT_MARGIN_MS = 60_000;
+/** ... and gives up on the EnterStandby call after this long, well inside ACT_MARGIN. */
+export const ACT_CALL_DEADLINE_MS = 30_000;
+/** Final calls after a signal (releasing the turn) get their own short deadline. */
+export const RELEASE_DEADLINE_MS = 5_000;
+
+export type TurnAttempt =
+  | { taken: true; turn: Turn }
+  | { taken: false; view: Extract<TurnView, { state: "held" }> | { state: "late" } };
+
+export const pidAlive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
+};
+
+export async function readTurnTag(ctx: ReadContext, group: string): Promise<string | undefined> {
+  const res = await awsCall(ctx.log, "autoscaling:DescribeTags", ctx.signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new DescribeTagsCommand({
+        Filters: [
+          { Name: "auto-scaling-group", Values: [group] },
+          { Name: "key", Values: [TURN_TAG] },
+        ],
+      }),
+      o,
+    ),
+  );
+  return res.Tags?.find((t) => t.Key === TURN_TAG)?.Value;
+}
+
+/** Steps 1-3 up to the sleep; the read-back is the caller's fresh snapshot (see `holdsTurn`). */
+export async function attemptTurn(ctx: ReadContext, group: string): Promise<TurnAttempt> {
+  const started = performance.now();
+  const view = viewTurn(await readTurnTag(ctx, group), Date.now(), {
+    instanceId: ctx.identity.instanceId,
+    isAlive: pidAlive,
+  });
+  if (view.state === "held") return { taken: false, view };
+  const turn: Turn = {
+    holder: ctx.identity.instanceId,
+    pid: process.pid,
+    nonce: randomBytes(6).toString("hex"),
+    expiresAt: Date.now() + TURN_TTL_MS,
+  };
+  await awsCall(ctx.log, "autoscaling:CreateOrUpdateTags", ctx.signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: [
+          {
+            ResourceId: group,
+            ResourceType: "auto-scaling-group",
+            Key: TURN_TAG,
+            Value: formatTurn(turn),
+            PropagateAtLaunch: false,
+          },
+        ],
+      }),
+      o,
+    ),
+  );
+  if (performance.now() - started > WRITE_BOUND_MS) return { taken: false, view: { state: "late" } };
+  await sleep(SETTLE_MS, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+  return { taken: true, turn };
+}
+
+/** Step 3's read-back, on the group tags of a snapshot read after the settle. */
+export const holdsTurn = (groupTags: Record<string, string>, turn: Turn) => isMine(groupTags[TURN_TAG], turn);
+
+/** Whether the turn still leaves room to act (step 4). */
+export const canAct = (turn: Turn, now = Date.now()) => turn.expiresAt - now > ACT_MARGIN_MS;
+
+/**
+ * Step 4's release. Only our own turn is ever deleted: the caller has seen it in place, and no
+ * contender writes over a live turn. Runs on its own short deadline, so a SIGTERM cannot skip it.
+ */
+export async function releaseTurn(ctx: ReadContext, group: string, turn: Turn): Promise<void> {
+  const signal = AbortSignal.timeout(RELEASE_DEADLINE_MS);
+  await awsCall(ctx.log, "autoscaling:DeleteTags", signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new DeleteTagsCommand({
+        Tags: [
+          { ResourceId: group, ResourceType: "auto-scaling-group", Key: TURN_TAG, Value: formatTurn(turn) },
+        ],
+      }),
+      o,
+    ),
+  );
+}

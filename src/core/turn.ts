@@ -1,0 +1,62 @@
+/**
+ * The group-wide turn, stored as one Auto Scaling group tag. Pure: formatting, parsing, and what a
+ * tag value means now. The protocol that takes and releases it is in src/aws/turn.ts.
+ */
+export const TURN_TAG = "balanced:turn";
+
+export interface Turn {
+  /** Instance that holds it. */
+  holder: string;
+  /** Process on that instance, so a rerun after a crash can recognise its own dead predecessor. */
+  pid: number;
+  /** Distinguishes attempts: the read-back must find exactly this one. */
+  nonce: string;
+  /** Epoch ms; after this anyone may take the turn over. */
+  expiresAt: number;
+}
+
+export function formatTurn(t: Turn): string {
+  return `${t.holder} pid=${t.pid} nonce=${t.nonce} expires=${new Date(t.expiresAt).toISOString()}`;
+}
+
+export function parseTurn(value: string | undefined): Turn | undefined {
+  if (!value) return undefined;
+  const m = /^(\S+) pid=(\d+) nonce=(\S+) expires=(\S+)$/.exec(value.trim());
+  if (!m) return undefined;
+  const expiresAt = Date.parse(m[4]!);
+  if (Number.isNaN(expiresAt)) return undefined;
+  return { holder: m[1]!, pid: Number(m[2]), nonce: m[3]!, expiresAt };
+}
+
+export type TurnView =
+  | { state: "free" }
+  | { state: "expired"; turn: Turn }
+  /** Held by this host's process that no longer runs (killed): ours to take over. */
+  | { state: "orphaned"; turn: Turn }
+  | { state: "held"; turn: Turn };
+
+/**
+ * What a tag value means for `me`. An unparseable value is treated as held until it is removed by
+ * hand (or by `balanced repair`), never as free: safety first.
+ */
+export function viewTurn(
+  value: string | undefined,
+  now: number,
+  me: { instanceId: string; isAlive: (pid: number) => boolean },
+): TurnView {
+  if (value === undefined || value === "") return { state: "free" };
+  const turn = parseTurn(value);
+  if (!turn)
+    return {
+      state: "held",
+      turn: { holder: value.slice(0, 40), pid: 0, nonce: "?", expiresAt: Number.POSITIVE_INFINITY },
+    };
+  if (turn.expiresAt <= now) return { state: "expired", turn };
+  if (turn.holder === me.instanceId && !me.isAlive(turn.pid)) return { state: "orphaned", turn };
+  return { state: "held", turn };
+}
+
+export const isMine = (value: string | undefined, mine: Turn) => {
+  const t = parseTurn(value);
+  return t !== undefined && t.holder === mine.holder && t.nonce === mine.nonce;
+};
