@@ -6,7 +6,7 @@ import { parseDuration, parseQuantity } from "./options";
 declare const __BALANCED_VERSION__: string;
 export const VERSION = typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev";
 
-export type CommandName = "status" | "out" | "in";
+export type CommandName = "status" | "out" | "in" | "repair";
 
 export interface Invocation {
   command: CommandName;
@@ -61,11 +61,26 @@ export const MOVE_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
-export const TURN_OPTIONS = {
+export const OUT_OPTIONS = {
+  "min-size": {
+    type: "string",
+    choices: ["lower", "refuse"],
+    default: "lower",
+    describe:
+      "When the group is at its MinSize: lower it by one while this host is out (restored by `in`), or refuse (exit 3)",
+  },
   "wait-for-turn": {
     type: "string",
     describe:
       "When another host is leaving or the group is busy, wait up to this long (5m) for a turn instead of exiting 3/4 at once",
+  },
+} satisfies Record<string, Options>;
+
+export const STATUS_OPTIONS = {
+  "stale-after": {
+    type: "string",
+    default: "1h",
+    describe: "Flag a host that has been in Standby longer than this (a forgotten `in`)",
   },
 } satisfies Record<string, Options>;
 
@@ -101,7 +116,7 @@ export function buildParser(argv: string[]): Argv {
       "Show this host, its group and load balancers, and what `out` and `in` would do now",
       (y) =>
         y
-          .options(BUDGET_OPTIONS)
+          .options({ ...BUDGET_OPTIONS, ...STATUS_OPTIONS })
           .example("$0 status", "Who am I, am I healthy, may I leave?")
           .example("$0 status --json | jq .out", "What `out` would decide, for a script"),
     )
@@ -110,7 +125,7 @@ export function buildParser(argv: string[]): Argv {
       "Leave the load balancers: Standby, drained everywhere (refuses if unsafe or busy)",
       (y) =>
         y
-          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...TURN_OPTIONS })
+          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS })
           .example("$0 out && sudo chef-client && $0 in", "The deploy chain, one host at a time")
           .example("$0 out --min-healthy 50%", "Keep at least half of desired capacity healthy")
           .example("$0 out --dry-run", "Would it go? Exit 0, 3 or 4 without changing anything")
@@ -126,7 +141,12 @@ export function buildParser(argv: string[]): Argv {
         .example("$0 in", "Return and wait until every load balancer sends traffic here")
         .example("$0 in --timeout 5m --json", "Bounded wait, machine-readable result"),
     )
-    .demandCommand(1, "Name a command: status, out or in")
+    .command(
+      "repair",
+      "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
+      (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
+    )
+    .demandCommand(1, "Name a command: status, out, in or repair")
     .strict()
     .version(VERSION)
     .help()
@@ -163,6 +183,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       );
   }
   const timeoutSeconds = timeout === undefined ? undefined : parseDuration("timeout", String(timeout));
+  const staleAfterSeconds = parseDuration("stale-after", String(get("stale-after") ?? "1h"));
   const waitForTurn = get("wait-for-turn");
   const waitForTurnSeconds =
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
@@ -175,9 +196,11 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       dryRun: Boolean(get("dry-run")),
       timeoutSeconds,
       waitForTurnSeconds,
+      staleAfterSeconds,
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
         maxUnavailable: parseQuantity("max-unavailable", String(maxUnavailable ?? "1")),
+        minSize: get("min-size") === "refuse" ? "refuse" : "lower",
       },
       targetGroupArns: list(get("target-group")),
       loadBalancerNames: list(get("load-balancer")),

@@ -1,5 +1,6 @@
 import { parseInvocation } from "./cli";
 import { in_, out } from "./commands/move";
+import { repair } from "./commands/repair";
 import { Run } from "./commands/run";
 import { status } from "./commands/status";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
@@ -43,10 +44,11 @@ async function main(): Promise<void> {
       now: Date.now,
     });
     run = new Run(command, invocation.options, controller.signal, reporter);
-    const result =
-      command === "status" ? await status(run) : command === "out" ? await out(run) : await in_(run);
+    const commands = { status, out, in: in_, repair } as const;
+    const result = await commands[invocation.command](run);
     if (json) {
-      const extra = result.outcome === "status" ? { out: result.out, in: result.in } : {};
+      const extra =
+        result.outcome === "status" ? { out: result.out, in: result.in, leftovers: result.leftovers } : {};
       process.stdout.write(
         `${JSON.stringify(jsonReport(run, command, result.outcome, 0, result.message, extra), null, 2)}\n`,
       );

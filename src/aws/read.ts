@@ -1,4 +1,5 @@
 import {
+  type Activity,
   type AutoScalingGroup,
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
@@ -237,6 +238,28 @@ async function readTargetGroups(
   return { views, selfTargets };
 }
 
+/** When each instance now in Standby was moved there: its newest "moved to standby" activity. */
+function standbySince(group: GroupView, activities: Activity[]): Record<string, string> {
+  const since: Record<string, string> = {};
+  for (const inst of group.instances) {
+    if (inst.lifecycleState !== "Standby") continue;
+    const a = activities.find((x) => x.Description === `Moving EC2 instance out of service: ${inst.id}`);
+    const t = a?.EndTime ?? a?.StartTime;
+    if (t) since[inst.id] = t.toISOString();
+  }
+  return since;
+}
+
+/** Just the group (sizes, instances, tags): one call. */
+export async function readGroup(ctx: ReadContext, name: string): Promise<GroupView> {
+  const res = await awsCall(ctx.log, "autoscaling:DescribeAutoScalingGroups", ctx.signal, (o) =>
+    ctx.clients.autoscaling.send(new DescribeAutoScalingGroupsCommand({ AutoScalingGroupNames: [name] }), o),
+  );
+  const g = res.AutoScalingGroups?.[0];
+  if (!g) throw notManageable(`Auto Scaling group ${name} no longer exists`);
+  return groupView(g);
+}
+
 /** One pass over everything the decision needs. Calls that do not depend on each other run together. */
 export async function readSnapshot(ctx: ReadContext, groupName?: string): Promise<ReadResult> {
   const name = groupName ?? (await findGroup(ctx)).group;
@@ -300,6 +323,7 @@ export async function readSnapshot(ctx: ReadContext, groupName?: string): Promis
         id: r.InstanceRefreshId ?? "",
         status: r.Status ?? "",
       })),
+      standbySince: standbySince(group, activities.Activities ?? []),
       takenAt: Date.now(),
     },
     selfTargets: tgs.selfTargets,

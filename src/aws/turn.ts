@@ -5,7 +5,8 @@
  * Protocol, for a contender P (one `balanced out` process):
  *   1. read the tag (DescribeTags); if another live, unexpired turn is there, give up (or wait);
  *   2. write its own turn (CreateOrUpdateTags: holder, pid, fresh nonce, expiry now + TURN_TTL);
- *      if more than WRITE_BOUND elapsed between sending the read and the write's acknowledgement,
+ *      if more than WRITE_BOUND elapsed between sending the read (the attempt that answered) and
+ *      the write's acknowledgement,
  *      abandon the attempt — without deleting anything, since the tag may now be someone else's;
  *   3. sleep SETTLE > WRITE_BOUND, then read the tag again (the fresh snapshot's group tags);
  *      P holds the turn only if the tag still carries P's nonce;
@@ -72,25 +73,39 @@ export const pidAlive = (pid: number) => {
   }
 };
 
-export async function readTurnTag(ctx: ReadContext, group: string): Promise<string | undefined> {
-  const res = await awsCall(ctx.log, "autoscaling:DescribeTags", ctx.signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new DescribeTagsCommand({
-        Filters: [
-          { Name: "auto-scaling-group", Values: [group] },
-          { Name: "key", Values: [TURN_TAG] },
-        ],
-      }),
-      o,
-    ),
+/**
+ * Reads the turn tag. `attemptSentAt` is when the attempt that answered was sent: throttled attempts
+ * the SDK retried were refused unprocessed, so only the last one observed the tag (step 2 measures
+ * from there). The middleware sits in the deserialize step, inside the SDK's retry loop.
+ */
+export async function readTurnTag(
+  ctx: ReadContext,
+  group: string,
+): Promise<{ value: string | undefined; attemptSentAt: number }> {
+  const command = new DescribeTagsCommand({
+    Filters: [
+      { Name: "auto-scaling-group", Values: [group] },
+      { Name: "key", Values: [TURN_TAG] },
+    ],
+  });
+  let attemptSentAt = performance.now();
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      attemptSentAt = performance.now();
+      return next(args);
+    },
+    { step: "deserialize", name: "balancedAttemptClock" },
   );
-  return res.Tags?.find((t) => t.Key === TURN_TAG)?.Value;
+  const res = await awsCall(ctx.log, "autoscaling:DescribeTags", ctx.signal, (o) =>
+    ctx.clients.autoscaling.send(command, o),
+  );
+  return { value: res.Tags?.find((t) => t.Key === TURN_TAG)?.Value, attemptSentAt };
 }
 
 /** Steps 1-3 up to the sleep; the read-back is the caller's fresh snapshot (see `holdsTurn`). */
 export async function attemptTurn(ctx: ReadContext, group: string): Promise<TurnAttempt> {
-  const started = performance.now();
-  const view = viewTurn(await readTurnTag(ctx, group), Date.now(), {
+  const read = await readTurnTag(ctx, group);
+  const view = viewTurn(read.value, Date.now(), {
     instanceId: ctx.identity.instanceId,
     isAlive: pidAlive,
   });
@@ -117,7 +132,8 @@ export async function attemptTurn(ctx: ReadContext, group: string): Promise<Turn
       o,
     ),
   );
-  if (performance.now() - started > WRITE_BOUND_MS) return { taken: false, view: { state: "late" } };
+  if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
+    return { taken: false, view: { state: "late" } };
   await sleep(SETTLE_MS, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
   return { taken: true, turn };
 }

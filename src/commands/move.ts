@@ -1,10 +1,23 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { EnterStandbyCommand, ExitStandbyCommand } from "@aws-sdk/client-auto-scaling";
+import {
+  CreateOrUpdateTagsCommand,
+  DeleteTagsCommand,
+  EnterStandbyCommand,
+  ExitStandbyCommand,
+  UpdateAutoScalingGroupCommand,
+} from "@aws-sdk/client-auto-scaling";
 import { awsCall, isAbort } from "../aws/clients";
-import { findGroup, type ReadContext, readSelfInLoadBalancer, readSelfLifecycle } from "../aws/read";
+import {
+  findGroup,
+  type ReadContext,
+  readGroup,
+  readSelfInLoadBalancer,
+  readSelfLifecycle,
+} from "../aws/read";
 import { attemptTurn, canAct, holdsTurn, releaseTurn } from "../aws/turn";
 import { assessBudget, type Decision, decideIn, decideOut, type Step } from "../core/decide";
 import { goneFrom, lbLabel, servesIn } from "../core/health";
+import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
 import {
   defaultInTimeoutSeconds,
   defaultOutTimeoutSeconds,
@@ -101,6 +114,79 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     }
     throw err;
   }
+}
+
+const tagOf = (group: string, Key: string, Value: string) => ({
+  ResourceId: group,
+  ResourceType: "auto-scaling-group",
+  Key,
+  Value,
+  PropagateAtLaunch: false,
+});
+
+async function setMinSize(run: Run, ctx: ReadContext, group: string, minSize: number): Promise<void> {
+  await awsCall(run.log, "autoscaling:UpdateAutoScalingGroup", run.signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: minSize }),
+      o,
+    ),
+  );
+}
+
+/** Record first, then lower: a crash in between leaves a record, never a silently shrunken group. */
+async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
+  const g = run.snapshot!.group;
+  const id = ctx.identity.instanceId;
+  const plan = planLower(g, parseRecords(g.tags), id, new Date().toISOString());
+  if (plan.kind === "already") return;
+  run.reporter.step(
+    `lowering MinSize of ${g.name} ${g.minSize} -> ${plan.record.loweredTo} while this host is out (recorded as ${recordKey(id)})`,
+  );
+  if (plan.writeRecord) {
+    await awsCall(run.log, "autoscaling:CreateOrUpdateTags", run.signal, (o) =>
+      ctx.clients.autoscaling.send(
+        new CreateOrUpdateTagsCommand({ Tags: [tagOf(g.name, recordKey(id), formatRecord(plan.record))] }),
+        o,
+      ),
+    );
+  }
+  await setMinSize(run, ctx, g.name, plan.record.loweredTo);
+  g.minSize = plan.record.loweredTo;
+}
+
+/** Undo this host's lowering (see src/core/minsize.ts), then remove its record. */
+export async function restoreMinSize(
+  run: Run,
+  ctx: ReadContext,
+  groupName: string,
+  instanceId: string,
+): Promise<string> {
+  const g = await readGroup(ctx, groupName);
+  const plan = planRestore(g, parseRecords(g.tags), instanceId);
+  if (plan.kind === "none") return "";
+  let note: string;
+  if (plan.kind === "restore") {
+    note =
+      plan.minSize === g.minSize
+        ? `MinSize of ${g.name} is already ${g.minSize}`
+        : `MinSize of ${g.name} restored ${g.minSize} -> ${plan.minSize}`;
+    run.reporter.step(
+      plan.minSize === g.minSize
+        ? `${note}; removing the record of ${instanceId}`
+        : `restoring ${note.replace(/ restored /, " ")}`,
+    );
+    if (plan.minSize !== g.minSize) await setMinSize(run, ctx, g.name, plan.minSize);
+  } else {
+    note = `MinSize of ${g.name} is ${g.minSize}, not what balanced left (${plan.expected}): someone changed it, so it stays`;
+    run.reporter.step(`${note}; removing the record of ${instanceId}`);
+  }
+  await awsCall(run.log, "autoscaling:DeleteTags", run.signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new DeleteTagsCommand({ Tags: [tagOf(g.name, recordKey(instanceId), formatRecord(plan.record))] }),
+      o,
+    ),
+  );
+  return note;
 }
 
 async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
@@ -280,6 +366,15 @@ async function execute(
       case "wait-in":
         await run.timed(step, () => waitIn(run, ctx, deadlineAt));
         break;
+      case "lower-min-size":
+        await run.timed(step, () => lowerMinSize(run, ctx));
+        break;
+      case "restore-min-size":
+        await run.timed(step, async () => {
+          const note = await restoreMinSize(run, ctx, run.snapshot!.group.name, ctx.identity.instanceId);
+          if (note) run.notes.push(note);
+        });
+        break;
     }
   }
 }
@@ -438,6 +533,8 @@ export async function in_(run: Run): Promise<MoveResult> {
   const names = snapshot.loadBalancers.map(lbLabel).join(", ");
   return {
     outcome: "done",
-    message: `${ctx.identity.instanceId} is in: InService in ${snapshot.group.name}, healthy in ${names || "no load balancers"} (${seconds(Date.now() - run.startedAt)})`,
+    message:
+      `${ctx.identity.instanceId} is in: InService in ${snapshot.group.name}, healthy in ${names || "no load balancers"}` +
+      `${run.notes.map((n) => `; ${n}`).join("")} (${seconds(Date.now() - run.startedAt)})`,
   };
 }

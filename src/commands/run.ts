@@ -11,6 +11,8 @@ export interface CommandOptions {
   dryRun: boolean;
   /** Overrides the deadline derived from the load balancers' settings. */
   timeoutSeconds: number | undefined;
+  /** `status`: a host in Standby longer than this is flagged. */
+  staleAfterSeconds: number;
   /** `out`: wait this long for a turn (and for refusals to clear) instead of exiting 3/4 at once. */
   waitForTurnSeconds: number | undefined;
   policy: Policy;
@@ -36,6 +38,8 @@ export class Run {
   decision: Decision | undefined;
   budget: Budget | undefined;
   readonly steps: StepRecord[] = [];
+  /** Things worth a line in the result (MinSize restored, ...). */
+  readonly notes: string[] = [];
   private clients: AwsClients | undefined;
 
   constructor(

@@ -9,7 +9,10 @@ import {
   self,
 } from "../core/decide";
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
+import { parseRecords } from "../core/minsize";
 import { TURN_TAG, viewTurn } from "../core/turn";
+import type { Snapshot } from "../core/types";
+import { staleRecords } from "./repair";
 import type { Run } from "./run";
 
 export interface StatusResult {
@@ -17,6 +20,7 @@ export interface StatusResult {
   message: string;
   out: Decision;
   in: Decision;
+  leftovers: string[];
 }
 
 const verdictLine = (d: Decision) =>
@@ -31,6 +35,31 @@ function describeTurn(value: string | undefined, instanceId: string): string {
   if (view.state === "orphaned")
     return `left behind by a killed balanced on this host (pid ${view.turn.pid}); the next \`out\` here takes it over`;
   return `held by ${view.turn.holder} for up to ${left} s more`;
+}
+
+/** What crashed or forgotten runs left behind: lowered MinSize, hosts long in Standby. */
+export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
+  const lines: string[] = [];
+  const stale = staleRecords(s);
+  for (const r of parseRecords(s.group.tags)) {
+    const gone = stale.find((x) => x.instanceId === r.instanceId);
+    lines.push(
+      `MinSize lowered ${r.original} -> ${r.loweredTo} by ${r.instanceId} at ${r.at}: ` +
+        (gone ? `${gone.why}; run \`balanced repair\`` : "restored by its `balanced in`"),
+    );
+  }
+  for (const inst of s.group.instances.filter((i) => i.lifecycleState === "Standby")) {
+    const since = s.standbySince[inst.id];
+    const age = since ? (s.takenAt - Date.parse(since)) / 1000 : undefined;
+    if (age === undefined || age > staleAfterSeconds) {
+      const how =
+        age === undefined ? "since before the recent activity history" : `for ${Math.round(age / 60)} min`;
+      lines.push(
+        `${inst.id} has been in Standby ${how} (over --stale-after); run \`balanced in\` there, or terminate it`,
+      );
+    }
+  }
+  return lines;
 }
 
 /** Read, decide, print: shows what `out` and `in` would do now, and why. */
@@ -64,8 +93,15 @@ export async function status(run: Run): Promise<StatusResult> {
       `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,
     `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
     `${pad("turn")}${describeTurn(s.group.tags[TURN_TAG], id.instanceId)}`,
+    ...leftovers(s, run.options.staleAfterSeconds).map((l, i) => `${pad(i === 0 ? "left over" : "")}${l}`),
     `${pad("out")}${verdictLine(outDecision)}`,
     `${pad("in")}${verdictLine(inDecision)}`,
   ];
-  return { outcome: "status", message: lines.join("\n"), out: outDecision, in: inDecision };
+  return {
+    outcome: "status",
+    message: lines.join("\n"),
+    out: outDecision,
+    in: inDecision,
+    leftovers: leftovers(s, run.options.staleAfterSeconds),
+  };
 }

@@ -1,5 +1,6 @@
 import { ExitCode } from "../errors";
 import { goneFrom, isHealthyServing, lbLabel, memberOf, servesIn } from "./health";
+import { parseRecords } from "./minsize";
 import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
 
 /**
@@ -16,7 +17,11 @@ export type Step =
   /** ExitStandby. */
   | "exit-standby"
   /** Wait until InService and taking traffic from every load balancer. */
-  | "wait-in";
+  | "wait-in"
+  /** Record, then lower MinSize by one (the group is at its MinSize). */
+  | "lower-min-size"
+  /** Undo this host's MinSize lowering, then remove its record. */
+  | "restore-min-size";
 
 export type Decision =
   | { verdict: "act"; steps: Step[]; summary: string }
@@ -192,14 +197,24 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
     };
   }
   const g = s.group;
-  if (g.desiredCapacity - 1 < g.minSize) {
+  const atMinSize = g.desiredCapacity - 1 < g.minSize;
+  if (atMinSize && (policy.minSize === "refuse" || g.minSize === 0)) {
     return {
       verdict: "refuse",
       exitCode: ExitCode.Unsafe,
       kind: "unsafe",
       reason:
-        `refusing: group ${g.name} is at its MinSize (min ${g.minSize}, desired ${g.desiredCapacity}), so AWS will not let this host enter standby; ` +
-        `lower MinSize to ${g.desiredCapacity - 1} for the deploy (aws autoscaling update-auto-scaling-group --auto-scaling-group-name ${g.name} --min-size ${g.desiredCapacity - 1}) and restore it afterwards`,
+        `refusing: group ${g.name} is at its MinSize (min ${g.minSize}, desired ${g.desiredCapacity}), so AWS will not let this host enter standby` +
+        (policy.minSize === "refuse"
+          ? "; without --min-size refuse, balanced lowers MinSize for the time this host is out"
+          : ""),
+    };
+  }
+  if (atMinSize) {
+    return {
+      verdict: "act",
+      steps: ["lower-min-size", "enter-standby", "wait-out"],
+      summary: `would lower MinSize ${g.minSize} -> ${g.minSize - 1} (restored by \`balanced in\`), enter standby and leave ${lbCount}; ${plural(healthy, "healthy peer")} remain (at least ${budget.requiredHealthy} required)`,
     };
   }
   return {
@@ -210,6 +225,25 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
 }
 
 export function decideIn(s: Snapshot): Decision {
+  const decision = decideInIgnoringMinSize(s);
+  if (!parseRecords(s.group.tags).some((r) => r.instanceId === s.instanceId)) return decision;
+  // This host lowered MinSize on its way out: put it back once the host serves again.
+  if (decision.verdict === "act")
+    return {
+      ...decision,
+      steps: [...decision.steps, "restore-min-size"],
+      summary: `${decision.summary}, then restore MinSize`,
+    };
+  if (decision.verdict === "done")
+    return {
+      verdict: "act",
+      steps: ["restore-min-size"],
+      summary: "in, but the MinSize it lowered is not restored yet: would restore it",
+    };
+  return decision;
+}
+
+function decideInIgnoringMinSize(s: Snapshot): Decision {
   const me = self(s);
   const lbCount = plural(s.loadBalancers.length, "load balancer");
   const g = s.group;

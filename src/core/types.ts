@@ -82,6 +82,8 @@ export interface Snapshot {
   refreshes: RefreshView[];
   /** When it was read (epoch ms). */
   takenAt: number;
+  /** For instances in Standby: when they were moved there, if the recent activities say. */
+  standbySince: Record<string, string>;
 }
 
 /** A count or a percentage of desired capacity, as `--min-healthy 2` or `--min-healthy 50%`. */
@@ -92,4 +94,6 @@ export interface Policy {
   minHealthy: Quantity | undefined;
   /** Instances that may be out of service or unhealthy at once, this host included. */
   maxUnavailable: Quantity;
+  /** When the group is at its MinSize: lower it for the time this host is out, or refuse. */
+  minSize: "lower" | "refuse";
 }

@@ -111,12 +111,12 @@ const CASES: Case[] = [
     reason: /refusing: 1 healthy peer would remain, --min-healthy requires 2/,
   },
   {
-    name: "MinSize equals desired capacity",
+    name: "MinSize equals desired capacity, with --min-size refuse",
     fleet: loadFleet("min-equals-desired"),
-    args: ["--max-unavailable", "50%"],
+    args: ["--max-unavailable", "50%", "--min-size", "refuse"],
     code: 3,
     reason:
-      /refusing: group web is at its MinSize \(min 2, desired 2\), so AWS will not let this host enter standby; lower MinSize to 1/,
+      /refusing: group web is at its MinSize \(min 2, desired 2\), so AWS will not let this host enter standby; without --min-size refuse, balanced lowers MinSize/,
   },
   {
     name: "the only host (single-host): never the last healthy instance",

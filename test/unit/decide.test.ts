@@ -40,6 +40,7 @@ function snapshot(tweak: (s: Snapshot) => void = () => {}): Snapshot {
     activities: [],
     refreshes: [],
     takenAt: 0,
+    standbySince: {},
   };
   tweak(s);
   return s;
@@ -49,7 +50,11 @@ const inst = (s: Snapshot, id: string) => s.group.instances.find((i) => i.id ===
 const member = (s: Snapshot, lb: number, id: string, state: MemberState) => {
   s.loadBalancers[lb]!.members[id] = { state, detail: state };
 };
-const DEFAULT: Policy = { minHealthy: undefined, maxUnavailable: { kind: "count", value: 1 } };
+const DEFAULT: Policy = {
+  minHealthy: undefined,
+  maxUnavailable: { kind: "count", value: 1 },
+  minSize: "lower",
+};
 
 const summary = (d: Decision) =>
   d.verdict === "refuse" ? `refuse ${d.exitCode}` : d.verdict === "act" ? `act ${d.steps.join(",")}` : "done";
@@ -242,9 +247,26 @@ describe("decideOut", () => {
       "refuse 3",
     ],
     [
-      "min equals desired",
+      "min equals desired: lower it for the time this host is out",
       (s) => {
         s.group.minSize = 3;
+      },
+      DEFAULT,
+      "act lower-min-size,enter-standby,wait-out",
+    ],
+    [
+      "min equals desired with --min-size refuse",
+      (s) => {
+        s.group.minSize = 3;
+      },
+      { ...DEFAULT, minSize: "refuse" },
+      "refuse 3",
+    ],
+    [
+      "min equals desired at MinSize 0 is impossible: refuse",
+      (s) => {
+        s.group.minSize = 0;
+        s.group.desiredCapacity = 0;
       },
       DEFAULT,
       "refuse 3",
@@ -312,6 +334,28 @@ describe("decideIn", () => {
         inst(s, "i-a").lifecycleState = "Terminating";
       },
       "refuse 4",
+    ],
+    [
+      "Standby having lowered MinSize: restore it last",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+        s.group.tags["balanced:min-size:i-a"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
+      },
+      "act exit-standby,wait-in,restore-min-size",
+    ],
+    [
+      "in and healthy, but MinSize not restored (killed at the last step)",
+      (s) => {
+        s.group.tags["balanced:min-size:i-a"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
+      },
+      "act restore-min-size",
+    ],
+    [
+      "another host's MinSize record is not this host's business",
+      (s) => {
+        s.group.tags["balanced:min-size:i-b"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
+      },
+      "done",
     ],
   ];
   for (const [name, tweak, expected] of cases) {

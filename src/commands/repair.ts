@@ -1,0 +1,50 @@
+import { pidAlive, releaseTurn } from "../aws/turn";
+import { isHealthyServing } from "../core/health";
+import { parseRecords } from "../core/minsize";
+import { parseTurn, TURN_TAG, viewTurn } from "../core/turn";
+import type { Snapshot } from "../core/types";
+import { restoreMinSize } from "./move";
+import type { Run } from "./run";
+
+/**
+ * A MinSize record whose host will not restore it itself: the host left the group (terminated,
+ * replaced, detached), or is back in service and healthy but was stopped before its last step.
+ */
+export function staleRecords(s: Snapshot): { instanceId: string; why: string }[] {
+  return parseRecords(s.group.tags).flatMap((r) => {
+    const host = s.group.instances.find((i) => i.id === r.instanceId);
+    if (!host || host.lifecycleState === "Terminated" || host.lifecycleState === "Detached") {
+      return [{ instanceId: r.instanceId, why: "its host left the group" }];
+    }
+    if (isHealthyServing(s, host)) return [{ instanceId: r.instanceId, why: "its host is back in service" }];
+    return [];
+  });
+}
+
+/** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
+export async function repair(run: Run): Promise<{ outcome: "done"; message: string }> {
+  const ctx = await run.context();
+  const { snapshot } = await run.timed("read", () => run.refresh());
+  const group = snapshot.group.name;
+  const done: string[] = [];
+  for (const { instanceId, why } of staleRecords(snapshot)) {
+    const note = await run.timed("restore-min-size", () => restoreMinSize(run, ctx, group, instanceId));
+    if (note) done.push(`${note} (record of ${instanceId}: ${why})`);
+  }
+  const turnValue = snapshot.group.tags[TURN_TAG];
+  const view = viewTurn(turnValue, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
+  if (view.state === "expired" || view.state === "orphaned") {
+    const turn = parseTurn(turnValue)!;
+    run.reporter.step(`removing the group's turn left behind by ${turn.holder} (${view.state})`);
+    await releaseTurn(ctx, group, turn);
+    done.push(`removed the ${view.state} turn of ${turn.holder}`);
+  }
+  const still = parseRecords(snapshot.group.tags).filter(
+    (r) => !staleRecords(snapshot).some((x) => x.instanceId === r.instanceId),
+  );
+  const waiting = still.map((r) => `${r.instanceId} is still out; its own \`balanced in\` restores MinSize`);
+  return {
+    outcome: "done",
+    message: [...done, ...waiting].join("\n") || `nothing to repair in ${group}`,
+  };
+}

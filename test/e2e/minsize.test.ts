@@ -1,0 +1,147 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
+import { lifecycleOf, runCli, simState } from "../helpers/cli";
+import { clientsFor, control } from "../helpers/clients";
+import { type FleetFile, loadFleet } from "../sim/fleet";
+import { type Sim, startSim } from "../sim/server";
+
+const A = "i-0a000000000000001";
+const B = "i-0a000000000000002";
+const C = "i-0a000000000000003";
+
+const group = async (sim: Sim) => (await simState(sim)).groups[0]!;
+const records = async (sim: Sim) =>
+  Object.keys((await group(sim)).tags).filter((k) => k.startsWith("balanced:min-size:"));
+
+/** min 3 = desired 3: every host that leaves must lower MinSize. */
+const threeAtMin = (): FleetFile => {
+  const f = loadFleet("three-hosts");
+  Object.assign(f.groups![0]!, { min: 3, max: 5, desired: 3 });
+  return f;
+};
+
+describe("MinSize: lowered while a host is out, always restored, never raised above the operator's", () => {
+  let sim: Sim | undefined;
+  afterEach(() => sim?.stop());
+
+  it("lowers MinSize by one for the time the host is out (recorded on the group), and in restores it", async () => {
+    sim = await startSim(loadFleet("min-equals-desired"));
+    const out = await runCli(sim.hosts[A]!, ["out", "--max-unavailable", "50%"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(
+      out.stderr,
+      /lowering MinSize of web 2 -> 1 while this host is out \(recorded as balanced:min-size:i-0a000000000000001\)/,
+    );
+    let g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [1, 1]);
+    assert.match(g.tags[`balanced:min-size:${A}`]!, /^original=2 lowered-to=1 at=/);
+    const status = await runCli(sim.hosts[B]!, ["status"]);
+    assert.match(
+      status.stdout,
+      /left over +MinSize lowered 2 -> 1 by i-0a000000000000001 at .*: restored by its `balanced in`/,
+    );
+
+    const back = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /; MinSize of web restored 1 -> 2 \(/);
+    g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [2, 2]);
+    assert.deepEqual(await records(sim), []);
+  });
+
+  it("restores correctly when two hosts lowered it, whichever comes back first", async () => {
+    for (const order of [
+      [A, B],
+      [B, A],
+    ]) {
+      sim = await startSim(threeAtMin());
+      const budget = ["--max-unavailable", "2"];
+      assert.equal((await runCli(sim.hosts[A]!, ["out", "-q", ...budget])).code, 0);
+      assert.equal((await runCli(sim.hosts[B]!, ["out", "-q", ...budget])).code, 0);
+      assert.deepEqual([(await group(sim)).min, (await records(sim)).length], [1, 2]);
+      assert.equal((await runCli(sim.hosts[order[0]!]!, ["in", "-q"])).code, 0);
+      assert.equal((await group(sim)).min, 2);
+      assert.equal((await runCli(sim.hosts[order[1]!]!, ["in", "-q"])).code, 0);
+      const g = await group(sim);
+      assert.deepEqual([g.min, g.desired], [3, 3], `order ${order}`);
+      assert.deepEqual(await records(sim), []);
+      await sim.stop();
+      sim = undefined;
+    }
+  });
+
+  it("leaves a MinSize the operator changed meanwhile (never raises it), and drops the record", async () => {
+    sim = await startSim(loadFleet("min-equals-desired"));
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q", "--max-unavailable", "50%"])).code, 0);
+    await control(sim, "POST", "events", { kind: "set-sizes", group: "web", min: 0 });
+    const back = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(
+      back.stdout,
+      /MinSize of web is 0, not what balanced left \(1\): someone changed it, so it stays/,
+    );
+    assert.equal((await group(sim)).min, 0);
+    assert.deepEqual(await records(sim), []);
+  });
+
+  it("repair (from another host) restores MinSize when the host that lowered it was terminated", async () => {
+    sim = await startSim(threeAtMin());
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);
+    assert.equal((await group(sim)).min, 2);
+    await control(sim, "POST", "events", { kind: "terminate", instance: A });
+    await new Promise((r) => setTimeout(r, 1500));
+    const status = await runCli(sim.hosts[B]!, ["status"]);
+    assert.match(
+      status.stdout,
+      /MinSize lowered 3 -> 2 by i-0a000000000000001 .*: its host left the group; run `balanced repair`/,
+    );
+    const fixed = await runCli(sim.hosts[B]!, ["repair"]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(
+      fixed.stdout,
+      /MinSize of web restored 2 -> 3 \(record of i-0a000000000000001: its host left the group\)/,
+    );
+    assert.equal((await group(sim)).min, 3);
+    assert.deepEqual(await records(sim), []);
+    assert.match((await runCli(sim.hosts[C]!, ["repair"])).stdout, /nothing to repair in web/);
+  });
+
+  it("repair removes a turn left behind past its expiry", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const value = `${C} pid=999999 nonce=abc expires=2020-01-01T00:00:00.000Z`;
+    await clientsFor(sim.hosts[A]!).asg.send(
+      new CreateOrUpdateTagsCommand({
+        Tags: [
+          {
+            ResourceId: "web",
+            ResourceType: "auto-scaling-group",
+            Key: "balanced:turn",
+            Value: value,
+            PropagateAtLaunch: false,
+          },
+        ],
+      }),
+    );
+    assert.match(
+      (await runCli(sim.hosts[A]!, ["status"])).stdout,
+      /turn +left behind by i-0a000000000000003, expired \d+ s ago/,
+    );
+    const fixed = await runCli(sim.hosts[A]!, ["repair"]);
+    assert.match(fixed.stdout, /removed the expired turn of i-0a000000000000003/);
+    assert.equal((await group(sim)).tags["balanced:turn"], undefined);
+  });
+
+  it("status flags a host left in Standby longer than --stale-after", async () => {
+    const f = loadFleet("three-hosts");
+    f.groups![0]!.instances![2]!.lifecycleState = "Standby";
+    f.groups![0]!.desired = 2;
+    sim = await startSim(f);
+    const res = await runCli(sim.hosts[A]!, ["status", "--stale-after", "30m"]);
+    assert.match(
+      res.stdout,
+      /i-0a000000000000003 has been in Standby since before the recent activity history \(over --stale-after\)/,
+    );
+    assert.equal(await lifecycleOf(sim, C), "Standby");
+  });
+});
