@@ -6,7 +6,7 @@ import { parseDuration, parseQuantity } from "./options";
 declare const __BALANCED_VERSION__: string;
 export const VERSION = typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev";
 
-export type CommandName = "status" | "out" | "in" | "repair";
+export type CommandName = "status" | "out" | "in" | "run" | "repair";
 
 export interface Invocation {
   command: CommandName;
@@ -76,6 +76,16 @@ export const OUT_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+export const RUN_OPTIONS = {
+  "on-failure": {
+    type: "string",
+    choices: ["stay", "in"],
+    default: "stay",
+    describe:
+      "`run`: when the command fails, leave this host out (stay) or return it anyway (in); exit 8 either way",
+  },
+} satisfies Record<string, Options>;
+
 export const STATUS_OPTIONS = {
   "stale-after": {
     type: "string",
@@ -142,11 +152,23 @@ export function buildParser(argv: string[]): Argv {
         .example("$0 in --timeout 5m --json", "Bounded wait, machine-readable result"),
     )
     .command(
+      "run",
+      "out, then run a command (after --), then in only if it succeeded: a broken deploy never takes traffic",
+      (y) =>
+        y
+          .usage("$0 run [options] -- <command...>")
+          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS })
+          .example("$0 run -- sudo chef-client", "The deploy chain as one command")
+          .example("$0 run --on-failure in -- ./restart.sh", "Return the host even if the command fails")
+          .example("$0 run --wait-for-turn 30m -- ./deploy.sh", "Many hosts at once, taking turns"),
+    )
+    .command(
       "repair",
       "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
       (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
     )
-    .demandCommand(1, "Name a command: status, out, in or repair")
+    .demandCommand(1, "Name a command: status, out, in, run or repair")
+    .parserConfiguration({ "populate--": true })
     .strict()
     .version(VERSION)
     .help()
@@ -183,6 +205,11 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       );
   }
   const timeoutSeconds = timeout === undefined ? undefined : parseDuration("timeout", String(timeout));
+  const rest = get("--");
+  const commandArgv = Array.isArray(rest) ? rest.map(String) : [];
+  if (command === "run" && commandArgv.length === 0)
+    throw usageError("run needs a command after --: balanced run -- <command...>");
+  if (command !== "run" && commandArgv.length) throw usageError(`${command} takes no command after --`);
   const staleAfterSeconds = parseDuration("stale-after", String(get("stale-after") ?? "1h"));
   const waitForTurn = get("wait-for-turn");
   const waitForTurnSeconds =
@@ -197,6 +224,8 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       timeoutSeconds,
       waitForTurnSeconds,
       staleAfterSeconds,
+      command: command === "run" ? commandArgv : undefined,
+      onFailure: get("on-failure") === "in" ? "in" : "stay",
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
         maxUnavailable: parseQuantity("max-unavailable", String(maxUnavailable ?? "1")),

@@ -11,6 +11,7 @@ export const ExitCode = {
   TimedOut: 5,
   NotManageable: 6,
   AwsRefused: 7,
+  CommandFailed: 8,
   Interrupted: 130,
   Terminated: 143,
 } as const;
@@ -29,6 +30,10 @@ export const EXIT_CODE_MEANINGS: ReadonlyArray<readonly [ExitCodeValue, string]>
   [ExitCode.TimedOut, "timed out waiting; the message says what state things were left in"],
   [ExitCode.NotManageable, "not manageable here: metadata unreachable, or not in an Auto Scaling group"],
   [ExitCode.AwsRefused, "AWS refused: access denied (names the IAM action) or another non-retryable error"],
+  [
+    ExitCode.CommandFailed,
+    "`balanced run`: the command failed (its exit code is in the message and in --json)",
+  ],
   [ExitCode.Interrupted, "interrupted by SIGINT"],
   [ExitCode.Terminated, "interrupted by SIGTERM"],
 ];
@@ -70,9 +75,17 @@ export class InterruptedError extends BalancedError {
 export class AwsCallError extends BalancedError {
   readonly awsCode: string;
   readonly iamAction: string;
-  constructor(exitCode: ExitCodeValue, kind: string, reason: string, awsCode: string, iamAction: string) {
+  /** AWS's own message, unprefixed. */
+  readonly awsMessage: string;
+  constructor(
+    exitCode: ExitCodeValue,
+    kind: string,
+    reason: string,
+    aws: { code: string; message: string; iamAction: string },
+  ) {
     super(exitCode, kind, reason);
-    this.awsCode = awsCode;
-    this.iamAction = iamAction;
+    this.awsCode = aws.code;
+    this.awsMessage = aws.message;
+    this.iamAction = aws.iamAction;
   }
 }

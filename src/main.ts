@@ -3,6 +3,7 @@ import { in_, out } from "./commands/move";
 import { repair } from "./commands/repair";
 import { Run } from "./commands/run";
 import { status } from "./commands/status";
+import { CommandFailedError, wrap } from "./commands/wrap";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
 import { jsonReport, outcomeOf } from "./ui/render";
 import { createReporter } from "./ui/reporter";
@@ -44,11 +45,15 @@ async function main(): Promise<void> {
       now: Date.now,
     });
     run = new Run(command, invocation.options, controller.signal, reporter);
-    const commands = { status, out, in: in_, repair } as const;
+    const commands = { status, out, in: in_, run: wrap, repair } as const;
     const result = await commands[invocation.command](run);
     if (json) {
       const extra =
-        result.outcome === "status" ? { out: result.out, in: result.in, leftovers: result.leftovers } : {};
+        result.outcome === "status"
+          ? { out: result.out, in: result.in, leftovers: result.leftovers }
+          : "commandExitCode" in result
+            ? { commandExitCode: result.commandExitCode }
+            : {};
       process.stdout.write(
         `${JSON.stringify(jsonReport(run, command, result.outcome, 0, result.message, extra), null, 2)}\n`,
       );
@@ -68,7 +73,14 @@ async function main(): Promise<void> {
     if (err instanceof BalancedError) {
       if (json) {
         process.stdout.write(
-          `${JSON.stringify(jsonReport(run, command, outcomeOf(err), err.exitCode, err.message, { kind: err.kind }), null, 2)}\n`,
+          `${JSON.stringify(
+            jsonReport(run, command, outcomeOf(err), err.exitCode, err.message, {
+              kind: err.kind,
+              ...(err instanceof CommandFailedError ? { commandExitCode: err.commandExitCode } : {}),
+            }),
+            null,
+            2,
+          )}\n`,
         );
       } else {
         process.stderr.write(`balanced: ${err.message}\n`);

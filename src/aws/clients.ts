@@ -79,7 +79,7 @@ export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
   const message = (e.message ?? String(err)).split("\n")[0]!;
   const attempts = e.$metadata?.attempts;
   const make = (code: (typeof ExitCode)[keyof typeof ExitCode], kind: string, reason: string) =>
-    new AwsCallError(code, kind, reason, name, iamAction);
+    new AwsCallError(code, kind, reason, { code: name, message, iamAction });
   if (DENIED.has(name)) {
     return make(
       ExitCode.AwsRefused,

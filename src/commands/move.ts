@@ -90,6 +90,18 @@ async function guardWait<T>(
   }
 }
 
+/**
+ * A ValidationError from EnterStandby/ExitStandby means a size limit (unsafe), or that the group
+ * changed between our snapshot and the call (busy: decide again later). Anything else propagates.
+ */
+function standbyRefused(err: unknown, action: string, sizeLimit: RegExp, sizeReason: string): never {
+  if (err instanceof AwsCallError && err.awsCode === "ValidationError") {
+    if (sizeLimit.test(err.awsMessage)) throw unsafe(`refusing: ${sizeReason}: ${err.awsMessage}`);
+    throw busy(`refusing: AWS refused ${action}, the group changed under us: ${err.awsMessage}`);
+  }
+  throw err;
+}
+
 async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   run.reporter.step(
@@ -107,12 +119,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       ),
     );
   } catch (err) {
-    if (err instanceof AwsCallError && err.awsCode === "ValidationError") {
-      const aws = err.message.replace(/^AWS refused autoscaling:EnterStandby: ValidationError: /, "");
-      if (/min-size/.test(aws)) throw unsafe(`refusing: AWS would shrink ${g.name} below MinSize: ${aws}`);
-      throw busy(`refusing: AWS refused EnterStandby, the group changed under us: ${aws}`);
-    }
-    throw err;
+    standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
 }
 
@@ -202,12 +209,7 @@ async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
       ),
     );
   } catch (err) {
-    if (err instanceof AwsCallError && err.awsCode === "ValidationError") {
-      const aws = err.message.replace(/^AWS refused autoscaling:ExitStandby: ValidationError: /, "");
-      if (/max-size/.test(aws)) throw unsafe(`refusing: AWS would grow ${g.name} above MaxSize: ${aws}`);
-      throw busy(`refusing: AWS refused ExitStandby, the group changed under us: ${aws}`);
-    }
-    throw err;
+    standbyRefused(err, "ExitStandby", /max-size/, `AWS would grow ${g.name} above MaxSize`);
   }
 }
 
@@ -445,6 +447,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     return { kind: "result", value: outDone(run) };
   }
 
+  run.reporter.step(`taking the group's turn in ${group} (so no other host leaves at the same time)`);
   const attempt = await run.timed("take-turn", () => attemptTurn(ctx, group));
   if (!attempt.taken) {
     const v = attempt.view;

@@ -11,6 +11,9 @@ export interface CommandOptions {
   dryRun: boolean;
   /** Overrides the deadline derived from the load balancers' settings. */
   timeoutSeconds: number | undefined;
+  /** `run`: the command to wrap, and whether to return the host when it fails. */
+  command: string[] | undefined;
+  onFailure: "stay" | "in";
   /** `status`: a host in Standby longer than this is flagged. */
   staleAfterSeconds: number;
   /** `out`: wait this long for a turn (and for refusals to clear) instead of exiting 3/4 at once. */

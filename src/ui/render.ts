@@ -9,6 +9,7 @@ export type Outcome =
   | "refused"
   | "timeout"
   | "interrupted"
+  | "command-failed"
   | "error";
 
 /** The one JSON document `--json` prints: the same content as the human output, for machines. */
@@ -47,6 +48,8 @@ export function outcomeOf(err: BalancedError): Outcome {
       return "timeout";
     case "interrupted":
       return "interrupted";
+    case "command-failed":
+      return "command-failed";
     default:
       return "error";
   }

@@ -39,7 +39,7 @@ const CASES: Case[] = [
     ],
     code: 4,
     reason:
-      /^balanced: refusing: group web is busy: scaling activity in progress \(WaitingForELBConnectionDraining\): Terminating EC2 instance: i-0ffff\n$/,
+      /\nbalanced: refusing: group web is busy: scaling activity in progress \(WaitingForELBConnectionDraining\): Terminating EC2 instance: i-0ffff\n$/,
   },
   {
     name: "an instance refresh in progress",
@@ -88,7 +88,7 @@ const CASES: Case[] = [
     name: "--min-healthy 3 with two healthy peers",
     args: ["--min-healthy", "3"],
     code: 3,
-    reason: /^balanced: refusing: 2 healthy peers would remain, --min-healthy requires 3\n$/,
+    reason: /\nbalanced: refusing: 2 healthy peers would remain, --min-healthy requires 3\n$/,
   },
   {
     name: "--min-healthy 100% of desired 3",

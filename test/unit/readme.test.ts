@@ -2,7 +2,14 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { BUDGET_OPTIONS, GLOBAL_OPTIONS, MOVE_OPTIONS, OUT_OPTIONS, STATUS_OPTIONS } from "../../src/cli";
+import {
+  BUDGET_OPTIONS,
+  GLOBAL_OPTIONS,
+  MOVE_OPTIONS,
+  OUT_OPTIONS,
+  RUN_OPTIONS,
+  STATUS_OPTIONS,
+} from "../../src/cli";
 import { EXIT_CODE_MEANINGS } from "../../src/errors";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
@@ -26,6 +33,7 @@ describe("README.md stays in step with the code", () => {
       ...BUDGET_OPTIONS,
       ...OUT_OPTIONS,
       ...STATUS_OPTIONS,
+      ...RUN_OPTIONS,
     })) {
       const env = `BALANCED_${flag.toUpperCase().replace(/-/g, "_")}`;
       assert.match(
