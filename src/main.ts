@@ -1,9 +1,5 @@
 import { parseInvocation } from "./cli";
-import { in_, out } from "./commands/move";
-import { repair } from "./commands/repair";
-import { Run } from "./commands/run";
-import { status } from "./commands/status";
-import { CommandFailedError, wrap } from "./commands/wrap";
+import type { Run } from "./commands/run";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
 import { jsonReport, outcomeOf } from "./ui/render";
 import { createReporter } from "./ui/reporter";
@@ -44,9 +40,11 @@ async function main(): Promise<void> {
       color: process.stderr.isTTY === true && !process.env.NO_COLOR,
       now: Date.now,
     });
+    // Loaded on demand: `--help` and `--version` need none of the AWS SDK.
+    const { Run, runCommand } = await import("./commands/dispatch");
     run = new Run(command, invocation.options, controller.signal, reporter);
-    const commands = { status, out, in: in_, run: wrap, repair } as const;
-    const result = await commands[invocation.command](run);
+
+    const result = await runCommand(invocation.command, run);
     if (json) {
       const extra =
         result.outcome === "status"
@@ -76,7 +74,7 @@ async function main(): Promise<void> {
           `${JSON.stringify(
             jsonReport(run, command, outcomeOf(err), err.exitCode, err.message, {
               kind: err.kind,
-              ...(err instanceof CommandFailedError ? { commandExitCode: err.commandExitCode } : {}),
+              ...("commandExitCode" in err ? { commandExitCode: err.commandExitCode } : {}),
             }),
             null,
             2,

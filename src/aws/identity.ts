@@ -11,9 +11,41 @@ export interface Identity {
 
 /**
  * Off EC2 the metadata address is a black hole: a connection never completes. One second per
- * request, no retries, token then data: the agent says "not on EC2" within about two seconds.
+ * request, token then data: the agent says "not on EC2" within about two seconds.
  */
 const METADATA_TIMEOUT_MS = 1000;
+/**
+ * A metadata service that accepted the connection but answers slowly is there, just busy (a host
+ * pegged by its own deploy): one more try, with patience, before giving up.
+ */
+const METADATA_PATIENT_TIMEOUT_MS = 4000;
+
+const connectedButSlow = (err: unknown) =>
+  /requestTimeout|socket hang up/i.test((err as Error)?.message ?? "");
+
+type Metadata = Pick<MetadataService, "fetchMetadataToken" | "request">;
+
+/** Quick first, patient second, but only when the first one connected. */
+function metadataClient(): Metadata {
+  const make = (timeout: number) =>
+    new MetadataService({ httpOptions: { timeout }, retries: 0, disableFetchToken: true });
+  const quick = make(METADATA_TIMEOUT_MS);
+  const patient = make(METADATA_PATIENT_TIMEOUT_MS);
+  const retrySlow = <T>(first: () => Promise<T>, second: () => Promise<T>) =>
+    first().catch((err: unknown) => (connectedButSlow(err) ? second() : Promise.reject(err)));
+  return {
+    fetchMetadataToken: () =>
+      retrySlow(
+        () => quick.fetchMetadataToken(),
+        () => patient.fetchMetadataToken(),
+      ),
+    request: (path, options) =>
+      retrySlow(
+        () => quick.request(path, options),
+        () => patient.request(path, options),
+      ),
+  };
+}
 
 const endpointShown = () => process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? "http://169.254.169.254";
 
@@ -32,11 +64,7 @@ export async function readIdentity(): Promise<Identity> {
       "instance metadata is disabled (AWS_EC2_METADATA_DISABLED=true), so this host cannot tell which instance it is",
     );
   }
-  const md = new MetadataService({
-    httpOptions: { timeout: METADATA_TIMEOUT_MS },
-    retries: 0,
-    disableFetchToken: true,
-  });
+  const md = metadataClient();
   const unreachable = (err: unknown) =>
     notManageable(
       `instance metadata unreachable at ${endpointShown()} (${(err as Error).message?.replace(/^Error making request to the metadata service: /, "") ?? String(err)}); is this an EC2 instance?`,

@@ -23,6 +23,7 @@ import {
   defaultOutTimeoutSeconds,
   drainSeconds,
   healthySeconds,
+  PENDING_POLL_MS,
 } from "../core/timing";
 import { parseTurn, TURN_TAG, type Turn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
@@ -325,6 +326,7 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
           };
         },
         predictAt: () => (inServiceAt === undefined ? undefined : inServiceAt + healthySeconds(lbs) * 1000),
+        pollEveryMs: (s) => (s.lifecycleState === "InService" ? undefined : PENDING_POLL_MS),
       }),
   );
   if (!outcome.reached) {

@@ -11,6 +11,8 @@ export interface WaitSpec<T> {
   describe: (state: T, elapsedMs: number) => { line: string; key: string };
   /** When the state is expected to be reached (epoch ms), if the settings say. */
   predictAt: (state: T) => number | undefined;
+  /** Overrides the schedule for states that poll no load balancer. */
+  pollEveryMs?: (state: T) => number | undefined;
   signal: AbortSignal | undefined;
   reporter: Reporter;
   now?: () => number;
@@ -38,7 +40,8 @@ export async function waitUntil<T>(spec: WaitSpec<T>): Promise<WaitOutcome<T>> {
       spec.reporter.endProgress();
       return { reached: false, state };
     }
-    const delay = Math.min(nextPollDelayMs(t, spec.predictAt(state)), Math.max(0, spec.deadlineAt - t));
+    const scheduled = spec.pollEveryMs?.(state) ?? nextPollDelayMs(t, spec.predictAt(state));
+    const delay = Math.min(scheduled, Math.max(0, spec.deadlineAt - t));
     await sleep(delay, undefined, spec.signal ? { signal: spec.signal } : undefined);
   }
 }

@@ -14,6 +14,11 @@ export const REGISTRATION_ALLOWANCE_SECONDS = 10;
 
 /** Brisk polling: at most one call per load balancer per second, so a fleet never hammers the API. */
 export const BRISK_POLL_MS = 1000;
+/**
+ * While ExitStandby's Pending lasts, only the group is polled (one cheap call, no load balancer):
+ * twice a second, so the health-check clock starts when InService does, not up to a second later.
+ */
+export const PENDING_POLL_MS = 500;
 /** While the predicted end is far off, look in now and then to report progress and catch early ends. */
 export const IDLE_POLL_MS = 3000;
 
@@ -42,7 +47,8 @@ export function nextPollDelayMs(nowMs: number, predictedAtMs: number | undefined
   if (predictedAtMs === undefined) return BRISK_POLL_MS;
   const remaining = predictedAtMs - nowMs;
   if (remaining <= 0) return BRISK_POLL_MS;
-  // A little after the predicted moment, so the state has flipped when we look.
-  if (remaining <= IDLE_POLL_MS) return Math.max(200, remaining + 50);
+  // A little after the predicted moment, so the state has flipped when we look; never two polls of
+  // the load balancers within a second.
+  if (remaining <= IDLE_POLL_MS) return Math.max(BRISK_POLL_MS, remaining + 50);
   return IDLE_POLL_MS;
 }

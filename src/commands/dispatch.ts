@@ -1,0 +1,14 @@
+import type { CommandName } from "../cli";
+import { in_, out } from "./move";
+import { repair } from "./repair";
+import type { Run } from "./run";
+import { status } from "./status";
+import { wrap } from "./wrap";
+
+export { Run } from "./run";
+
+/** The commands, behind one dynamic import so that `--help` and `--version` load no AWS SDK. */
+export function runCommand(command: CommandName, run: Run) {
+  const commands = { status, out, in: in_, run: wrap, repair } as const;
+  return commands[command](run);
+}
