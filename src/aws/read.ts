@@ -106,7 +106,11 @@ function groupView(g: AutoScalingGroup): GroupView {
 
 const unique = (xs: string[]) => [...new Set(xs)];
 
-async function readClassic(ctx: ReadContext, names: string[]): Promise<LoadBalancerView[]> {
+async function readClassic(
+  ctx: ReadContext,
+  names: string[],
+  groupLbs: Set<string>,
+): Promise<LoadBalancerView[]> {
   if (names.length === 0) return [];
   const described = await awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancers", ctx.signal, (o) =>
     ctx.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: names }), o),
@@ -131,6 +135,10 @@ async function readClassic(ctx: ReadContext, names: string[]): Promise<LoadBalan
         kind: "classic" as const,
         name,
         id: name,
+        source:
+          ctx.extraLoadBalancerNames.includes(name) && !groupLbs.has(name)
+            ? ("named" as const)
+            : ("group" as const),
         drainSeconds: draining?.Enabled ? (draining.Timeout ?? 300) : 0,
         healthCheckIntervalSeconds: d?.HealthCheck?.Interval ?? 30,
         healthyThreshold: d?.HealthCheck?.HealthyThreshold ?? 10,
@@ -185,6 +193,7 @@ async function readTargetGroups(
   ctx: ReadContext,
   arns: string[],
   instanceIds: string[],
+  groupLbs: Set<string>,
 ): Promise<{ views: LoadBalancerView[]; selfTargets: Record<string, SelfTarget> }> {
   if (arns.length === 0) return { views: [], selfTargets: {} };
   const groups = await describeTargetGroups(ctx, arns);
@@ -225,6 +234,10 @@ async function readTargetGroups(
         kind: "target-group" as const,
         name,
         id: arn,
+        source:
+          ctx.extraTargetGroupArns.includes(arn) && !groupLbs.has(arn)
+            ? ("named" as const)
+            : ("group" as const),
         drainSeconds: delay !== undefined ? Number(delay) : 300,
         healthCheckIntervalSeconds: tg?.HealthCheckIntervalSeconds ?? 30,
         healthyThreshold: tg?.HealthyThresholdCount ?? 5,
@@ -290,20 +303,21 @@ export async function readSnapshot(ctx: ReadContext, groupName?: string): Promis
     throw notManageable(`${ctx.identity.instanceId} is no longer in Auto Scaling group ${name}`);
   }
   const sources = g.TrafficSources ?? [];
-  const classicNames = unique([
+  const groupClassic = [
     ...(g.LoadBalancerNames ?? []),
     ...sources.filter((s) => s.Type === "elb").map((s) => s.Identifier!),
-    ...ctx.extraLoadBalancerNames,
-  ]);
-  const tgArns = unique([
+  ];
+  const groupTgs = [
     ...(g.TargetGroupARNs ?? []),
     ...sources.filter((s) => s.Type === "elbv2").map((s) => s.Identifier!),
-    ...ctx.extraTargetGroupArns,
-  ]);
+  ];
+  const groupLbs = new Set([...groupClassic, ...groupTgs]);
+  const classicNames = unique([...groupClassic, ...ctx.extraLoadBalancerNames]);
+  const tgArns = unique([...groupTgs, ...ctx.extraTargetGroupArns]);
   const ids = group.instances.map((i) => i.id);
   const [classic, tgs] = await Promise.all([
-    readClassic(ctx, classicNames),
-    readTargetGroups(ctx, tgArns, ids),
+    readClassic(ctx, classicNames, groupLbs),
+    readTargetGroups(ctx, tgArns, ids, groupLbs),
   ]);
   return {
     snapshot: {

@@ -55,12 +55,19 @@ export const servesIn = (m: MemberHealth) =>
 /** Done leaving: no longer registered. `draining` is not done; NotInUse is not a deregistration. */
 export const goneFrom = (m: MemberHealth) => m.state === "absent";
 
-/** A healthy instance: InService and Healthy in the group, and taking traffic from every load balancer. */
+/**
+ * A healthy instance: InService and Healthy in the group, and taking traffic from every load balancer
+ * of the group. A load balancer named on the command line need not hold every peer: there, only a
+ * peer that is registered and not serving counts against it.
+ */
 export function isHealthyServing(snapshot: Snapshot, inst: InstanceView): boolean {
   return (
     inst.lifecycleState === "InService" &&
     inst.health === "Healthy" &&
-    snapshot.loadBalancers.every((lb) => servesIn(memberOf(lb, inst.id)))
+    snapshot.loadBalancers.every((lb) => {
+      const m = memberOf(lb, inst.id);
+      return servesIn(m) || (lb.source === "named" && m.state === "absent");
+    })
   );
 }
 

@@ -28,6 +28,8 @@ export interface LoadBalancerView {
   name: string;
   /** Target group ARN; the classic ELB's name again. */
   id: string;
+  /** The group's own (from the group), or named on the command line (--target-group/--load-balancer). */
+  source: "group" | "named";
   /** Seconds a deregistration can take: connection draining timeout (0 when off) or deregistration delay. */
   drainSeconds: number;
   healthCheckIntervalSeconds: number;

@@ -164,4 +164,23 @@ describe("balanced out / in on three-hosts (classic ELB + target group)", () => 
     const back = await runCli(sim.hosts[A]!, ["in"]);
     assert.equal(back.code, 0, back.stderr);
   });
+
+  it("also waits on load balancers named with --target-group / --load-balancer (BALANCED_* too)", async () => {
+    await sim.stop();
+    sim = await startSim(loadFleet("two-groups"));
+    const api = "i-0b000000000000001";
+    const webTg = sim.world().tgByName("web-tg").arn;
+    const plain = await runCli(sim.hosts[api]!, ["status"]);
+    assert.doesNotMatch(plain.stdout, /tg\/web-tg|elb\/web-classic/);
+    const named = await runCli(sim.hosts[api]!, ["status", "--target-group", webTg], {
+      env: { BALANCED_LOAD_BALANCER: "web-classic" },
+    });
+    assert.equal(named.code, 0, named.stderr);
+    assert.match(named.stdout, /tg\/api-tg +healthy/);
+    assert.match(named.stdout, /elb\/web-classic +absent/);
+    assert.match(named.stdout, /tg\/web-tg +absent/);
+    const out = await runCli(sim.hosts[api]!, ["out", "--target-group", webTg]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stdout, /drained from tg\/api-tg, tg\/web-tg/);
+  });
 });

@@ -10,6 +10,7 @@ function snapshot(tweak: (s: Snapshot) => void = () => {}): Snapshot {
     kind,
     name,
     id: name,
+    source: "group",
     drainSeconds: 300,
     healthCheckIntervalSeconds: 10,
     healthyThreshold: 3,
@@ -361,6 +362,38 @@ describe("decideIn", () => {
   for (const [name, tweak, expected] of cases) {
     it(`${name} -> ${expected}`, () => assert.equal(summary(decideIn(snapshot(tweak))), expected));
   }
+});
+
+describe("load balancers named on the command line", () => {
+  it("a peer absent from a named target group is still healthy; a registered unhealthy one is not", () => {
+    const named = (tweak: (s: Snapshot) => void) =>
+      snapshot((s) => {
+        s.loadBalancers[1]!.source = "named";
+        tweak(s);
+      });
+    assert.deepEqual(
+      assessBudget(
+        named((s) => member(s, 1, "i-b", "absent")),
+        DEFAULT,
+      ).healthyPeers,
+      ["i-b", "i-c"],
+    );
+    assert.deepEqual(
+      assessBudget(
+        named((s) => member(s, 1, "i-b", "unhealthy")),
+        DEFAULT,
+      ).healthyPeers,
+      ["i-c"],
+    );
+    // In the group's own target group, absence means not serving.
+    assert.deepEqual(
+      assessBudget(
+        snapshot((s) => member(s, 1, "i-b", "absent")),
+        DEFAULT,
+      ).healthyPeers,
+      ["i-c"],
+    );
+  });
 });
 
 describe("assessBudget and quantities", () => {
