@@ -41,7 +41,8 @@ function sh(host: string, info: HostInfo, script: string, onLine?: (line: string
   });
 }
 
-const DEPLOY = 'echo "[deploy] installing release 42 on $HOST" && sleep 2 && echo "[deploy] done"';
+// Long enough that the mistaken second deploy decides while the first host is still out.
+const DEPLOY = 'echo "[deploy] installing release 42 on $HOST" && sleep 5 && echo "[deploy] done"';
 
 async function main(): Promise<void> {
   const sim = await startSim(loadFleet("three-hosts"));
@@ -65,8 +66,12 @@ async function main(): Promise<void> {
           bold(`\n$ balanced out   (meanwhile, on ${otherId}: a second deploy started by mistake)`),
         );
         concurrent.push(
-          sh(otherId, otherInfo, 'balanced out; echo "exit code $?"').then((c) => {
-            console.log(bold("  ^ refused, exit 3: the disruption budget allows one host out at a time\n"));
+          sh(otherId, otherInfo, "balanced out").then((c) => {
+            const why =
+              c === 3
+                ? "the disruption budget allows one host out at a time"
+                : "the group is busy with the first host";
+            console.log(bold(`  ^ refused with exit ${c}: ${why}; the chain on that host would stop here\n`));
             return c;
           }),
         );
