@@ -6,7 +6,7 @@ import { parseDuration, parseQuantity } from "./options";
 declare const __BALANCED_VERSION__: string;
 export const VERSION = typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev";
 
-export type CommandName = "status" | "out" | "in" | "run" | "repair";
+export type CommandName = "status" | "out" | "in" | "run" | "repair" | "iam-policy";
 
 export interface Invocation {
   command: CommandName;
@@ -86,6 +86,14 @@ export const RUN_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+export const IAM_OPTIONS = {
+  group: {
+    type: "string",
+    array: true,
+    describe: "`iam-policy`: scope the changes to this Auto Scaling group (repeatable, or a comma list)",
+  },
+} satisfies Record<string, Options>;
+
 export const STATUS_OPTIONS = {
   "stale-after": {
     type: "string",
@@ -162,12 +170,17 @@ export function buildParser(argv: string[]): Argv {
           .example("$0 run --on-failure in -- ./restart.sh", "Return the host even if the command fails")
           .example("$0 run --wait-for-turn 30m -- ./deploy.sh", "Many hosts at once, taking turns"),
     )
+    .command("iam-policy", "Print the least-privilege IAM policy the instance role needs (JSON)", (y) =>
+      y
+        .options(IAM_OPTIONS)
+        .example("$0 iam-policy --group web > policy.json", "Changes allowed on group web only"),
+    )
     .command(
       "repair",
       "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
       (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
     )
-    .demandCommand(1, "Name a command: status, out, in, run or repair")
+    .demandCommand(1, "Name a command: status, out, in, run, repair or iam-policy")
     .parserConfiguration({ "populate--": true })
     .strict()
     .version(VERSION)
@@ -225,6 +238,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       waitForTurnSeconds,
       staleAfterSeconds,
       command: command === "run" ? commandArgv : undefined,
+      groups: list(get("group")),
       onFailure: get("on-failure") === "in" ? "in" : "stay",
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),

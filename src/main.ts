@@ -1,5 +1,6 @@
 import { parseInvocation } from "./cli";
 import type { Run } from "./commands/run";
+import { iamPolicy } from "./core/iam";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
 import { jsonReport, outcomeOf } from "./ui/render";
 import { createReporter } from "./ui/reporter";
@@ -40,6 +41,10 @@ async function main(): Promise<void> {
       color: process.stderr.isTTY === true && !process.env.NO_COLOR,
       now: Date.now,
     });
+    if (invocation.command === "iam-policy") {
+      process.stdout.write(`${JSON.stringify(iamPolicy(invocation.options.groups), null, 2)}\n`);
+      return exit(ExitCode.Done);
+    }
     // Loaded on demand: `--help` and `--version` need none of the AWS SDK.
     const { Run, runCommand } = await import("./commands/dispatch");
     run = new Run(command, invocation.options, controller.signal, reporter);

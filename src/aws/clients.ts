@@ -3,6 +3,7 @@ import { EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
+import type { IamAction } from "../core/iam";
 import { AwsCallError, ExitCode } from "../errors";
 
 /**
@@ -118,7 +119,7 @@ export class CallLog {
 /** Runs one AWS call: counted, abortable, and its failure typed. */
 export async function awsCall<T>(
   log: CallLog,
-  iamAction: string,
+  iamAction: IamAction,
   signal: AbortSignal | undefined,
   send: (options: { abortSignal?: AbortSignal }) => Promise<T>,
 ): Promise<T> {

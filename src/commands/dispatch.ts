@@ -8,7 +8,7 @@ import { wrap } from "./wrap";
 export { Run } from "./run";
 
 /** The commands, behind one dynamic import so that `--help` and `--version` load no AWS SDK. */
-export function runCommand(command: CommandName, run: Run) {
+export function runCommand(command: Exclude<CommandName, "iam-policy">, run: Run) {
   const commands = { status, out, in: in_, run: wrap, repair } as const;
   return commands[command](run);
 }

@@ -16,7 +16,7 @@ import {
 } from "../aws/read";
 import { attemptTurn, canAct, holdsTurn, releaseTurn } from "../aws/turn";
 import { assessBudget, type Decision, decideIn, decideOut, type Step } from "../core/decide";
-import { goneFrom, lbLabel, servesIn } from "../core/health";
+import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
 import {
   defaultInTimeoutSeconds,
@@ -47,9 +47,9 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const describeLbs = (s: SelfState) =>
   s.lbs.map(({ lb, member }) => `${lbLabel(lb)}: ${member.state}`).join(", ") || "no load balancers";
 
-const detailLbs = (s: SelfState, pick: (m: MemberHealth) => boolean) =>
+const detailLbs = (s: SelfState, pick: (lb: LoadBalancerView, m: MemberHealth) => boolean) =>
   s.lbs
-    .filter(({ member }) => pick(member))
+    .filter(({ lb, member }) => pick(lb, member))
     .map(({ lb, member }) => `${lbLabel(lb)}: ${member.state} (${member.detail})`)
     .join("; ");
 
@@ -256,7 +256,7 @@ async function waitOut(
   );
   if (!outcome.reached) {
     const s = outcome.state;
-    const pending = detailLbs(s, (m) => !goneFrom(m));
+    const pending = detailLbs(s, (_lb, m) => !goneFrom(m));
     throw timedOut(
       `timed out after ${budgetS} s waiting to leave the load balancers: host is ${s.lifecycleState}` +
         (pending ? `; still in ${pending}` : "") +
@@ -315,7 +315,7 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
         isDone: (s) =>
           s.lifecycleState === "InService" &&
           s.health.toUpperCase() === "HEALTHY" &&
-          s.lbs.every(({ member }) => servesIn(member)),
+          s.lbs.every(({ lb, member }) => servesOrNeedNot(lb, member)),
         describe: (s, elapsed) => {
           // Before InService the group has not registered the host yet; there is nothing to show per LB.
           const where =
@@ -331,7 +331,7 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
   );
   if (!outcome.reached) {
     const s = outcome.state;
-    const pending = detailLbs(s, (m) => !servesIn(m));
+    const pending = detailLbs(s, (lb, m) => !servesOrNeedNot(lb, m));
     throw timedOut(
       `timed out after ${budgetS} s waiting for this host to take traffic: host is ${s.lifecycleState}` +
         (pending ? `, not yet healthy in ${pending}` : "") +

@@ -14,6 +14,8 @@ export interface CommandOptions {
   /** `run`: the command to wrap, and whether to return the host when it fails. */
   command: string[] | undefined;
   onFailure: "stay" | "in";
+  /** `iam-policy`: groups to scope the changes to. */
+  groups: string[];
   /** `status`: a host in Standby longer than this is flagged. */
   staleAfterSeconds: number;
   /** `out`: wait this long for a turn (and for refusals to clear) instead of exiting 3/4 at once. */

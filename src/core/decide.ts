@@ -1,5 +1,5 @@
 import { ExitCode } from "../errors";
-import { goneFrom, isHealthyServing, lbLabel, memberOf, servesIn } from "./health";
+import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
 import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
 
@@ -66,7 +66,7 @@ export function self(s: Snapshot): InstanceView {
 const why = (s: Snapshot, inst: InstanceView): string => {
   if (inst.lifecycleState !== "InService") return inst.lifecycleState;
   if (inst.health !== "Healthy") return `${inst.health} in the group`;
-  const lb = s.loadBalancers.find((l) => !servesIn(memberOf(l, inst.id)));
+  const lb = s.loadBalancers.find((l) => !servesOrNeedNot(l, memberOf(l, inst.id)));
   return lb ? `${memberOf(lb, inst.id).state} in ${lbLabel(lb)}` : "unavailable";
 };
 
@@ -249,7 +249,7 @@ function decideInIgnoringMinSize(s: Snapshot): Decision {
   const g = s.group;
   switch (me.lifecycleState) {
     case "InService": {
-      const waiting = s.loadBalancers.filter((lb) => !servesIn(memberOf(lb, me.id)));
+      const waiting = s.loadBalancers.filter((lb) => !servesOrNeedNot(lb, memberOf(lb, me.id)));
       if (waiting.length === 0 && me.health === "Healthy") {
         return { verdict: "done", summary: `already in: InService and healthy in all ${lbCount}` };
       }

@@ -64,11 +64,12 @@ export function isHealthyServing(snapshot: Snapshot, inst: InstanceView): boolea
   return (
     inst.lifecycleState === "InService" &&
     inst.health === "Healthy" &&
-    snapshot.loadBalancers.every((lb) => {
-      const m = memberOf(lb, inst.id);
-      return servesIn(m) || (lb.source === "named" && m.state === "absent");
-    })
+    snapshot.loadBalancers.every((lb) => servesOrNeedNot(lb, memberOf(lb, inst.id)))
   );
 }
+
+/** Serves here, or this is a load balancer named on the command line that the instance is not in. */
+export const servesOrNeedNot = (lb: LoadBalancerView, m: MemberHealth) =>
+  servesIn(m) || (lb.source === "named" && m.state === "absent");
 
 export const lbLabel = (lb: LoadBalancerView) => (lb.kind === "classic" ? `elb/${lb.name}` : `tg/${lb.name}`);

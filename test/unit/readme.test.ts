@@ -5,11 +5,13 @@ import { describe, it } from "node:test";
 import {
   BUDGET_OPTIONS,
   GLOBAL_OPTIONS,
+  IAM_OPTIONS,
   MOVE_OPTIONS,
   OUT_OPTIONS,
   RUN_OPTIONS,
   STATUS_OPTIONS,
 } from "../../src/cli";
+import { iamPolicy } from "../../src/core/iam";
 import { EXIT_CODE_MEANINGS } from "../../src/errors";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
@@ -34,6 +36,7 @@ describe("README.md stays in step with the code", () => {
       ...OUT_OPTIONS,
       ...STATUS_OPTIONS,
       ...RUN_OPTIONS,
+      ...IAM_OPTIONS,
     })) {
       const env = `BALANCED_${flag.toUpperCase().replace(/-/g, "_")}`;
       assert.match(
@@ -42,5 +45,20 @@ describe("README.md stays in step with the code", () => {
         `README options table lacks --${flag} / ${env}`,
       );
     }
+  });
+});
+
+describe("the IAM policy", () => {
+  it("README shows exactly what `balanced iam-policy` prints", () => {
+    const shown = /## IAM policy[\s\S]*?```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
+    assert.deepEqual(JSON.parse(shown ?? "null"), iamPolicy([]));
+  });
+  it("scopes the changes to named groups, and never the reads", () => {
+    const p = iamPolicy(["web", "api"]);
+    assert.deepEqual(p.Statement[1]!.Resource, [
+      "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/web",
+      "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/api",
+    ]);
+    assert.equal(p.Statement[0]!.Resource, "*");
   });
 });
