@@ -485,7 +485,13 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       ctx,
       d.steps,
       run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
-      release,
+      // The host is visibly leaving: a failed release must not fail the out; the turn expires anyway.
+      () =>
+        release().catch((err: unknown) =>
+          run.reporter.step(
+            `could not give the group's turn back (${(err as Error).message}); it expires by itself`,
+          ),
+        ),
     );
     return { kind: "result", value: outDone(run) };
   } finally {
