@@ -165,7 +165,10 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     await control(sim, "POST", "faults", { service: "autoscaling", action: "DeleteTags", kind: "deny" });
     const res = await runCli(sim.hosts[A]!, ["out"]);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, /could not give the group's turn back \(AWS denied autoscaling:DeleteTags: .*\); it expires by itself/);
+    assert.match(
+      res.stderr,
+      /could not give the group's turn back \(AWS denied autoscaling:DeleteTags: .*\); it expires by itself/,
+    );
     assert.equal(await lifecycleOf(sim, A), "Standby");
   });
 });
