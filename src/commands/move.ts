@@ -14,7 +14,7 @@ import {
   readSelfInLoadBalancer,
   readSelfLifecycle,
 } from "../aws/read";
-import { attemptTurn, canAct, holdsTurn, releaseTurn } from "../aws/turn";
+import { attemptTurn, canAct, holdsTurn, pidAlive, releaseTurn } from "../aws/turn";
 import { assessBudget, type Decision, decideIn, decideOut, type Step } from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
@@ -25,7 +25,7 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { parseTurn, TURN_TAG, type Turn } from "../core/turn";
+import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, ExitCode, InterruptedError, timedOut, unsafe } from "../errors";
 import type { Run } from "./run";
@@ -428,6 +428,24 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
 }
 
 /**
+ * An earlier `out` on this host was killed after EnterStandby, before giving the turn back. The host
+ * is visibly leaving, so give it back now, as that run would have; others need not wait for expiry.
+ */
+async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): Promise<void> {
+  const value = run.snapshot!.group.tags[TURN_TAG];
+  const view = viewTurn(value, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
+  if (view.state !== "orphaned") return;
+  run.reporter.step(
+    `giving back the group's turn left by a killed earlier run on this host (pid ${view.turn.pid})`,
+  );
+  await releaseTurn(ctx, group, view.turn).catch((err: unknown) =>
+    run.reporter.step(
+      `could not give the group's turn back (${(err as Error).message}); it expires by itself`,
+    ),
+  );
+}
+
+/**
  * One attempt at `out`. A host that is still InService must hold the group's turn (src/aws/turn.ts)
  * from its fresh snapshot until the group shows it leaving; a host already leaving needs none.
  */
@@ -436,6 +454,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   const needsTurn = lifecycleState === "InService" && !run.options.dryRun;
   if (!needsTurn) {
     await run.timed("read", () => run.refresh(group));
+    if (!run.options.dryRun && LEAVING.has(lifecycleState)) await releaseOrphanedTurn(run, ctx, group);
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d;
     if (run.options.dryRun)

@@ -170,5 +170,15 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
       /could not give the group's turn back \(AWS denied autoscaling:DeleteTags: .*\); it expires by itself/,
     );
     assert.equal(await lifecycleOf(sim, A), "Standby");
+    // That process has exited; a rerun on the same host gives its turn back at once.
+    await control(sim, "DELETE", "faults");
+    const again = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stderr,
+      /giving back the group's turn left by a killed earlier run on this host \(pid \d+\)/,
+    );
+    const tags = (await control(sim, "GET", "state")) as { groups: { tags: Record<string, string> }[] };
+    assert.equal(tags.groups[0]!.tags["balanced:turn"], undefined);
   });
 });
