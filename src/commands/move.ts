@@ -438,7 +438,12 @@ async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): P
   run.reporter.step(
     `giving back the group's turn left by a killed earlier run on this host (pid ${view.turn.pid})`,
   );
-  await releaseTurn(ctx, group, view.turn).catch((err: unknown) =>
+  await warnOnFailure(run, releaseTurn(ctx, group, view.turn));
+}
+
+/** Giving the turn back once the host is leaving is a courtesy: if it fails, the turn expires. */
+function warnOnFailure(run: Run, release: Promise<void>): Promise<void> {
+  return release.catch((err: unknown) =>
     run.reporter.step(
       `could not give the group's turn back (${(err as Error).message}); it expires by itself`,
     ),
@@ -505,12 +510,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       d.steps,
       run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
       // The host is visibly leaving: a failed release must not fail the out; the turn expires anyway.
-      () =>
-        release().catch((err: unknown) =>
-          run.reporter.step(
-            `could not give the group's turn back (${(err as Error).message}); it expires by itself`,
-          ),
-        ),
+      () => warnOnFailure(run, release()),
     );
     return { kind: "result", value: outDone(run) };
   } finally {

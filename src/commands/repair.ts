@@ -27,7 +27,8 @@ export async function repair(run: Run): Promise<{ outcome: "done"; message: stri
   const { snapshot } = await run.timed("read", () => run.refresh());
   const group = snapshot.group.name;
   const done: string[] = [];
-  for (const { instanceId, why } of staleRecords(snapshot)) {
+  const stale = staleRecords(snapshot);
+  for (const { instanceId, why } of stale) {
     const note = await run.timed("restore-min-size", () => restoreMinSize(run, ctx, group, instanceId));
     if (note) done.push(`${note} (record of ${instanceId}: ${why})`);
   }
@@ -40,7 +41,7 @@ export async function repair(run: Run): Promise<{ outcome: "done"; message: stri
     done.push(`removed the ${view.state} turn of ${turn.holder}`);
   }
   const still = parseRecords(snapshot.group.tags).filter(
-    (r) => !staleRecords(snapshot).some((x) => x.instanceId === r.instanceId),
+    (r) => !stale.some((x) => x.instanceId === r.instanceId),
   );
   const waiting = still.map((r) => `${r.instanceId} is still out; its own \`balanced in\` restores MinSize`);
   return {

@@ -72,6 +72,7 @@ export async function status(run: Run): Promise<StatusResult> {
   run.decision = outDecision;
   const me = self(s);
   const id = run.identity!;
+  const left = leftovers(s, run.options.staleAfterSeconds);
   const g = s.group;
   const pad = (label: string) => label.padEnd(11);
   const peers = g.instances.filter((i) => i.id !== me.id);
@@ -93,7 +94,7 @@ export async function status(run: Run): Promise<StatusResult> {
       `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,
     `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
     `${pad("turn")}${describeTurn(s.group.tags[TURN_TAG], id.instanceId)}`,
-    ...leftovers(s, run.options.staleAfterSeconds).map((l, i) => `${pad(i === 0 ? "left over" : "")}${l}`),
+    ...left.map((l, i) => `${pad(i === 0 ? "left over" : "")}${l}`),
     `${pad("out")}${verdictLine(outDecision)}`,
     `${pad("in")}${verdictLine(inDecision)}`,
   ];
@@ -102,6 +103,6 @@ export async function status(run: Run): Promise<StatusResult> {
     message: lines.join("\n"),
     out: outDecision,
     in: inDecision,
-    leftovers: leftovers(s, run.options.staleAfterSeconds),
+    leftovers: left,
   };
 }
