@@ -62,6 +62,15 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     assert.ok(res.ms < 6000, `took ${res.ms} ms`);
   });
 
+  it("gives a metadata service that connects but answers slowly a second, patient try", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // Slower than the quick 1 s attempt, well within the patient one.
+    await control(sim, "POST", "faults", { service: "imds", host: A, kind: "latency", ms: 1500 });
+    const res = await runCli(sim.hosts[A]!, ["status"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /^i-0a000000000000001 \(us-east-1a, us-east-1\)/);
+  });
+
   it("exits 6 when metadata refuses connections, or is disabled", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     await control(sim, "POST", "faults", { service: "imds", host: A, kind: "unreachable", mode: "refuse" });

@@ -87,8 +87,8 @@ export class FaultBook {
     return { kind: "pass", delayMs };
   }
 
-  /** The IMDS fault in force for a host, if any. */
-  imds(host: string, kind: "unreachable" | "tokens-required"): Fault | undefined {
+  /** The IMDS fault in force for a host, if any (latency: answers, but late). */
+  imds(host: string, kind: "unreachable" | "tokens-required" | "latency"): Fault | undefined {
     return this.matching("imds", undefined, host).find((f) => f.kind === kind);
   }
 }

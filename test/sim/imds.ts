@@ -68,9 +68,14 @@ export class ImdsServer {
       }
       return;
     }
+    const slow = this.faults.imds(this.instanceId, "latency");
     const send = (status: number, body: string, type = "text/plain") => {
       this.onCall(req.url ?? "", status);
-      res.writeHead(status, { "content-type": type, server: "EC2ws" }).end(body);
+      const answer = () => res.writeHead(status, { "content-type": type, server: "EC2ws" }).end(body);
+      if (slow) {
+        slow.hits++;
+        setTimeout(answer, slow.ms ?? 0);
+      } else answer();
     };
     // The SDK joins the endpoint's "/" and the path into "//latest/...", which IMDS accepts.
     const path = new URL((req.url ?? "/").replace(/\/{2,}/g, "/"), "http://imds").pathname;
