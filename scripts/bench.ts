@@ -13,6 +13,7 @@ import { writeFileSync } from "node:fs";
 import os from "node:os";
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { control } from "../test/helpers/clients";
 import { type FleetFile, loadFleet } from "../test/sim/fleet";
 import type { CallRecord, HostInfo, Sim } from "../test/sim/server";
 import { startSim } from "../test/sim/server";
@@ -278,6 +279,14 @@ async function main(): Promise<void> {
     );
   }
   row("peak RSS of out", `${r(quantile(moves.out!.rss, 0.5))} MB median`, "< 80 MB");
+
+  // How long a host without metadata (not EC2, or IMDS hung) takes to say so: the "never hangs" figure.
+  await control(sim, "POST", "faults", { service: "imds", host: id, kind: "unreachable" });
+  const noMetadata = await agent(host.env, ["status"]);
+  if (noMetadata.code !== 6)
+    throw new Error(`status without metadata exited ${noMetadata.code}: ${noMetadata.stderr}`);
+  report.metadataUnreachable = { wallMs: r(noMetadata.ms), exitCode: noMetadata.code };
+  row("metadata unreachable -> exit 6", `${r(noMetadata.ms)} ms`, "< 6 s (1 s quick + 4 s patient try)");
   await sim.stop();
 
   // 4. Scale.

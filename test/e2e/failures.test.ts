@@ -52,14 +52,15 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
   it("fails fast (exit 6) when instance metadata is unreachable, instead of hanging", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     await control(sim, "POST", "faults", { service: "imds", host: A, kind: "unreachable" });
-    const res = await runCli(sim.hosts[A]!, ["status"]);
+    // The kill is far above the designed ~5 s (quick try, then patient try): it tells a hang from a
+    // slow machine without making this a timed test (timings are in npm run bench).
+    const res = await runCli(sim.hosts[A]!, ["status"], { killAfterMs: 30_000 });
+    assert.equal(res.signal, null, "still running after 30 s: hangs on unreachable metadata");
     assert.equal(res.code, 6);
     assert.match(
       res.stderr,
       /^balanced: instance metadata unreachable at http:\/\/127\.0\.0\.1:\d+ \(.*\); is this an EC2 instance\?\n$/,
     );
-    // A generous bound: this guards against hanging, not a performance figure (see npm run bench).
-    assert.ok(res.ms < 6000, `took ${res.ms} ms`);
   });
 
   it("gives a metadata service that connects but answers slowly a second, patient try", async () => {

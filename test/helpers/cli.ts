@@ -24,6 +24,8 @@ export interface CliOptions {
   interrupt?: { signal: NodeJS.Signals; when: RegExp };
   /** Run `run` once, when stderr first matches `when` (to make something happen mid-run). */
   onStderr?: { when: RegExp; run: () => void };
+  /** SIGKILL the child if it is still running after this long: turns a hang into a failed assertion. */
+  killAfterMs?: number;
 }
 
 /** Runs the built CLI as a host would: a child process whose only AWS settings are the host's env. */
@@ -54,8 +56,12 @@ export function runCli(host: HostInfo, args: string[], opts: CliOptions = {}): P
         child.kill(opts.interrupt.signal);
       }
     });
+    const killer = opts.killAfterMs ? setTimeout(() => child.kill("SIGKILL"), opts.killAfterMs) : undefined;
     child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr, ms: Date.now() - started }));
+    child.on("close", (code, signal) => {
+      clearTimeout(killer);
+      resolve({ code, signal, stdout, stderr, ms: Date.now() - started });
+    });
   });
 }
 
