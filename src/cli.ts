@@ -13,6 +13,9 @@ export interface Invocation {
   options: CommandOptions;
 }
 
+/** The environment variable yargs' `.env("BALANCED")` reads for a flag. */
+export const envName = (flag: string) => `BALANCED_${flag.toUpperCase().replace(/-/g, "_")}`;
+
 /** A comma list in an environment variable (BALANCED_TARGET_GROUP=a,b) or repeated flags. */
 const list = (v: unknown): string[] =>
   (Array.isArray(v) ? v : v === undefined ? [] : [v])
@@ -73,6 +76,21 @@ export const OUT_OPTIONS = {
     type: "string",
     describe:
       "When another host is leaving or the group is busy, wait up to this long (5m) for a turn instead of exiting 3/4 at once",
+  },
+} satisfies Record<string, Options>;
+
+/** For the systemd unit (systemd/balanced.service); flags only, never settings in the environment. */
+export const SHUTDOWN_OPTIONS = {
+  shutdown: {
+    type: "boolean",
+    default: false,
+    describe:
+      "`out`: the host is shutting down: drain even if busy or over budget (it goes down anyway), record it for the boot, and only wait when the group is already terminating it",
+  },
+  "after-shutdown": {
+    type: "boolean",
+    default: false,
+    describe: "`in`: only if `out --shutdown` took this host out (at boot); otherwise do nothing, exit 0",
   },
 } satisfies Record<string, Options>;
 
@@ -143,7 +161,12 @@ export function buildParser(argv: string[]): Argv {
       "Leave the load balancers: Standby, drained everywhere (refuses if unsafe or busy)",
       (y) =>
         y
-          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS })
+          .options({
+            ...BUDGET_OPTIONS,
+            ...MOVE_OPTIONS,
+            ...OUT_OPTIONS,
+            shutdown: SHUTDOWN_OPTIONS.shutdown,
+          })
           .example("$0 out && sudo chef-client && $0 in", "The deploy chain, one host at a time")
           .example("$0 out --min-healthy 50%", "Keep at least half of desired capacity healthy")
           .example("$0 out --dry-run", "Would it go? Exit 0, 3 or 4 without changing anything")
@@ -155,7 +178,7 @@ export function buildParser(argv: string[]): Argv {
     )
     .command("in", "Come back: InService, and healthy in every load balancer", (y) =>
       y
-        .options(MOVE_OPTIONS)
+        .options({ ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"] })
         .example("$0 in", "Return and wait until every load balancer sends traffic here")
         .example("$0 in --timeout 5m --json", "Bounded wait, machine-readable result"),
     )
@@ -228,12 +251,20 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
   const waitForTurnSeconds =
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
+  // A mode switch left in /etc/default would turn every `out` into a shutdown: flags only.
+  for (const flag of Object.keys(SHUTDOWN_OPTIONS)) {
+    const env = envName(flag);
+    if (process.env[env] !== undefined)
+      throw usageError(`${env} is not a setting: pass --${flag} on the command line (the systemd unit does)`);
+  }
   return {
     command,
     options: {
       json: Boolean(get("json")),
       quiet: Boolean(get("quiet")),
       dryRun: Boolean(get("dry-run")),
+      shutdown: Boolean(get("shutdown")),
+      afterShutdown: Boolean(get("after-shutdown")),
       timeoutSeconds,
       waitForTurnSeconds,
       staleAfterSeconds,

@@ -9,6 +9,7 @@ import {
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import {
   DescribeInstanceHealthCommand,
+  type DescribeInstanceHealthCommandOutput,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
 } from "@aws-sdk/client-elastic-load-balancing";
@@ -16,11 +17,12 @@ import {
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
+  type DescribeTargetHealthCommandOutput,
   type TargetGroup,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { classifyClassic, classifyTarget } from "../core/health";
 import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot } from "../core/types";
-import { notManageable } from "../errors";
+import { AwsCallError, notManageable } from "../errors";
 import { type AwsClients, awsCall, type CallLog } from "./clients";
 import type { Identity } from "./identity";
 
@@ -359,6 +361,11 @@ export async function readSelfLifecycle(
   return { lifecycleState: me.LifecycleState ?? "Unknown", health: me.HealthStatus ?? "" };
 }
 
+/** Asked about a terminated instance, both APIs answer that it is not a valid instance: it is gone from them. */
+const isGoneInstance = (err: unknown) =>
+  err instanceof AwsCallError &&
+  (err.awsCode === "InvalidEndPointException" || err.awsCode === "InvalidTargetException");
+
 export async function readSelfInLoadBalancer(
   ctx: ReadContext,
   lb: LoadBalancerView,
@@ -366,12 +373,18 @@ export async function readSelfInLoadBalancer(
 ): Promise<MemberHealth> {
   const id = ctx.identity.instanceId;
   if (lb.kind === "classic") {
-    const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeInstanceHealth", ctx.signal, (o) =>
-      ctx.clients.elb.send(
-        new DescribeInstanceHealthCommand({ LoadBalancerName: lb.name, Instances: [{ InstanceId: id }] }),
-        o,
-      ),
-    );
+    let res: DescribeInstanceHealthCommandOutput;
+    try {
+      res = await awsCall(ctx.log, "elasticloadbalancing:DescribeInstanceHealth", ctx.signal, (o) =>
+        ctx.clients.elb.send(
+          new DescribeInstanceHealthCommand({ LoadBalancerName: lb.name, Instances: [{ InstanceId: id }] }),
+          o,
+        ),
+      );
+    } catch (err) {
+      if (isGoneInstance(err)) return { state: "absent", detail: "the instance no longer exists" };
+      throw err;
+    }
     const s = res.InstanceStates?.[0];
     return classifyClassic(s?.State, s?.Description);
   }
@@ -379,9 +392,15 @@ export async function readSelfInLoadBalancer(
   const targets = target.ports.length
     ? target.ports.map((Port) => ({ Id: target.id, Port }))
     : [{ Id: target.id }];
-  const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
-    ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: lb.id, Targets: targets }), o),
-  );
+  let res: DescribeTargetHealthCommandOutput;
+  try {
+    res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
+      ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: lb.id, Targets: targets }), o),
+    );
+  } catch (err) {
+    if (isGoneInstance(err)) return { state: "absent", detail: "the instance no longer exists" };
+    throw err;
+  }
   return combineMembers(
     (res.TargetHealthDescriptions ?? []).map((d) =>
       classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),

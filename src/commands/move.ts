@@ -15,9 +15,10 @@ import {
   readSelfLifecycle,
 } from "../aws/read";
 import { attemptTurn, canAct, holdsTurn, pidAlive, releaseTurn } from "../aws/turn";
-import { assessBudget, type Decision, decideIn, decideOut, type Step } from "../core/decide";
+import { assessBudget, type Decision, decideIn, decideOut, decideShutdown, type Step } from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
+import { shutdownKey } from "../core/shutdown";
 import {
   defaultInTimeoutSeconds,
   defaultOutTimeoutSeconds,
@@ -44,10 +45,10 @@ interface SelfState {
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-const describeLbs = (s: SelfState) =>
+const describeLbs = (s: Pick<SelfState, "lbs">) =>
   s.lbs.map(({ lb, member }) => `${lbLabel(lb)}: ${member.state}`).join(", ") || "no load balancers";
 
-const detailLbs = (s: SelfState, pick: (lb: LoadBalancerView, m: MemberHealth) => boolean) =>
+const detailLbs = (s: Pick<SelfState, "lbs">, pick: (lb: LoadBalancerView, m: MemberHealth) => boolean) =>
   s.lbs
     .filter(({ lb, member }) => pick(lb, member))
     .map(({ lb, member }) => `${lbLabel(lb)}: ${member.state} (${member.detail})`)
@@ -195,6 +196,73 @@ export async function restoreMinSize(
     ),
   );
   return note;
+}
+
+/** Before EnterStandby: a crash in between leaves a record, and the boot's `in` finds the host in service. */
+async function recordShutdown(run: Run, ctx: ReadContext): Promise<void> {
+  const g = run.snapshot!.group;
+  const key = shutdownKey(ctx.identity.instanceId);
+  run.reporter.step(`recording on ${g.name} that a shutdown takes this host out (${key}), for the boot`);
+  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", run.signal, (o) =>
+    ctx.clients.autoscaling.send(
+      new CreateOrUpdateTagsCommand({ Tags: [tagOf(g.name, key, new Date().toISOString())] }),
+      o,
+    ),
+  );
+}
+
+async function forgetShutdown(run: Run, ctx: ReadContext): Promise<void> {
+  const g = run.snapshot!.group;
+  const key = shutdownKey(ctx.identity.instanceId);
+  run.reporter.step(`removing the shutdown record ${key} from ${g.name}`);
+  await awsCall(run.log, "autoscaling:DeleteTags", run.signal, (o) =>
+    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(g.name, key, g.tags[key] ?? "")] }), o),
+  );
+  run.notes.push("shutdown record removed");
+}
+
+/** The group is terminating this host and deregisters it itself: only watch the drain, within the deadline. */
+async function waitDrained(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
+  const lbs = run.snapshot!.loadBalancers;
+  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  const expectedAt = Date.now() + drainSeconds(lbs) * 1000;
+  run.reporter.step(
+    `waiting while ${run.snapshot!.group.name} drains this host from ${lbs.map(lbLabel).join(", ")} (up to ${drainSeconds(lbs)} s)`,
+  );
+  type Drain = Pick<SelfState, "lbs">;
+  const poll = async (): Promise<Drain> => ({
+    lbs: await Promise.all(
+      lbs.map(async (lb) => ({
+        lb,
+        member: await readSelfInLoadBalancer(ctx, lb, run.read!.selfTargets[lb.id]),
+      })),
+    ),
+  });
+  let last: Drain | undefined;
+  const outcome = await guardWait(
+    run,
+    () => `the group is terminating this host (${last ? describeLbs(last) : "state unknown"})`,
+    "balanced out --shutdown",
+    () =>
+      waitUntil<Drain>({
+        deadlineAt,
+        signal: run.signal,
+        reporter: run.reporter,
+        poll: async () => (last = await poll()),
+        isDone: (d) => d.lbs.every(({ member }) => goneFrom(member)),
+        describe: (d, elapsed) => ({
+          line: `Terminating; ${describeLbs(d)} — ${seconds(elapsed)} of up to ${budgetS} s`,
+          key: describeLbs(d),
+        }),
+        predictAt: () => expectedAt,
+      }),
+  );
+  if (!outcome.reached) {
+    const pending = detailLbs(outcome.state, (_lb, m) => !goneFrom(m));
+    throw timedOut(
+      `timed out after ${budgetS} s waiting for the group to drain this host: still in ${pending}; AWS goes on draining it`,
+    );
+  }
 }
 
 async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
@@ -379,6 +447,15 @@ async function execute(
           if (note) run.notes.push(note);
         });
         break;
+      case "record-shutdown":
+        await run.timed(step, () => recordShutdown(run, ctx));
+        break;
+      case "forget-shutdown":
+        await run.timed(step, () => forgetShutdown(run, ctx));
+        break;
+      case "wait-drained":
+        await run.timed(step, () => waitDrained(run, ctx, deadlineAt));
+        break;
     }
   }
 }
@@ -519,7 +596,42 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   }
 }
 
+/**
+ * `out --shutdown` (the systemd unit's ExecStop): no turn to wait for and no refusal for a busy
+ * group or a spent budget (see decideShutdown); the deadline is the unit's stop timeout.
+ */
+async function shutdownOut(run: Run): Promise<MoveResult> {
+  const ctx = await run.context();
+  const { group, lifecycleState } = await findGroup(ctx);
+  await run.timed("read", () => run.refresh(group));
+  if (!run.options.dryRun && LEAVING.has(lifecycleState)) await releaseOrphanedTurn(run, ctx, group);
+  const snapshot = run.snapshot!;
+  run.budget = assessBudget(snapshot, run.options.policy);
+  const decision = decideShutdown(snapshot, run.options.policy);
+  run.decision = decision;
+  if (decision.verdict === "refuse") refuse(decision);
+  if (decision.verdict === "done")
+    return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
+  if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
+  const planned = decideOut(snapshot, run.options.policy);
+  if (planned.verdict === "refuse" && decision.steps.includes("enter-standby"))
+    run.reporter.step(
+      `shutting down although ${planned.reason.replace(/^refusing: /, "")}: the host goes down either way, so it leaves first`,
+    );
+  const timeout = run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(snapshot.loadBalancers);
+  await execute(run, ctx, decision.steps, timeout);
+  if (decision.steps.includes("wait-drained")) {
+    const names = snapshot.loadBalancers.map(lbLabel).join(", ");
+    return {
+      outcome: "done",
+      message: `${ctx.identity.instanceId} is drained from ${names}: ${snapshot.group.name} is terminating it (${seconds(Date.now() - run.startedAt)})`,
+    };
+  }
+  return outDone(run);
+}
+
 export async function out(run: Run): Promise<MoveResult> {
+  if (run.options.shutdown) return shutdownOut(run);
   const ctx = await run.context();
   const waitUntil =
     run.options.waitForTurnSeconds === undefined
@@ -552,7 +664,7 @@ export async function out(run: Run): Promise<MoveResult> {
 export async function in_(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   const { snapshot } = await run.timed("read", () => run.refresh());
-  const decision = decideIn(snapshot);
+  const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown });
   run.decision = decision;
   if (decision.verdict === "refuse") refuse(decision);
   if (decision.verdict === "done")

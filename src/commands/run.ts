@@ -9,6 +9,9 @@ export interface CommandOptions {
   json: boolean;
   quiet: boolean;
   dryRun: boolean;
+  /** `out --shutdown` and `in --after-shutdown`: the systemd unit's stop and start. */
+  shutdown: boolean;
+  afterShutdown: boolean;
   /** Overrides the deadline derived from the load balancers' settings. */
   timeoutSeconds: number | undefined;
   /** `run`: the command to wrap, and whether to return the host when it fails. */

@@ -10,6 +10,7 @@ import {
 } from "../core/decide";
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
 import { parseRecords } from "../core/minsize";
+import { shutdownRecords } from "../core/shutdown";
 import { TURN_TAG, viewTurn } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { staleRecords } from "./repair";
@@ -46,6 +47,15 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
     lines.push(
       `MinSize lowered ${r.original} -> ${r.loweredTo} by ${r.instanceId} at ${r.at}: ` +
         (gone ? `${gone.why}; run \`balanced repair\`` : "restored by its `balanced in`"),
+    );
+  }
+  for (const r of shutdownRecords(s.group.tags)) {
+    const member = s.group.instances.find((i) => i.id === r.instanceId);
+    lines.push(
+      `${r.instanceId} was taken out by its shutdown at ${r.at}: ` +
+        (member
+          ? "its boot brings it back (systemd balanced.service), or run `balanced in` there"
+          : "it is no longer in the group; remove the tag"),
     );
   }
   for (const inst of s.group.instances.filter((i) => i.lifecycleState === "Standby")) {

@@ -1,6 +1,7 @@
 import { ExitCode } from "../errors";
 import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
+import { hasShutdownRecord, shutdownKey } from "./shutdown";
 import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
 
 /**
@@ -21,7 +22,13 @@ export type Step =
   /** Record, then lower MinSize by one (the group is at its MinSize). */
   | "lower-min-size"
   /** Undo this host's MinSize lowering, then remove its record. */
-  | "restore-min-size";
+  | "restore-min-size"
+  /** Record on the group that a shutdown took this host out (src/core/shutdown.ts). */
+  | "record-shutdown"
+  /** Remove that record: the host is back, or was never taken out. */
+  | "forget-shutdown"
+  /** Wait until gone from every load balancer, whatever the lifecycle (the group is terminating it). */
+  | "wait-drained";
 
 export type Decision =
   | { verdict: "act"; steps: Step[]; summary: string }
@@ -197,19 +204,9 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
     };
   }
   const g = s.group;
-  const atMinSize = g.desiredCapacity - 1 < g.minSize;
-  if (atMinSize && (policy.minSize === "refuse" || g.minSize === 0)) {
-    return {
-      verdict: "refuse",
-      exitCode: ExitCode.Unsafe,
-      kind: "unsafe",
-      reason:
-        `refusing: group ${g.name} is at its MinSize (min ${g.minSize}, desired ${g.desiredCapacity}), so AWS will not let this host enter standby` +
-        (policy.minSize === "refuse"
-          ? "; without --min-size refuse, balanced lowers MinSize for the time this host is out"
-          : ""),
-    };
-  }
+  const atMinSize = isAtMinSize(s);
+  const minSizeRefused = minSizeRefusal(s, policy);
+  if (minSizeRefused) return minSizeRefused;
   if (atMinSize) {
     return {
       verdict: "act",
@@ -224,22 +221,103 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
   };
 }
 
-export function decideIn(s: Snapshot): Decision {
-  const decision = decideInIgnoringMinSize(s);
-  if (!parseRecords(s.group.tags).some((r) => r.instanceId === s.instanceId)) return decision;
-  // This host lowered MinSize on its way out: put it back once the host serves again.
-  if (decision.verdict === "act")
-    return {
-      ...decision,
-      steps: [...decision.steps, "restore-min-size"],
-      summary: `${decision.summary}, then restore MinSize`,
-    };
-  if (decision.verdict === "done")
+const isAtMinSize = (s: Snapshot) => s.group.desiredCapacity - 1 < s.group.minSize;
+
+/** AWS refuses EnterStandby below MinSize; lowering it is allowed unless the policy says refuse. */
+function minSizeRefusal(s: Snapshot, policy: Policy): Decision | undefined {
+  const g = s.group;
+  if (!isAtMinSize(s) || (policy.minSize !== "refuse" && g.minSize > 0)) return undefined;
+  return {
+    verdict: "refuse",
+    exitCode: ExitCode.Unsafe,
+    kind: "unsafe",
+    reason:
+      `refusing: group ${g.name} is at its MinSize (min ${g.minSize}, desired ${g.desiredCapacity}), so AWS will not let this host enter standby` +
+      (policy.minSize === "refuse"
+        ? "; without --min-size refuse, balanced lowers MinSize for the time this host is out"
+        : ""),
+  };
+}
+
+const TERMINATING = new Set(["Terminating", "Terminating:Wait", "Terminating:Proceed"]);
+
+/**
+ * `out --shutdown`: the host goes down whatever balanced decides, so leaving first is always the
+ * gentler way for its clients. Busy groups, the budget and other hosts' turns cannot keep it
+ * serving; they become a warning in the summary instead of a refusal. Only what AWS itself would
+ * refuse (MinSize, under --min-size refuse) still refuses.
+ */
+export function decideShutdown(s: Snapshot, policy: Policy): Decision {
+  const me = self(s);
+  const lbCount = plural(s.loadBalancers.length, "load balancer");
+  if (TERMINATING.has(me.lifecycleState)) {
+    // The group deregisters a terminating host itself; EnterStandby would be refused anyway.
+    const left = s.loadBalancers.filter((lb) => !goneFrom(memberOf(lb, me.id)));
+    if (left.length === 0)
+      return {
+        verdict: "done",
+        summary: `being terminated by ${s.group.name}, already gone from all ${lbCount}`,
+      };
     return {
       verdict: "act",
-      steps: ["restore-min-size"],
-      summary: "in, but the MinSize it lowered is not restored yet: would restore it",
+      steps: ["wait-drained"],
+      summary: `being terminated by ${s.group.name}, which drains it from ${left.map(lbLabel).join(", ")}: waiting for that`,
     };
+  }
+  if (me.lifecycleState !== "InService") {
+    const usual = decideOut(s, policy);
+    return usual.verdict === "refuse"
+      ? { verdict: "done", summary: `${me.lifecycleState}, not in service: nothing to drain` }
+      : usual;
+  }
+  const minSizeRefused = minSizeRefusal(s, policy);
+  if (minSizeRefused) return minSizeRefused;
+  const usual = decideOut(s, policy);
+  const overruled = usual.verdict === "refuse" ? `, although ${usual.reason.replace(/^refusing: /, "")}` : "";
+  return {
+    verdict: "act",
+    steps: [
+      "record-shutdown",
+      ...(isAtMinSize(s) ? (["lower-min-size"] as const) : []),
+      "enter-standby",
+      "wait-out",
+    ],
+    summary: `shutting down: would record it as ${shutdownKey(me.id)}, enter standby and leave ${lbCount}${overruled}`,
+  };
+}
+
+export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean } = {}): Decision {
+  const shutdownRecorded = hasShutdownRecord(s.group.tags, s.instanceId);
+  if (opts.afterShutdown && !shutdownRecorded)
+    return {
+      verdict: "done",
+      summary: `not taken out by a shutdown (no ${shutdownKey(s.instanceId)} tag on ${s.group.name}): left as it is`,
+    };
+  let decision = decideInIgnoringMinSize(s);
+  // This host lowered MinSize on its way out: put it back once the host serves again.
+  if (parseRecords(s.group.tags).some((r) => r.instanceId === s.instanceId))
+    decision = thenAlso(
+      decision,
+      "restore-min-size",
+      "restore MinSize",
+      "the MinSize it lowered is not restored yet",
+    );
+  if (shutdownRecorded)
+    decision = thenAlso(
+      decision,
+      "forget-shutdown",
+      "remove the shutdown record",
+      "its shutdown record is still there",
+    );
+  return decision;
+}
+
+/** Adds a clean-up step after coming back, also when the host is already back. */
+function thenAlso(decision: Decision, step: Step, what: string, why: string): Decision {
+  if (decision.verdict === "act")
+    return { ...decision, steps: [...decision.steps, step], summary: `${decision.summary}, then ${what}` };
+  if (decision.verdict === "done")
+    return { verdict: "act", steps: [step], summary: `in, but ${why}: would ${what}` };
   return decision;
 }
 

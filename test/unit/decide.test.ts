@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { assessBudget, type Decision, decideIn, decideOut, resolveQuantity } from "../../src/core/decide";
+import {
+  assessBudget,
+  type Decision,
+  decideIn,
+  decideOut,
+  decideShutdown,
+  resolveQuantity,
+} from "../../src/core/decide";
 import type { LoadBalancerView, MemberState, Policy, Snapshot } from "../../src/core/types";
 
 /** A three-host group, everything healthy, one classic ELB and one target group; tweak per case. */
@@ -361,6 +368,144 @@ describe("decideIn", () => {
   ];
   for (const [name, tweak, expected] of cases) {
     it(`${name} -> ${expected}`, () => assert.equal(summary(decideIn(snapshot(tweak))), expected));
+  }
+});
+
+describe("decideShutdown (the systemd unit's stop)", () => {
+  const cases: [string, (s: Snapshot) => void, Policy, string][] = [
+    ["in service: record, then leave", () => {}, DEFAULT, "act record-shutdown,enter-standby,wait-out"],
+    [
+      "over budget: leaves anyway, the host goes down either way",
+      (s) => {
+        inst(s, "i-b").health = "Unhealthy";
+      },
+      DEFAULT,
+      "act record-shutdown,enter-standby,wait-out",
+    ],
+    [
+      "the group is busy: leaves anyway",
+      (s) => {
+        inst(s, "i-c").lifecycleState = "Pending";
+      },
+      DEFAULT,
+      "act record-shutdown,enter-standby,wait-out",
+    ],
+    [
+      "at MinSize: lowers it, recorded for the boot's in",
+      (s) => {
+        s.group.minSize = 3;
+      },
+      DEFAULT,
+      "act record-shutdown,lower-min-size,enter-standby,wait-out",
+    ],
+    [
+      "at MinSize under --min-size refuse: AWS would refuse standby",
+      (s) => {
+        s.group.minSize = 3;
+      },
+      { ...DEFAULT, minSize: "refuse" },
+      "refuse 3",
+    ],
+    [
+      "being terminated and still draining: only wait",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Terminating:Wait";
+        member(s, 0, "i-a", "draining");
+        member(s, 1, "i-a", "absent");
+      },
+      DEFAULT,
+      "act wait-drained",
+    ],
+    [
+      "being terminated and drained: nothing to do",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Terminating";
+        member(s, 0, "i-a", "absent");
+        member(s, 1, "i-a", "absent");
+      },
+      DEFAULT,
+      "done",
+    ],
+    [
+      "already out: nothing recorded",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+        member(s, 0, "i-a", "absent");
+        member(s, 1, "i-a", "absent");
+      },
+      DEFAULT,
+      "done",
+    ],
+    [
+      "still Pending at shutdown: nothing to drain",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Pending";
+      },
+      DEFAULT,
+      "done",
+    ],
+  ];
+  for (const [name, tweak, policy, expected] of cases) {
+    it(`${name} -> ${expected}`, () =>
+      assert.equal(summary(decideShutdown(snapshot(tweak), policy)), expected));
+  }
+});
+
+describe("decideIn --after-shutdown (the systemd unit's start)", () => {
+  const recorded = (s: Snapshot) => {
+    s.group.tags["balanced:shutdown:i-a"] = "2026-11-24T00:00:00Z";
+  };
+  const cases: [string, (s: Snapshot) => void, boolean, string][] = [
+    [
+      "out by a shutdown: come back, then forget it",
+      (s) => {
+        recorded(s);
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      true,
+      "act exit-standby,wait-in,forget-shutdown",
+    ],
+    [
+      "out by an operator: stays out",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      true,
+      "done",
+    ],
+    [
+      "another host's record is not this host's",
+      (s) => {
+        s.group.tags["balanced:shutdown:i-b"] = "2026-11-24T00:00:00Z";
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      true,
+      "done",
+    ],
+    ["killed before standby: already in, forget the record", recorded, true, "act forget-shutdown"],
+    [
+      "a plain in also forgets the record",
+      (s) => {
+        recorded(s);
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      false,
+      "act exit-standby,wait-in,forget-shutdown",
+    ],
+    [
+      "MinSize lowered by the shutdown too: restore, then forget",
+      (s) => {
+        recorded(s);
+        s.group.tags["balanced:min-size:i-a"] = "original=3 lowered-to=2 at=2026-11-24T00:00:00Z";
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      true,
+      "act exit-standby,wait-in,restore-min-size,forget-shutdown",
+    ],
+  ];
+  for (const [name, tweak, afterShutdown, expected] of cases) {
+    it(`${name} -> ${expected}`, () =>
+      assert.equal(summary(decideIn(snapshot(tweak), { afterShutdown })), expected));
   }
 });
 
