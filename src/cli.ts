@@ -59,8 +59,8 @@ export const MOVE_OPTIONS = {
   },
   timeout: {
     type: "string",
-    describe:
-      "Give up waiting after this long (300, 90s, 5m); default: from the load balancers' own drain and health-check settings",
+    defaultDescription: "from the load balancers' settings",
+    describe: "Give up waiting after this long (300, 90s, 5m)",
   },
 } satisfies Record<string, Options>;
 
@@ -70,12 +70,12 @@ export const OUT_OPTIONS = {
     choices: ["lower", "refuse"],
     default: "lower",
     describe:
-      "When the group is at its MinSize: lower it by one while this host is out (restored by `in`), or refuse (exit 3)",
+      "`out`: when the group is at its MinSize, lower it by one while this host is out (recorded on the group, restored by `in` or `repair`), or refuse (exit 3)",
   },
   "wait-for-turn": {
     type: "string",
     describe:
-      "When another host is leaving or the group is busy, wait up to this long (5m) for a turn instead of exiting 3/4 at once",
+      "`out`: when another host is leaving, the group is busy or the budget is spent, retry (with jitter) for up to this long instead of exiting 3/4 at once",
   },
 } satisfies Record<string, Options>;
 
@@ -116,15 +116,16 @@ export const STATUS_OPTIONS = {
   "stale-after": {
     type: "string",
     default: "1h",
-    describe: "Flag a host that has been in Standby longer than this (a forgotten `in`)",
+    describe: "`status`: flag a host that has been in Standby longer than this (a forgotten `in`)",
   },
 } satisfies Record<string, Options>;
 
 export const BUDGET_OPTIONS = {
   "min-healthy": {
     type: "string",
+    defaultDescription: "1, or the group's instance maintenance policy",
     describe:
-      "Healthy instances that must remain once this host is out: N or P% of desired capacity (rounded up); default 1, or the group's instance maintenance policy",
+      "Healthy instances that must remain once this host is out: N or P% of desired capacity (rounded up)",
   },
   "max-unavailable": {
     type: "string",
@@ -132,6 +133,30 @@ export const BUDGET_OPTIONS = {
     describe: "Instances that may be out of service or unhealthy at once, this host included: N or P%",
   },
 } satisfies Record<string, Options>;
+
+/** Every option group, in the order the README's table lists them. */
+export const ALL_OPTIONS = {
+  ...GLOBAL_OPTIONS,
+  ...BUDGET_OPTIONS,
+  ...MOVE_OPTIONS,
+  ...OUT_OPTIONS,
+  ...SHUTDOWN_OPTIONS,
+  ...RUN_OPTIONS,
+  ...STATUS_OPTIONS,
+  ...IAM_OPTIONS,
+} satisfies Record<string, Options>;
+
+/** What a flag's value looks like, for the docs. */
+export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
+  "target-group": "ARN",
+  "load-balancer": "NAME",
+  "min-healthy": "N or P%",
+  "max-unavailable": "N or P%",
+  timeout: "DURATION",
+  "wait-for-turn": "DURATION",
+  "stale-after": "DURATION",
+  group: "NAME",
+};
 
 const EPILOG = [
   "Every option can also be set as an environment variable: --min-healthy is BALANCED_MIN_HEALTHY.",

@@ -2,15 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import {
-  BUDGET_OPTIONS,
-  GLOBAL_OPTIONS,
-  IAM_OPTIONS,
-  MOVE_OPTIONS,
-  OUT_OPTIONS,
-  RUN_OPTIONS,
-  STATUS_OPTIONS,
-} from "../../src/cli";
+import { DEFAULTS_PATH, defaultsFile, readmeWithTable } from "../../scripts/docs";
+import { ALL_OPTIONS, envName, SHUTDOWN_OPTIONS } from "../../src/cli";
 import { iamPolicy } from "../../src/core/iam";
 import { EXIT_CODE_MEANINGS } from "../../src/errors";
 
@@ -28,22 +21,19 @@ describe("README.md stays in step with the code", () => {
     assert.equal(rows.length, EXIT_CODE_MEANINGS.length, "README lists an exit code the code does not have");
   });
 
-  it("documents every flag with its BALANCED_* environment variable", () => {
-    for (const flag of Object.keys({
-      ...GLOBAL_OPTIONS,
-      ...MOVE_OPTIONS,
-      ...BUDGET_OPTIONS,
-      ...OUT_OPTIONS,
-      ...STATUS_OPTIONS,
-      ...RUN_OPTIONS,
-      ...IAM_OPTIONS,
-    })) {
-      const env = `BALANCED_${flag.toUpperCase().replace(/-/g, "_")}`;
-      assert.match(
-        readme,
-        new RegExp(`\\| \`--${flag}[^|]*\\| \`${env}\` \\|`),
-        `README options table lacks --${flag} / ${env}`,
-      );
+  it("has the options table exactly as `npm run docs` generates it from src/cli.ts", () => {
+    assert.equal(readme, readmeWithTable(readme), "README options table is stale: run npm run docs");
+    for (const flag of Object.keys(ALL_OPTIONS))
+      assert.ok(readme.includes(`| \`--${flag}`), `--${flag} missing`);
+  });
+
+  it("ships /etc/default/balanced exactly as generated, with every BALANCED_* setting", () => {
+    const shipped = readFileSync(DEFAULTS_PATH, "utf8");
+    assert.equal(shipped, defaultsFile(), "systemd/balanced.default is stale: run npm run docs");
+    for (const flag of Object.keys(ALL_OPTIONS)) {
+      const line = new RegExp(`^#${envName(flag)}=`, "m");
+      if (flag in SHUTDOWN_OPTIONS) assert.doesNotMatch(shipped, line);
+      else assert.match(shipped, line);
     }
   });
 });
