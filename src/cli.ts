@@ -228,7 +228,8 @@ export function buildParser(argv: string[]): Argv {
       "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
       (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
     )
-    .demandCommand(1, "Name a command: status, out, in, run, repair or iam-policy")
+    .completion("completion", "Print a bash/zsh completion script: balanced completion >> ~/.bashrc")
+    .demandCommand(1, "Name a command: status, out, in, run, repair, iam-policy or completion")
     .parserConfiguration({ "populate--": true })
     .strict()
     .version(VERSION)
@@ -238,8 +239,39 @@ export function buildParser(argv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((message, err) => {
-      throw usageError(message || err?.message || "bad usage");
+      throw usageError(explainUnknown(message || err?.message || "bad usage", argv));
     });
+}
+
+/** Edits needed to turn a into b (Levenshtein), for "did you mean". */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * yargs names an unknown flag twice (as typed and camel-cased): keep the flag as typed, and point to
+ * the option it most likely meant.
+ */
+function explainUnknown(message: string, argv: string[]): string {
+  const m = /^Unknown arguments?: (.*)$/.exec(message);
+  if (!m) return message;
+  const names = m[1]!.split(", ").filter((n) => !/[A-Z]/.test(n));
+  const known = Object.keys(ALL_OPTIONS);
+  const hints = names.flatMap((n) => {
+    const best = known.find((k) => distance(n, k) <= 2);
+    return best ? [`did you mean --${best}?`] : [];
+  });
+  const asTyped = (n: string) =>
+    argv.find((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)?.replace(/=.*/, "") ?? n;
+  const shown = names.map(asTyped).join(", ");
+  return `unknown ${names.length === 1 ? "argument" : "arguments"}: ${shown}${hints.length ? ` (${hints.join(" ")})` : ""}`;
 }
 
 /** Parses argv into an invocation; undefined when yargs answered by itself (--help, --version). */

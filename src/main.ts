@@ -104,4 +104,6 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+// main() reports every failure itself; no top-level await, so the same file also bundles as CommonJS
+// for the single executable (scripts/build.mjs).
+void main();
