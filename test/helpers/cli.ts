@@ -26,6 +26,8 @@ export interface CliOptions {
   onStderr?: { when: RegExp; run: () => void };
   /** SIGKILL the child if it is still running after this long: turns a hang into a failed assertion. */
   killAfterMs?: number;
+  /** Run this executable instead of `node dist/balanced.js` (the single executable build). */
+  executable?: string;
 }
 
 /** Runs the built CLI as a host would: a child process whose only AWS settings are the host's env. */
@@ -37,7 +39,8 @@ export function runCli(host: HostInfo, args: string[], opts: CliOptions = {}): P
   }
   const started = Date.now();
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BUNDLE, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+    const [command, argv] = opts.executable ? [opts.executable, args] : [process.execPath, [BUNDLE, ...args]];
+    const child = spawn(command, argv, { env, stdio: ["ignore", "pipe", "pipe"] });
     let stdout = "";
     let stderr = "";
     let sent = false;

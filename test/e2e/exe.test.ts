@@ -1,0 +1,60 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { lifecycleOf, registrationsOf, runCli } from "../helpers/cli";
+import { loadFleet } from "../sim/fleet";
+import { type Sim, startSim } from "../sim/server";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const EXE = join(ROOT, "dist", `balanced-linux-${process.arch}`);
+const A = "i-0a000000000000001";
+
+describe("the single executable (npm run build:exe): the whole agent without Node on the host", () => {
+  let sim: Sim;
+  before(async () => {
+    // This architecture only: the other one's Node comes from the registry (npm run build:exe).
+    const built = execFileSync(
+      process.execPath,
+      [join(ROOT, "scripts", "build-exe.mjs"), "--arch", process.arch],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+      },
+    );
+    assert.match(built, new RegExp(`built dist/balanced-linux-${process.arch} \\(\\d+\\.\\d MiB, Node `));
+    sim = await startSim(loadFleet("three-hosts"));
+  });
+  after(() => sim?.stop());
+
+  it("is one executable file that reports the package's version", async () => {
+    assert.ok(statSync(EXE).mode & 0o111, "not executable");
+    const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+    // An environment without node on PATH: the executable carries its own runtime.
+    const res = await runCli(sim.hosts[A]!, ["--version"], {
+      executable: EXE,
+      env: { PATH: "/nonexistent" },
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(res.stdout, `${version}\n`);
+  });
+
+  it("runs out and in against the simulator through its bundled SDK", async () => {
+    const host = sim.hosts[A]!;
+    const out = await runCli(host, ["out"], { executable: EXE, env: { PATH: "/nonexistent" } });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    assert.deepEqual(await registrationsOf(sim, A), { classic: {}, targets: {} });
+    const back = await runCli(host, ["in", "--json"], { executable: EXE });
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(JSON.parse(back.stdout).outcome, "done");
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
+  it("answers usage errors with exit 2 and a one-line reason", async () => {
+    const res = await runCli(sim.hosts[A]!, ["out", "--min-healthy", "lots"], { executable: EXE });
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /^balanced: .*min-healthy.*\n$/);
+  });
+});
