@@ -1,0 +1,162 @@
+import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative } from "node:path";
+import { after, describe, it } from "node:test";
+
+const ROOT = join(import.meta.dirname, "..", "..");
+const INSTALL = join(ROOT, "scripts", "install.sh");
+const { version } = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8"));
+const temps: string[] = [];
+const temp = () => {
+  const dir = mkdtempSync(join(tmpdir(), "balanced-install-"));
+  temps.push(dir);
+  return dir;
+};
+
+const sh = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
+  spawnSync("bash", [INSTALL, ...args], { encoding: "utf8", env });
+
+/** Every file under dir, relative, with its mode and contents hashed by identity: a tree to compare. */
+function tree(dir: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
+    if (!entry.isFile()) continue;
+    const path = join(entry.parentPath, entry.name);
+    files[relative(dir, path)] = `${(statSync(path).mode & 0o777).toString(8)} ${readFileSync(path).length}`;
+  }
+  return files;
+}
+
+describe("scripts/install.sh", () => {
+  after(() => {
+    for (const dir of temps) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("installs the agent, the unit, the docs and /etc/default/balanced, and the agent runs", () => {
+    const root = temp();
+    const res = sh(["--root", root]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.deepEqual(Object.keys(tree(root)).sort(), [
+      "etc/default/balanced",
+      "etc/systemd/system/balanced.service",
+      "usr/local/bin/balanced",
+      "usr/local/share/doc/balanced/README.md",
+    ]);
+    assert.equal(tree(root)["usr/local/bin/balanced"]?.split(" ")[0], "755");
+    assert.equal(
+      execFileSync(join(root, "usr/local/bin/balanced"), ["--version"], { encoding: "utf8" }),
+      `${version}\n`,
+    );
+    assert.equal(
+      readFileSync(join(root, "etc/default/balanced"), "utf8"),
+      readFileSync(join(ROOT, "systemd/balanced.default"), "utf8"),
+    );
+    const verify = spawnSync(
+      "systemd-analyze",
+      ["verify", join(root, "etc/systemd/system/balanced.service")],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(verify.status, 0, verify.stderr);
+    assert.equal(verify.stderr.trim(), "");
+  });
+
+  it("is idempotent, and keeps an edited /etc/default/balanced", () => {
+    const root = temp();
+    assert.equal(sh(["--root", root]).status, 0);
+    const before = tree(root);
+    writeFileSync(join(root, "etc/default/balanced"), "BALANCED_MIN_HEALTHY=2\n");
+    const again = sh(["--root", root]);
+    assert.equal(again.status, 0, again.stderr);
+    assert.match(again.stdout, /unchanged .*usr\/local\/bin\/balanced/);
+    assert.match(again.stdout, /kept your .*etc\/default\/balanced/);
+    assert.equal(readFileSync(join(root, "etc/default/balanced"), "utf8"), "BALANCED_MIN_HEALTHY=2\n");
+    const after = tree(root);
+    delete before["etc/default/balanced"];
+    delete after["etc/default/balanced"];
+    assert.deepEqual(after, before);
+  });
+
+  it("--prefix puts the agent elsewhere and the unit names it there", () => {
+    const root = temp();
+    assert.equal(sh(["--root", root, "--prefix", "/opt/balanced"]).status, 0);
+    const unit = readFileSync(join(root, "etc/systemd/system/balanced.service"), "utf8");
+    assert.match(unit, /^ExecStart=-\/opt\/balanced\/bin\/balanced in --after-shutdown/m);
+    assert.match(unit, /^ExecStop=-\/opt\/balanced\/bin\/balanced out --shutdown/m);
+    assert.doesNotMatch(unit, /\/usr\/local\//);
+  });
+
+  it("--uninstall removes it all but the settings; --purge those too", () => {
+    const root = temp();
+    assert.equal(sh(["--root", root]).status, 0);
+    const res = sh(["--root", root, "--uninstall"]);
+    assert.equal(res.status, 0, res.stderr);
+    assert.match(res.stdout, /kept .*etc\/default\/balanced \(--purge removes it\)/);
+    assert.deepEqual(Object.keys(tree(root)), ["etc/default/balanced"]);
+    assert.equal(sh(["--root", root, "--uninstall", "--purge"]).status, 0);
+    assert.deepEqual(Object.keys(tree(root)), []);
+  });
+
+  it("refuses clearly, changing nothing, when not root and not staging with --root", () => {
+    // As nobody when the tests run as root (CI), as is otherwise.
+    const asUser =
+      process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+    const res = spawnSync(
+      asUser[0] ?? "bash",
+      [...asUser.slice(1), ...(asUser.length ? ["bash"] : []), INSTALL],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(res.status, 1);
+    assert.match(
+      res.stderr,
+      /^install\.sh: must run as root to install into \/ .*or stage elsewhere with --root DIR\n$/,
+    );
+    assert.equal(res.stdout, "");
+  });
+
+  it("rejects an unknown option with its usage", () => {
+    const res = sh(["--prefx", "/opt"]);
+    assert.equal(res.status, 1);
+    assert.match(res.stderr, /Usage: install\.sh/);
+    assert.match(res.stderr, /install\.sh: unknown option: --prefx/);
+  });
+});
+
+describe("npm run package:deb (scripts/package-deb.sh)", () => {
+  it("builds a .deb with package.json's version that installs the same files, settings as a conffile", () => {
+    const built = execFileSync("bash", [join(ROOT, "scripts/package-deb.sh"), "--arch", "all"], {
+      encoding: "utf8",
+    });
+    assert.match(built, new RegExp(`built dist/balanced_${version.replace(/\./g, "\\.")}_all\\.deb`));
+    const deb = join(ROOT, "dist", `balanced_${version}_all.deb`);
+    const field = (name: string) => execFileSync("dpkg-deb", ["-f", deb, name], { encoding: "utf8" }).trim();
+    assert.equal(field("Package"), "balanced");
+    assert.equal(field("Version"), version);
+    assert.equal(field("Architecture"), "all");
+    assert.equal(field("Depends"), "nodejs (>= 20)");
+    const control = temp();
+    execFileSync("dpkg-deb", ["-e", deb, control]);
+    assert.equal(readFileSync(join(control, "conffiles"), "utf8"), "/etc/default/balanced\n");
+    assert.doesNotMatch(readFileSync(join(control, "postinst"), "utf8"), /systemctl [a-z-]*restart/);
+
+    const root = temp();
+    execFileSync("dpkg", ["-x", deb, root]);
+    assert.deepEqual(Object.keys(tree(root)).sort(), [
+      "etc/default/balanced",
+      "lib/systemd/system/balanced.service",
+      "usr/bin/balanced",
+      "usr/share/doc/balanced/README.md",
+    ]);
+    const unit = readFileSync(join(root, "lib/systemd/system/balanced.service"), "utf8");
+    assert.match(unit, /^ExecStop=-\/usr\/bin\/balanced out --shutdown/m);
+    assert.equal(
+      execFileSync(join(root, "usr/bin/balanced"), ["--version"], { encoding: "utf8" }),
+      `${version}\n`,
+    );
+  });
+});
