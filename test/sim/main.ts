@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   if (values.help || !values.fleet) {
     process.stderr.write(
       "usage: npm run sim -- --fleet <name|path.json> [--time-scale N] [--port P]\n" +
-        "fleets: single-host, three-hosts, min-equals-desired, two-groups, large, or a JSON file\n",
+        "fleets: single-host, three-hosts, min-equals-desired, two-groups, large, standalone-pair, or a JSON file\n",
     );
     process.exit(values.help ? 0 : 2);
   }

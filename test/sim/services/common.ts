@@ -40,3 +40,39 @@ export function paginate<T>(
 }
 
 export const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t));
+
+/** Both load balancer APIs' tag constraints (service-2.json: TagKey, TagValue; 50 tags a resource). */
+const TAG_PATTERN = /^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$/u;
+const MAX_TAGS = 50;
+
+/** Applies AddTags to one resource as AWS would: all or nothing, validated first. */
+export function addLoadBalancerTags(
+  tags: Map<string, string>,
+  added: { Key: string; Value: string }[],
+): void {
+  for (const [i, t] of added.entries()) {
+    for (const [field, value, max, min] of [
+      ["key", t.Key, 128, 1],
+      ["value", t.Value, 256, 0],
+    ] as const) {
+      const where = `tags.${i + 1}.member.${field}`;
+      if (value.length > max || value.length < min)
+        throw new SimError(
+          "ValidationError",
+          `1 validation error detected: Value '${value}' at '${where}' failed to satisfy constraint: Member must have length between ${min} and ${max}`,
+        );
+      if (!TAG_PATTERN.test(value))
+        throw new SimError(
+          "ValidationError",
+          `1 validation error detected: Value '${value}' at '${where}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$`,
+        );
+    }
+  }
+  const keys = new Set([...tags.keys(), ...added.map((t) => t.Key)]);
+  if (keys.size > MAX_TAGS)
+    throw new SimError(
+      "TooManyTags",
+      "The quota for the number of tags that can be assigned to a load balancer has been reached.",
+    );
+  for (const t of added) tags.set(t.Key, t.Value);
+}

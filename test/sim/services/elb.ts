@@ -1,7 +1,7 @@
 import { str, strList, structList } from "../query";
 import { type ClassicLb, SimError, type World } from "../world";
 import type { XmlObject } from "../xml";
-import { type ActionHandler, type CallContext, iso, paginate } from "./common";
+import { type ActionHandler, addLoadBalancerTags, type CallContext, iso, paginate } from "./common";
 
 export const ELB_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/";
 
@@ -155,7 +155,13 @@ export const elbActions: Record<string, ActionHandler> = {
     for (const n of strList(ctx.params, "LoadBalancerNames")) {
       const lb = ctx.world.classicLbs.get(n);
       if (!lb) throw new SimError("LoadBalancerNotFound", `There is no ACTIVE Load Balancer named '${n}'`);
-      for (const t of structList(ctx.params, "Tags")) lb.tags.set(str(t, "Key") ?? "", str(t, "Value") ?? "");
+      addLoadBalancerTags(
+        lb.tags,
+        structList(ctx.params, "Tags").map((t) => ({
+          Key: str(t, "Key") ?? "",
+          Value: str(t, "Value") ?? "",
+        })),
+      );
     }
     return {};
   },

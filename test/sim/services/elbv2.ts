@@ -1,7 +1,7 @@
 import { num, str, strList, structList } from "../query";
 import { SimError, type TargetGroup, type TgTarget } from "../world";
 import type { XmlObject } from "../xml";
-import { type ActionHandler, type CallContext, paginate } from "./common";
+import { type ActionHandler, addLoadBalancerTags, type CallContext, paginate } from "./common";
 
 export const ELBV2_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
 
@@ -164,7 +164,13 @@ export const elbv2Actions: Record<string, ActionHandler> = {
     for (const arn of strList(ctx.params, "ResourceArns")) {
       const tg = ctx.world.targetGroups.get(arn);
       if (!tg) throw new SimError("TargetGroupNotFound", `Target groups '${arn}' not found`);
-      for (const t of structList(ctx.params, "Tags")) tg.tags.set(str(t, "Key") ?? "", str(t, "Value") ?? "");
+      addLoadBalancerTags(
+        tg.tags,
+        structList(ctx.params, "Tags").map((t) => ({
+          Key: str(t, "Key") ?? "",
+          Value: str(t, "Value") ?? "",
+        })),
+      );
     }
     return {};
   },
