@@ -43,6 +43,8 @@ import {
   DeleteTagsCommand,
   DescribeTagsCommand,
 } from "@aws-sdk/client-auto-scaling";
+// Type only: the SDK clients' own middleware stack type.
+import type { MiddlewareStack } from "@smithy/types";
 import { formatTurn, isMine, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
 import { awsCall } from "./clients";
 import type { ReadContext } from "./read";
@@ -73,65 +75,87 @@ export const pidAlive = (pid: number) => {
   }
 };
 
+/** Where a turn is kept: one group tag, or one tag on each of several load balancers. */
+export interface TurnStore {
+  /** Reads the turn value on every resource; `attemptSentAt` is when the earliest answering attempt was sent. */
+  read(ctx: ReadContext): Promise<{ values: (string | undefined)[]; attemptSentAt: number }>;
+  write(ctx: ReadContext, value: string): Promise<void>;
+}
+
 /**
- * Reads the turn tag. `attemptSentAt` is when the attempt that answered was sent: throttled attempts
- * the SDK retried were refused unprocessed, so only the last one observed the tag (step 2 measures
- * from there). The middleware sits in the deserialize step, inside the SDK's retry loop.
+ * Measures when the attempt that answered was sent: throttled attempts the SDK retried were refused
+ * unprocessed, so only the last one observed the tag (step 2 measures from there). The middleware
+ * sits in the deserialize step, inside the SDK's retry loop.
  */
-export async function readTurnTag(
-  ctx: ReadContext,
-  group: string,
-): Promise<{ value: string | undefined; attemptSentAt: number }> {
-  const command = new DescribeTagsCommand({
-    Filters: [
-      { Name: "auto-scaling-group", Values: [group] },
-      { Name: "key", Values: [TURN_TAG] },
-    ],
-  });
-  let attemptSentAt = performance.now();
+export function clockAttempts<I extends object, O extends object>(command: {
+  middlewareStack: MiddlewareStack<I, O>;
+}): () => number {
+  let sentAt = performance.now();
   command.middlewareStack.add(
     (next) => async (args) => {
-      attemptSentAt = performance.now();
+      sentAt = performance.now();
       return next(args);
     },
     { step: "deserialize", name: "balancedAttemptClock" },
   );
-  const res = await awsCall(ctx.log, "autoscaling:DescribeTags", ctx.signal, (o) =>
-    ctx.clients.autoscaling.send(command, o),
-  );
-  return { value: res.Tags?.find((t) => t.Key === TURN_TAG)?.Value, attemptSentAt };
+  return () => sentAt;
 }
 
-/** Steps 1-3 up to the sleep; the read-back is the caller's fresh snapshot (see `holdsTurn`). */
-export async function attemptTurn(ctx: ReadContext, group: string): Promise<TurnAttempt> {
-  const read = await readTurnTag(ctx, group);
-  const view = viewTurn(read.value, Date.now(), {
-    instanceId: ctx.identity.instanceId,
-    isAlive: pidAlive,
-  });
-  if (view.state === "held") return { taken: false, view };
+/** The group's turn: the tag `balanced:turn` on the Auto Scaling group. */
+export function groupTurnStore(group: string): TurnStore {
+  return {
+    async read(ctx) {
+      const command = new DescribeTagsCommand({
+        Filters: [
+          { Name: "auto-scaling-group", Values: [group] },
+          { Name: "key", Values: [TURN_TAG] },
+        ],
+      });
+      const sentAt = clockAttempts(command);
+      const res = await awsCall(ctx.log, "autoscaling:DescribeTags", ctx.signal, (o) =>
+        ctx.clients.autoscaling.send(command, o),
+      );
+      return { values: [res.Tags?.find((t) => t.Key === TURN_TAG)?.Value], attemptSentAt: sentAt() };
+    },
+    async write(ctx, value) {
+      await awsCall(ctx.log, "autoscaling:CreateOrUpdateTags", ctx.signal, (o) =>
+        ctx.clients.autoscaling.send(
+          new CreateOrUpdateTagsCommand({
+            Tags: [
+              {
+                ResourceId: group,
+                ResourceType: "auto-scaling-group",
+                Key: TURN_TAG,
+                Value: value,
+                PropagateAtLaunch: false,
+              },
+            ],
+          }),
+          o,
+        ),
+      );
+    },
+  };
+}
+
+/**
+ * Steps 1-3 up to the sleep; the read-back is the caller's fresh snapshot (see `holdsTurn`). With
+ * several resources, a live turn on any of them is a refusal, and the read-back must find this
+ * turn on all of them: two contenders that share any one resource exclude each other on it.
+ */
+export async function attemptTurn(ctx: ReadContext, store: TurnStore): Promise<TurnAttempt> {
+  const read = await store.read(ctx);
+  for (const value of read.values) {
+    const view = viewTurn(value, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
+    if (view.state === "held") return { taken: false, view };
+  }
   const turn: Turn = {
     holder: ctx.identity.instanceId,
     pid: process.pid,
     nonce: randomBytes(6).toString("hex"),
     expiresAt: Date.now() + TURN_TTL_MS,
   };
-  await awsCall(ctx.log, "autoscaling:CreateOrUpdateTags", ctx.signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new CreateOrUpdateTagsCommand({
-        Tags: [
-          {
-            ResourceId: group,
-            ResourceType: "auto-scaling-group",
-            Key: TURN_TAG,
-            Value: formatTurn(turn),
-            PropagateAtLaunch: false,
-          },
-        ],
-      }),
-      o,
-    ),
-  );
+  await store.write(ctx, formatTurn(turn));
   if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
     return { taken: false, view: { state: "late" } };
   await sleep(SETTLE_MS, undefined, ctx.signal ? { signal: ctx.signal } : undefined);

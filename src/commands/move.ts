@@ -14,7 +14,7 @@ import {
   readSelfInLoadBalancer,
   readSelfLifecycle,
 } from "../aws/read";
-import { attemptTurn, canAct, holdsTurn, pidAlive, releaseTurn } from "../aws/turn";
+import { attemptTurn, canAct, groupTurnStore, holdsTurn, pidAlive, releaseTurn } from "../aws/turn";
 import { assessBudget, type Decision, decideIn, decideOut, decideShutdown, type Step } from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
@@ -551,7 +551,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   }
 
   run.reporter.step(`taking the group's turn in ${group} (so no other host leaves at the same time)`);
-  const attempt = await run.timed("take-turn", () => attemptTurn(ctx, group));
+  const attempt = await run.timed("take-turn", () => attemptTurn(ctx, groupTurnStore(group)));
   if (!attempt.taken) {
     const v = attempt.view;
     if (v.state === "late")
