@@ -42,12 +42,20 @@ export const GLOBAL_OPTIONS = {
   "target-group": {
     type: "string",
     array: true,
-    describe: "Also wait on this target group ARN (repeatable, or a comma list)",
+    describe:
+      "Also wait on this target group ARN (repeatable, or a comma list); a host in no Auto Scaling group is deregistered from it directly",
   },
   "load-balancer": {
     type: "string",
     array: true,
-    describe: "Also wait on this classic load balancer (repeatable, or a comma list)",
+    describe:
+      "Also wait on this classic load balancer (repeatable, or a comma list); a host in no Auto Scaling group is deregistered from it directly",
+  },
+  discover: {
+    type: "boolean",
+    default: false,
+    describe:
+      "A host in no Auto Scaling group: find its load balancers by asking every classic ELB and target group in the region (slower: a call per target group)",
   },
 } satisfies Record<string, Options>;
 
@@ -109,6 +117,12 @@ export const IAM_OPTIONS = {
     type: "string",
     array: true,
     describe: "`iam-policy`: scope the changes to this Auto Scaling group (repeatable, or a comma list)",
+  },
+  standalone: {
+    type: "boolean",
+    default: false,
+    describe:
+      "`iam-policy`: add the load balancer changes a host in no Auto Scaling group needs (scoped to --load-balancer/--target-group when given)",
   },
 } satisfies Record<string, Options>;
 
@@ -327,6 +341,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       staleAfterSeconds,
       command: command === "run" ? commandArgv : undefined,
       groups: list(get("group")),
+      standaloneIam: Boolean(get("standalone")),
       onFailure: get("on-failure") === "in" ? "in" : "stay",
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
@@ -335,6 +350,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       },
       targetGroupArns: list(get("target-group")),
       loadBalancerNames: list(get("load-balancer")),
+      discover: Boolean(get("discover")),
     },
   };
 }

@@ -61,6 +61,8 @@ export const busy = (reason: string) => new BalancedError(ExitCode.Busy, "busy",
 export const timedOut = (reason: string) => new BalancedError(ExitCode.TimedOut, "timeout", reason);
 export const notManageable = (reason: string) =>
   new BalancedError(ExitCode.NotManageable, "not-manageable", reason);
+/** Not in an Auto Scaling group: exit 6, unless load balancers are named (standalone mode takes over). */
+export const noGroup = (reason: string) => new BalancedError(ExitCode.NotManageable, "no-group", reason);
 export const awsRefused = (reason: string) => new BalancedError(ExitCode.AwsRefused, "aws-refused", reason);
 
 export class InterruptedError extends BalancedError {

@@ -42,7 +42,14 @@ async function main(): Promise<void> {
       now: Date.now,
     });
     if (invocation.command === "iam-policy") {
-      process.stdout.write(`${JSON.stringify(iamPolicy(invocation.options.groups), null, 2)}\n`);
+      const o = invocation.options;
+      const policy = iamPolicy({
+        groups: o.groups,
+        standalone: o.standaloneIam,
+        loadBalancerNames: o.loadBalancerNames,
+        targetGroupArns: o.targetGroupArns,
+      });
+      process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
       return exit(ExitCode.Done);
     }
     // Loaded on demand: `--help` and `--version` need none of the AWS SDK.

@@ -22,7 +22,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { classifyClassic, classifyTarget } from "../core/health";
 import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot } from "../core/types";
-import { AwsCallError, notManageable } from "../errors";
+import { AwsCallError, noGroup, notManageable } from "../errors";
 import { type AwsClients, awsCall, type CallLog } from "./clients";
 import type { Identity } from "./identity";
 
@@ -35,6 +35,8 @@ export interface ReadContext {
   /** Extra load balancers and target groups named on the command line. */
   extraLoadBalancerNames: string[];
   extraTargetGroupArns: string[];
+  /** No group: find the load balancers this host is in by asking each one in the region. */
+  discover: boolean;
 }
 
 /** Statuses of instance refreshes still in flight, as AWS lists them. */
@@ -80,8 +82,10 @@ export async function findGroup(ctx: ReadContext): Promise<{ group: string; life
   );
   const me = res.AutoScalingInstances?.[0];
   if (!me?.AutoScalingGroupName) {
-    throw notManageable(
-      `${instanceId} is not in an Auto Scaling group, so balanced cannot move it to Standby`,
+    throw noGroup(
+      ctx.extraLoadBalancerNames.length || ctx.extraTargetGroupArns.length || ctx.discover
+        ? `${instanceId} is not in an Auto Scaling group`
+        : `${instanceId} is not in an Auto Scaling group; name its load balancers with --load-balancer/--target-group (or --discover) to deregister it from them directly`,
     );
   }
   return { group: me.AutoScalingGroupName, lifecycleState: me.LifecycleState ?? "Unknown" };
@@ -108,7 +112,7 @@ function groupView(g: AutoScalingGroup): GroupView {
 
 const unique = (xs: string[]) => [...new Set(xs)];
 
-async function readClassic(
+export async function readClassic(
   ctx: ReadContext,
   names: string[],
   groupLbs: Set<string>,
@@ -191,15 +195,19 @@ async function privateIps(ctx: ReadContext, instanceIds: string[]): Promise<Map<
   return byIp;
 }
 
-async function readTargetGroups(
+/**
+ * `instanceIds`: the group's instances, to map IP targets back to instances. Without a group
+ * (undefined), an IP target that is not this host is listed under its IP.
+ */
+export async function readTargetGroups(
   ctx: ReadContext,
   arns: string[],
-  instanceIds: string[],
+  instanceIds: string[] | undefined,
   groupLbs: Set<string>,
 ): Promise<{ views: LoadBalancerView[]; selfTargets: Record<string, SelfTarget> }> {
   if (arns.length === 0) return { views: [], selfTargets: {} };
   const groups = await describeTargetGroups(ctx, arns);
-  const needIps = groups.some((g) => g.TargetType === "ip");
+  const needIps = instanceIds !== undefined && groups.some((g) => g.TargetType === "ip");
   const ipToInstance = needIps ? await privateIps(ctx, instanceIds) : new Map<string, string>();
   const selfTargets: Record<string, SelfTarget> = {};
   const views = await Promise.all(
@@ -219,7 +227,12 @@ async function readTargetGroups(
       const selfPorts: number[] = [];
       for (const d of health.TargetHealthDescriptions ?? []) {
         const targetId = d.Target?.Id ?? "";
-        const instanceId = targetType === "ip" ? ipToInstance.get(targetId) : targetId;
+        const instanceId =
+          targetType !== "ip"
+            ? targetId
+            : targetId === selfId
+              ? ctx.identity.instanceId
+              : (ipToInstance.get(targetId) ?? (instanceIds === undefined ? targetId : undefined));
         if (targetId === selfId && d.Target?.Port !== undefined) selfPorts.push(d.Target.Port);
         if (!instanceId) continue;
         const list = byInstance.get(instanceId) ?? [];

@@ -6,7 +6,7 @@ import {
   ExitStandbyCommand,
   UpdateAutoScalingGroupCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { awsCall, isAbort } from "../aws/clients";
+import { awsCall } from "../aws/clients";
 import {
   findGroup,
   type ReadContext,
@@ -28,9 +28,10 @@ import {
 } from "../core/timing";
 import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, ExitCode, InterruptedError, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import type { Run } from "./run";
-import { waitUntil } from "./wait";
+import { byMode, standaloneIn, standaloneOut } from "./standalone";
+import { guardWait, waitUntil } from "./wait";
 
 export interface MoveResult {
   outcome: "done" | "already" | "dry-run";
@@ -70,26 +71,6 @@ async function pollSelf(
       )
     : lbs.map((lb) => ({ lb, member: { state: "absent" as const, detail: "not yet registered" } }));
   return { ...me, lbs: members };
-}
-
-/** Turns an abort during a wait into the interruption report: where things stand, and what continues. */
-function interrupted(run: Run, standing: string, next: string): InterruptedError {
-  const signal = run.signal?.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
-  return new InterruptedError(signal, `interrupted by ${signal}: ${standing}; run \`${next}\` to continue`);
-}
-
-async function guardWait<T>(
-  run: Run,
-  standing: () => string,
-  next: string,
-  body: () => Promise<T>,
-): Promise<T> {
-  try {
-    return await body();
-  } catch (err) {
-    if (isAbort(err) || run.signal?.aborted) throw interrupted(run, standing(), next);
-    throw err;
-  }
 }
 
 /**
@@ -630,8 +611,23 @@ async function shutdownOut(run: Run): Promise<MoveResult> {
   return outDone(run);
 }
 
-export async function out(run: Run): Promise<MoveResult> {
-  if (run.options.shutdown) return shutdownOut(run);
+export function out(run: Run): Promise<MoveResult> {
+  return byMode(
+    run,
+    () => (run.options.shutdown ? shutdownOut(run) : groupOut(run)),
+    () => standaloneOut(run),
+  );
+}
+
+export function in_(run: Run): Promise<MoveResult> {
+  return byMode(
+    run,
+    () => groupIn(run),
+    () => standaloneIn(run),
+  );
+}
+
+async function groupOut(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   const waitUntil =
     run.options.waitForTurnSeconds === undefined
@@ -661,7 +657,7 @@ export async function out(run: Run): Promise<MoveResult> {
   }
 }
 
-export async function in_(run: Run): Promise<MoveResult> {
+async function groupIn(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   const { snapshot } = await run.timed("read", () => run.refresh());
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown });

@@ -2,6 +2,7 @@ import { type AwsClients, CallLog, createClients } from "../aws/clients";
 import { type Identity, readIdentity } from "../aws/identity";
 import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
 import type { Budget, Decision } from "../core/decide";
+import type { StandaloneDecision, StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
 import type { Reporter } from "../ui/reporter";
 
@@ -19,6 +20,8 @@ export interface CommandOptions {
   onFailure: "stay" | "in";
   /** `iam-policy`: groups to scope the changes to. */
   groups: string[];
+  /** `iam-policy --standalone`: add the load balancer changes. */
+  standaloneIam: boolean;
   /** `status`: a host in Standby longer than this is flagged. */
   staleAfterSeconds: number;
   /** `out`: wait this long for a turn (and for refusals to clear) instead of exiting 3/4 at once. */
@@ -26,6 +29,8 @@ export interface CommandOptions {
   policy: Policy;
   targetGroupArns: string[];
   loadBalancerNames: string[];
+  /** No group: find the load balancers by asking each one in the region. */
+  discover: boolean;
 }
 
 export interface StepRecord {
@@ -43,7 +48,9 @@ export class Run {
   readonly startedAt = Date.now();
   identity: Identity | undefined;
   read: ReadResult | undefined;
-  decision: Decision | undefined;
+  decision: Decision | StandaloneDecision | undefined;
+  /** A host in no Auto Scaling group: what its load balancers say (src/core/standalone.ts). */
+  standalone: { snapshot: StandaloneSnapshot; selfTargets: ReadResult["selfTargets"] } | undefined;
   budget: Budget | undefined;
   readonly steps: StepRecord[] = [];
   /** Things worth a line in the result (MinSize restored, ...). */
@@ -71,6 +78,7 @@ export class Run {
       identity: this.identity,
       extraLoadBalancerNames: this.options.loadBalancerNames,
       extraTargetGroupArns: this.options.targetGroupArns,
+      discover: this.options.discover,
     };
   }
 

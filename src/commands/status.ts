@@ -15,6 +15,7 @@ import { TURN_TAG, viewTurn } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { staleRecords } from "./repair";
 import type { Run } from "./run";
+import { byMode, standaloneStatus } from "./standalone";
 
 export interface StatusResult {
   outcome: "status";
@@ -73,7 +74,15 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
 }
 
 /** Read, decide, print: shows what `out` and `in` would do now, and why. */
-export async function status(run: Run): Promise<StatusResult> {
+export function status(run: Run): Promise<StatusResult> {
+  return byMode(
+    run,
+    () => groupStatus(run),
+    () => standaloneStatus(run),
+  );
+}
+
+async function groupStatus(run: Run): Promise<StatusResult> {
   const { snapshot: s } = await run.timed("read", () => run.refresh());
   const budget = assessBudget(s, run.options.policy);
   run.budget = budget;

@@ -1,6 +1,9 @@
 import { setTimeout as sleep } from "node:timers/promises";
+import { isAbort } from "../aws/clients";
 import { nextPollDelayMs } from "../core/timing";
+import { InterruptedError } from "../errors";
 import type { Reporter } from "../ui/reporter";
+import type { Run } from "./run";
 
 export interface WaitSpec<T> {
   /** Epoch ms after which the wait gives up. */
@@ -43,5 +46,25 @@ export async function waitUntil<T>(spec: WaitSpec<T>): Promise<WaitOutcome<T>> {
     const scheduled = spec.pollEveryMs?.(state) ?? nextPollDelayMs(t, spec.predictAt(state));
     const delay = Math.min(scheduled, Math.max(0, spec.deadlineAt - t));
     await sleep(delay, undefined, spec.signal ? { signal: spec.signal } : undefined);
+  }
+}
+
+/** Turns an abort during a wait into the interruption report: where things stand, and what continues. */
+function interrupted(run: Run, standing: string, next: string): InterruptedError {
+  const signal = run.signal?.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
+  return new InterruptedError(signal, `interrupted by ${signal}: ${standing}; run \`${next}\` to continue`);
+}
+
+export async function guardWait<T>(
+  run: Run,
+  standing: () => string,
+  next: string,
+  body: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await body();
+  } catch (err) {
+    if (isAbort(err) || run.signal?.aborted) throw interrupted(run, standing(), next);
+    throw err;
   }
 }

@@ -14,6 +14,7 @@ export const READ_ACTIONS = [
   "elasticloadbalancing:DescribeTargetGroups",
   "elasticloadbalancing:DescribeTargetGroupAttributes",
   "elasticloadbalancing:DescribeTargetHealth",
+  "elasticloadbalancing:DescribeTags",
   "ec2:DescribeInstances",
 ] as const;
 
@@ -26,26 +27,63 @@ export const GROUP_ACTIONS = [
   "autoscaling:DeleteTags",
 ] as const;
 
-export type IamAction = (typeof READ_ACTIONS)[number] | (typeof GROUP_ACTIONS)[number];
+/** The changes balanced makes to load balancers themselves: only for hosts in no Auto Scaling group. */
+export const LOAD_BALANCER_ACTIONS = [
+  "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
+  "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+  "elasticloadbalancing:DeregisterTargets",
+  "elasticloadbalancing:RegisterTargets",
+  "elasticloadbalancing:AddTags",
+  "elasticloadbalancing:RemoveTags",
+] as const;
+
+export type IamAction =
+  | (typeof READ_ACTIONS)[number]
+  | (typeof GROUP_ACTIONS)[number]
+  | (typeof LOAD_BALANCER_ACTIONS)[number];
+
+export interface PolicyScope {
+  /** Scope the group changes to these Auto Scaling groups. */
+  groups: string[];
+  /** Add the load balancer changes a host in no Auto Scaling group needs ... */
+  standalone: boolean;
+  /** ... scoped to these, when named. */
+  loadBalancerNames: string[];
+  targetGroupArns: string[];
+}
+
+const one = (resources: string[]) => (resources.length === 1 ? resources[0] : resources);
 
 /**
  * The least-privilege policy. Describe calls support no resource-level permissions, so they need
- * "*"; the changes are scoped to the named groups when given.
+ * "*"; the changes are scoped to the named groups and load balancers when given.
  */
-export function iamPolicy(groups: string[]) {
-  const resources = groups.length
-    ? groups.map((g) => `arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${g}`)
+export function iamPolicy(scope: PolicyScope) {
+  const groups = scope.groups.length
+    ? scope.groups.map((g) => `arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/${g}`)
     : ["*"];
+  const loadBalancers =
+    scope.loadBalancerNames.length || scope.targetGroupArns.length
+      ? [
+          ...scope.loadBalancerNames.map((n) => `arn:aws:elasticloadbalancing:*:*:loadbalancer/${n}`),
+          ...scope.targetGroupArns,
+        ]
+      : ["*"];
   return {
     Version: "2012-10-17",
     Statement: [
       { Sid: "BalancedReads", Effect: "Allow", Action: [...READ_ACTIONS], Resource: "*" },
-      {
-        Sid: "BalancedGroupChanges",
-        Effect: "Allow",
-        Action: [...GROUP_ACTIONS],
-        Resource: resources.length === 1 ? resources[0] : resources,
-      },
+      { Sid: "BalancedGroupChanges", Effect: "Allow", Action: [...GROUP_ACTIONS], Resource: one(groups) },
+      ...(scope.standalone
+        ? [
+            {
+              Sid: "BalancedLoadBalancerChanges",
+              Effect: "Allow",
+              Action: [...LOAD_BALANCER_ACTIONS],
+              Resource: one(loadBalancers),
+            },
+          ]
+        : []),
     ],
   };
 }

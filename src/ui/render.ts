@@ -35,7 +35,7 @@ export function jsonReport(
     steps: run?.steps ?? [],
     durationMs: run ? Date.now() - run.startedAt : 0,
     apiCalls: run ? { total: run.log.total, byAction: run.log.byAction } : { total: 0, byAction: {} },
-    snapshot: run?.snapshot,
+    snapshot: run?.snapshot ?? run?.standalone?.snapshot,
   };
 }
 

@@ -7,6 +7,7 @@ import { ALL_OPTIONS, envName, SHUTDOWN_OPTIONS } from "../../src/cli";
 import { iamPolicy } from "../../src/core/iam";
 import { EXIT_CODE_MEANINGS } from "../../src/errors";
 
+const NO_SCOPE = { groups: [], standalone: false, loadBalancerNames: [], targetGroupArns: [] };
 const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
 
 describe("README.md stays in step with the code", () => {
@@ -41,10 +42,10 @@ describe("README.md stays in step with the code", () => {
 describe("the IAM policy", () => {
   it("README shows exactly what `balanced iam-policy` prints", () => {
     const shown = /## IAM policy[\s\S]*?```json\n([\s\S]*?)\n```/.exec(readme)?.[1];
-    assert.deepEqual(JSON.parse(shown ?? "null"), iamPolicy([]));
+    assert.deepEqual(JSON.parse(shown ?? "null"), iamPolicy(NO_SCOPE));
   });
   it("scopes the changes to named groups, and never the reads", () => {
-    const p = iamPolicy(["web", "api"]);
+    const p = iamPolicy({ ...NO_SCOPE, groups: ["web", "api"] });
     assert.deepEqual(p.Statement[1]!.Resource, [
       "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/web",
       "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/api",

@@ -1,0 +1,305 @@
+/**
+ * AWS calls for a host in no Auto Scaling group: read its load balancers and their tags, find them
+ * (--discover), deregister and register it, record what was removed, and keep the turn on the load
+ * balancers' own tags (the same protocol as src/aws/turn.ts, on several resources at once).
+ */
+import {
+  AddTagsCommand as ClassicAddTagsCommand,
+  DescribeTagsCommand as ClassicDescribeTagsCommand,
+  RemoveTagsCommand as ClassicRemoveTagsCommand,
+  DeregisterInstancesFromLoadBalancerCommand,
+  DescribeLoadBalancersCommand,
+  RegisterInstancesWithLoadBalancerCommand,
+} from "@aws-sdk/client-elastic-load-balancing";
+import {
+  AddTagsCommand,
+  DeregisterTargetsCommand,
+  DescribeTagsCommand,
+  DescribeTargetGroupsCommand,
+  DescribeTargetHealthCommand,
+  RegisterTargetsCommand,
+  RemoveTagsCommand,
+} from "@aws-sdk/client-elastic-load-balancing-v2";
+import { classifyTarget, goneFrom } from "../core/health";
+import { outKey, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
+import { TURN_TAG, type Turn } from "../core/turn";
+import type { LoadBalancerView } from "../core/types";
+import { awsCall } from "./clients";
+import { type ReadContext, type ReadResult, readClassic, readTargetGroups } from "./read";
+import { clockAttempts, RELEASE_DEADLINE_MS, type TurnStore } from "./turn";
+
+/** The largest page both APIs allow (DescribeLoadBalancers, DescribeTargetGroups). */
+const PAGE = 400;
+/** Both DescribeTags APIs take at most 20 resources a call. */
+const TAG_BATCH = 20;
+
+const batches = <T>(xs: T[], size = TAG_BATCH): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+};
+
+/** Tags of classic ELBs and target groups, by name / ARN; `sentAt`: the earliest answering attempt. */
+async function readTags(
+  ctx: ReadContext,
+  names: string[],
+  arns: string[],
+): Promise<{ tags: Map<string, Record<string, string>>; sentAt: number }> {
+  const tags = new Map<string, Record<string, string>>();
+  const sent: number[] = [];
+  await Promise.all([
+    ...batches(names).map(async (batch) => {
+      const command = new ClassicDescribeTagsCommand({ LoadBalancerNames: batch });
+      const sentAt = clockAttempts(command);
+      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTags", ctx.signal, (o) =>
+        ctx.clients.elb.send(command, o),
+      );
+      sent.push(sentAt());
+      for (const d of res.TagDescriptions ?? [])
+        tags.set(
+          d.LoadBalancerName ?? "",
+          Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])),
+        );
+    }),
+    ...batches(arns).map(async (batch) => {
+      const command = new DescribeTagsCommand({ ResourceArns: batch });
+      const sentAt = clockAttempts(command);
+      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTags", ctx.signal, (o) =>
+        ctx.clients.elbv2.send(command, o),
+      );
+      sent.push(sentAt());
+      for (const d of res.TagDescriptions ?? [])
+        tags.set(d.ResourceArn ?? "", Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])));
+    }),
+  ]);
+  return { tags, sentAt: Math.min(...sent, performance.now()) };
+}
+
+export interface StandaloneRead {
+  snapshot: StandaloneSnapshot;
+  selfTargets: ReadResult["selfTargets"];
+}
+
+/** One pass over the named load balancers: members, health, settings and tags. */
+export async function readStandalone(
+  ctx: ReadContext,
+  names: string[],
+  arns: string[],
+): Promise<StandaloneRead> {
+  const [classic, tgs, tagged] = await Promise.all([
+    readClassic(ctx, names, new Set()),
+    readTargetGroups(ctx, arns, undefined, new Set()),
+    readTags(ctx, names, arns),
+  ]);
+  const views = [...classic, ...tgs.views];
+  return {
+    snapshot: {
+      instanceId: ctx.identity.instanceId,
+      region: ctx.identity.region,
+      loadBalancers: views.map((lb) => ({
+        lb,
+        tags: tagged.tags.get(lb.id) ?? {},
+        selfPorts: registeredPorts(lb, tgs.selfTargets[lb.id]?.ports ?? [], ctx),
+      })),
+      takenAt: Date.now(),
+    },
+    selfTargets: tgs.selfTargets,
+  };
+}
+
+/** The ports this host is registered on now (a target group lists them; absent: none). */
+const registeredPorts = (lb: LoadBalancerView, ports: number[], ctx: ReadContext) =>
+  lb.kind === "classic" || goneFrom(lb.members[ctx.identity.instanceId] ?? { state: "absent", detail: "" })
+    ? []
+    : ports;
+
+/**
+ * --discover: every classic ELB that lists this host, every target group that has it registered,
+ * and every one of either that carries this host's removal record (it was taken out of them).
+ * Paginated; one DescribeTargetHealth per target group, under the SDK's adaptive retry.
+ */
+export async function discover(ctx: ReadContext): Promise<{ names: string[]; arns: string[] }> {
+  const id = ctx.identity.instanceId;
+  const allNames: string[] = [];
+  const names = new Set<string>();
+  let marker: string | undefined;
+  do {
+    const page = await awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancers", ctx.signal, (o) =>
+      ctx.clients.elb.send(new DescribeLoadBalancersCommand({ PageSize: PAGE, Marker: marker }), o),
+    );
+    for (const lb of page.LoadBalancerDescriptions ?? []) {
+      allNames.push(lb.LoadBalancerName!);
+      if (lb.Instances?.some((i) => i.InstanceId === id)) names.add(lb.LoadBalancerName!);
+    }
+    marker = page.NextMarker;
+  } while (marker);
+  const allArns: string[] = [];
+  const arns = new Set<string>();
+  const targetGroups: { arn: string; ip: boolean }[] = [];
+  do {
+    const page = await awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroups", ctx.signal, (o) =>
+      ctx.clients.elbv2.send(new DescribeTargetGroupsCommand({ PageSize: PAGE, Marker: marker }), o),
+    );
+    for (const tg of page.TargetGroups ?? []) {
+      if (tg.TargetType !== "instance" && tg.TargetType !== "ip") continue;
+      allArns.push(tg.TargetGroupArn!);
+      targetGroups.push({ arn: tg.TargetGroupArn!, ip: tg.TargetType === "ip" });
+    }
+    marker = page.NextMarker;
+  } while (marker);
+  await Promise.all(
+    targetGroups.map(async ({ arn, ip }) => {
+      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
+        ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }), o),
+      );
+      const selfId = ip ? ctx.identity.privateIp : id;
+      const registered = (res.TargetHealthDescriptions ?? []).some(
+        (d) =>
+          d.Target?.Id === selfId &&
+          classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason).state !== "absent",
+      );
+      if (registered) arns.add(arn);
+    }),
+  );
+  const { tags } = await readTags(ctx, allNames, allArns);
+  for (const [resource, t] of tags) {
+    if (!(outKey(id) in t)) continue;
+    if (resource.startsWith("arn:")) arns.add(resource);
+    else names.add(resource);
+  }
+  return { names: [...names].sort(), arns: [...arns].sort() };
+}
+
+const classicNames = (lbs: StandaloneLb[]) => lbs.filter((l) => l.lb.kind === "classic").map((l) => l.lb.id);
+const targetGroupArns = (lbs: StandaloneLb[]) =>
+  lbs.filter((l) => l.lb.kind === "target-group").map((l) => l.lb.id);
+
+/** Sets one tag on each of these load balancers, both APIs at once. */
+async function addTags(
+  ctx: ReadContext,
+  lbs: StandaloneLb[],
+  key: string,
+  value: (l: StandaloneLb) => string,
+) {
+  await Promise.all(
+    lbs.map((l) =>
+      l.lb.kind === "classic"
+        ? awsCall(ctx.log, "elasticloadbalancing:AddTags", ctx.signal, (o) =>
+            ctx.clients.elb.send(
+              new ClassicAddTagsCommand({
+                LoadBalancerNames: [l.lb.id],
+                Tags: [{ Key: key, Value: value(l) }],
+              }),
+              o,
+            ),
+          )
+        : awsCall(ctx.log, "elasticloadbalancing:AddTags", ctx.signal, (o) =>
+            ctx.clients.elbv2.send(
+              new AddTagsCommand({ ResourceArns: [l.lb.id], Tags: [{ Key: key, Value: value(l) }] }),
+              o,
+            ),
+          ),
+    ),
+  );
+}
+
+async function removeTags(ctx: ReadContext, lbs: StandaloneLb[], key: string, signal = ctx.signal) {
+  const names = classicNames(lbs);
+  const arns = targetGroupArns(lbs);
+  await Promise.all([
+    ...batches(names).map((batch) =>
+      awsCall(ctx.log, "elasticloadbalancing:RemoveTags", signal, (o) =>
+        ctx.clients.elb.send(
+          new ClassicRemoveTagsCommand({ LoadBalancerNames: batch, Tags: [{ Key: key }] }),
+          o,
+        ),
+      ),
+    ),
+    ...batches(arns).map((batch) =>
+      awsCall(ctx.log, "elasticloadbalancing:RemoveTags", signal, (o) =>
+        ctx.clients.elbv2.send(new RemoveTagsCommand({ ResourceArns: batch, TagKeys: [key] }), o),
+      ),
+    ),
+  ]);
+}
+
+/** The turn kept as `balanced:turn` on every one of these load balancers (see attemptTurn). */
+export function lbTurnStore(lbs: StandaloneLb[]): TurnStore {
+  return {
+    async read(ctx) {
+      const { tags, sentAt } = await readTags(ctx, classicNames(lbs), targetGroupArns(lbs));
+      return { values: lbs.map((l) => tags.get(l.lb.id)?.[TURN_TAG]), attemptSentAt: sentAt };
+    },
+    write: (ctx, value) => addTags(ctx, lbs, TURN_TAG, () => value),
+  };
+}
+
+/** Gives the turn back where it is still ours; its own short deadline, as for groups. */
+export function releaseLbTurn(ctx: ReadContext, lbs: StandaloneLb[], _turn: Turn): Promise<void> {
+  return removeTags(ctx, lbs, TURN_TAG, AbortSignal.timeout(RELEASE_DEADLINE_MS));
+}
+
+export const recordRemoval = (ctx: ReadContext, lbs: StandaloneLb[], value: (l: StandaloneLb) => string) =>
+  addTags(ctx, lbs, outKey(ctx.identity.instanceId), value);
+
+export const forgetRemoval = (ctx: ReadContext, lbs: StandaloneLb[]) =>
+  removeTags(ctx, lbs, outKey(ctx.identity.instanceId));
+
+/** The id this host has in a target group: its instance id, or its private IP for IP targets. */
+const targetId = (ctx: ReadContext, l: StandaloneLb) =>
+  l.lb.targetType === "ip" ? (ctx.identity.privateIp ?? ctx.identity.instanceId) : ctx.identity.instanceId;
+
+export async function deregister(ctx: ReadContext, l: StandaloneLb, ports: number[]): Promise<void> {
+  const id = ctx.identity.instanceId;
+  if (l.lb.kind === "classic") {
+    await awsCall(ctx.log, "elasticloadbalancing:DeregisterInstancesFromLoadBalancer", ctx.signal, (o) =>
+      ctx.clients.elb.send(
+        new DeregisterInstancesFromLoadBalancerCommand({
+          LoadBalancerName: l.lb.id,
+          Instances: [{ InstanceId: id }],
+        }),
+        o,
+      ),
+    );
+    return;
+  }
+  // As AWS requires: a target registered with a port is deregistered with that port.
+  await awsCall(ctx.log, "elasticloadbalancing:DeregisterTargets", ctx.signal, (o) =>
+    ctx.clients.elbv2.send(
+      new DeregisterTargetsCommand({
+        TargetGroupArn: l.lb.id,
+        Targets: ports.length
+          ? ports.map((Port) => ({ Id: targetId(ctx, l), Port }))
+          : [{ Id: targetId(ctx, l) }],
+      }),
+      o,
+    ),
+  );
+}
+
+export async function register(ctx: ReadContext, l: StandaloneLb, ports: number[]): Promise<void> {
+  const id = ctx.identity.instanceId;
+  if (l.lb.kind === "classic") {
+    await awsCall(ctx.log, "elasticloadbalancing:RegisterInstancesWithLoadBalancer", ctx.signal, (o) =>
+      ctx.clients.elb.send(
+        new RegisterInstancesWithLoadBalancerCommand({
+          LoadBalancerName: l.lb.id,
+          Instances: [{ InstanceId: id }],
+        }),
+        o,
+      ),
+    );
+    return;
+  }
+  await awsCall(ctx.log, "elasticloadbalancing:RegisterTargets", ctx.signal, (o) =>
+    ctx.clients.elbv2.send(
+      new RegisterTargetsCommand({
+        TargetGroupArn: l.lb.id,
+        Targets: ports.length
+          ? ports.map((Port) => ({ Id: targetId(ctx, l), Port }))
+          : [{ Id: targetId(ctx, l) }],
+      }),
+      o,
+    ),
+  );
+}

@@ -1,0 +1,401 @@
+/**
+ * `status`, `out` and `in` for a host in no Auto Scaling group (src/core/standalone.ts): the same
+ * safety, turn-taking and exit codes, with the load balancers as the shared state.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { type ReadContext, readSelfInLoadBalancer } from "../aws/read";
+import {
+  deregister,
+  discover,
+  forgetRemoval,
+  lbTurnStore,
+  readStandalone,
+  recordRemoval,
+  register,
+  releaseLbTurn,
+} from "../aws/standalone";
+import { attemptTurn, canAct } from "../aws/turn";
+import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
+import {
+  assessLbBudget,
+  decideStandaloneIn,
+  decideStandaloneOut,
+  decideStandaloneShutdown,
+  formatRemoval,
+  parseRemovals,
+  portsToRegister,
+  type StandaloneDecision,
+  type StandaloneLb,
+  type StandaloneStep,
+} from "../core/standalone";
+import {
+  defaultInTimeoutSeconds,
+  defaultOutTimeoutSeconds,
+  drainSeconds,
+  healthySeconds,
+} from "../core/timing";
+import { isMine, TURN_TAG, type Turn, viewTurn } from "../core/turn";
+import type { MemberHealth } from "../core/types";
+import { BalancedError, busy, ExitCode, notManageable, timedOut } from "../errors";
+import type { MoveResult } from "./move";
+import type { Run } from "./run";
+import type { StatusResult } from "./status";
+import { guardWait, waitUntil } from "./wait";
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Whether this invocation can run without a group: load balancers named, or --discover. */
+export const standaloneConfigured = (run: Run) =>
+  run.options.loadBalancerNames.length > 0 || run.options.targetGroupArns.length > 0 || run.options.discover;
+
+async function read(run: Run, ctx: ReadContext) {
+  let names = run.options.loadBalancerNames;
+  let arns = run.options.targetGroupArns;
+  if (run.options.discover) {
+    run.reporter.step("discovering this host's load balancers (asking every one in the region)");
+    const found = await run.timed("discover", () => discover(ctx));
+    names = [...new Set([...names, ...found.names])];
+    arns = [...new Set([...arns, ...found.arns])];
+    if (names.length + arns.length === 0)
+      throw notManageable(
+        `${ctx.identity.instanceId} is in no Auto Scaling group and no load balancer or target group in ${ctx.identity.region} has it or a record of it`,
+      );
+  }
+  run.standalone = await run.timed("read", () => readStandalone(ctx, names, arns));
+  return run.standalone.snapshot;
+}
+
+const byId = (lbs: StandaloneLb[], ids: string[]) => lbs.filter((l) => ids.includes(l.lb.id));
+
+type Members = { l: StandaloneLb; member: MemberHealth }[];
+
+const describe = (members: Members) =>
+  members.map(({ l, member }) => `${lbLabel(l.lb)}: ${member.state}`).join(", ");
+
+async function pollMembers(run: Run, ctx: ReadContext, lbs: StandaloneLb[]): Promise<Members> {
+  return Promise.all(
+    lbs.map(async (l) => ({
+      l,
+      member: await readSelfInLoadBalancer(ctx, l.lb, {
+        id: run.standalone!.selfTargets[l.lb.id]?.id ?? ctx.identity.instanceId,
+        ports: l.lb.kind === "classic" ? [] : portsToRegister(run.standalone!.snapshot, l),
+      }),
+    })),
+  );
+}
+
+async function waitFor(
+  run: Run,
+  ctx: ReadContext,
+  lbs: StandaloneLb[],
+  deadlineAt: number,
+  goal: "out" | "in",
+): Promise<void> {
+  const views = lbs.map((l) => l.lb);
+  const expectedAt = Date.now() + (goal === "out" ? drainSeconds(views) : healthySeconds(views)) * 1000;
+  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  const done = (m: MemberHealth) => (goal === "out" ? goneFrom(m) : servesIn(m));
+  run.reporter.step(
+    goal === "out"
+      ? `leaving ${views.map(lbLabel).join(", ")} (draining takes up to ${drainSeconds(views)} s)`
+      : `waiting until healthy in ${views.map(lbLabel).join(", ")} (health checks take about ${healthySeconds(views)} s)`,
+  );
+  let last: Members | undefined;
+  const outcome = await guardWait(
+    run,
+    () =>
+      `${last ? describe(last) : "state unknown"}; AWS goes on ${goal === "out" ? "draining" : "checking"} it`,
+    `balanced ${goal}`,
+    () =>
+      waitUntil<Members>({
+        deadlineAt,
+        signal: run.signal,
+        reporter: run.reporter,
+        poll: async () => (last = await pollMembers(run, ctx, lbs)),
+        isDone: (ms) => ms.every(({ member }) => done(member)),
+        describe: (ms, elapsed) => ({
+          line: `${describe(ms)} — ${seconds(elapsed)} of up to ${budgetS} s`,
+          key: describe(ms),
+        }),
+        predictAt: () => expectedAt,
+      }),
+  );
+  if (!outcome.reached) {
+    const pending = outcome.state
+      .filter(({ member }) => !done(member))
+      .map(({ l, member }) => `${lbLabel(l.lb)}: ${member.state} (${member.detail})`)
+      .join("; ");
+    throw timedOut(
+      goal === "out"
+        ? `timed out after ${budgetS} s waiting to leave the load balancers: still in ${pending}; AWS keeps draining it: run \`balanced out\` again to keep waiting, or \`balanced in\` to return it`
+        : `timed out after ${budgetS} s waiting for this host to take traffic: not yet healthy in ${pending}; check the application's health check, then run \`balanced in\` again to keep waiting`,
+    );
+  }
+}
+
+async function execute(
+  run: Run,
+  ctx: ReadContext,
+  decision: Extract<StandaloneDecision, { verdict: "act" }>,
+  timeoutSeconds: number,
+  by: "out" | "shutdown",
+  onLeft?: () => Promise<void>,
+): Promise<void> {
+  const deadlineAt = Date.now() + timeoutSeconds * 1000;
+  const s = run.standalone!.snapshot;
+  const targets = byId(s.loadBalancers, decision.targets);
+  const mine = s.loadBalancers.filter((l) =>
+    parseRemovals(l.tags).some((r) => r.instanceId === s.instanceId),
+  );
+  const at = new Date().toISOString();
+  for (const step of decision.steps) {
+    await run.timed(step, () => runStep(step));
+  }
+  async function runStep(step: StandaloneStep): Promise<void> {
+    switch (step) {
+      case "record-removal":
+        run.reporter.step(
+          `recording on ${targets.map((l) => lbLabel(l.lb)).join(", ")} what this host leaves (balanced:out:${s.instanceId}), for \`in\``,
+        );
+        await recordRemoval(ctx, targets, (l) => formatRemoval({ ports: l.selfPorts, by, at }));
+        return;
+      case "deregister":
+        run.reporter.step(
+          `deregistering from ${targets.map((l) => `${lbLabel(l.lb)}${l.selfPorts.length ? ` (port ${l.selfPorts.join(", ")})` : ""}`).join(", ")}`,
+        );
+        await Promise.all(targets.map((l) => deregister(ctx, l, l.selfPorts)));
+        await onLeft?.();
+        return;
+      case "wait-out":
+        await waitFor(run, ctx, targets, deadlineAt, "out");
+        return;
+      case "register":
+        run.reporter.step(
+          `registering with ${targets.map((l) => `${lbLabel(l.lb)}${portsToRegister(s, l).length ? ` (port ${portsToRegister(s, l).join(", ")})` : ""}`).join(", ")}`,
+        );
+        await Promise.all(targets.map((l) => register(ctx, l, portsToRegister(s, l))));
+        return;
+      case "wait-in":
+        await waitFor(run, ctx, s.loadBalancers, deadlineAt, "in");
+        return;
+      case "forget-removal":
+        run.reporter.step(
+          `removing this host's removal records from ${mine.map((l) => lbLabel(l.lb)).join(", ")}`,
+        );
+        await forgetRemoval(ctx, mine);
+        run.notes.push("removal records removed");
+        return;
+    }
+  }
+}
+
+function refuse(decision: StandaloneDecision): never {
+  if (decision.verdict !== "refuse") throw new Error("not a refusal");
+  throw new BalancedError(decision.exitCode, decision.kind, decision.reason);
+}
+
+const dryRun = (d: StandaloneDecision): MoveResult => ({
+  outcome: "dry-run",
+  message: d.verdict === "act" ? `dry run: ${d.summary}` : d.verdict === "done" ? d.summary : "",
+});
+
+function outDone(run: Run, targets: string[]): MoveResult {
+  const s = run.standalone!.snapshot;
+  const names = byId(s.loadBalancers, targets)
+    .map((l) => lbLabel(l.lb))
+    .join(", ");
+  return {
+    outcome: "done",
+    message: `${s.instanceId} is out: deregistered and drained from ${names} (${seconds(Date.now() - run.startedAt)})`,
+  };
+}
+
+/** Between --wait-for-turn retries, as for groups. */
+const RETRY_MIN_MS = 1000;
+const RETRY_JITTER_MS = 2000;
+
+/** One attempt: refusals and lost turns come back as errors the caller may wait out. */
+async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | BalancedError> {
+  const before = await read(run, ctx);
+  const policy = run.options.policy;
+  if (run.options.shutdown) {
+    const d = decideStandaloneShutdown(before, policy);
+    run.decision = d;
+    if (d.verdict === "refuse") refuse(d);
+    if (d.verdict === "done") return { outcome: "already", message: `${before.instanceId} is ${d.summary}` };
+    if (run.options.dryRun) return dryRun(d);
+    const timeout =
+      run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(before.loadBalancers.map((l) => l.lb));
+    await execute(run, ctx, d, timeout, "shutdown");
+    return outDone(run, d.targets);
+  }
+  // A cheap look first: no turn is taken to refuse, or to finish an earlier out.
+  const first = decideStandaloneOut(before, policy);
+  run.decision = first;
+  if (first.verdict === "refuse") return new BalancedError(first.exitCode, first.kind, first.reason);
+  if (first.verdict === "done")
+    return { outcome: "already", message: `${before.instanceId} is ${first.summary}` };
+  if (run.options.dryRun) return dryRun(first);
+  const timeout =
+    run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(before.loadBalancers.map((l) => l.lb));
+  if (!first.steps.includes("deregister")) {
+    await execute(run, ctx, first, timeout, "out");
+    return outDone(run, first.targets);
+  }
+
+  // The turn lives on every load balancer this host is in: any host sharing one of them excludes it.
+  const lbs = before.loadBalancers;
+  run.reporter.step(
+    `taking the turn on ${lbs.map((l) => lbLabel(l.lb)).join(", ")} (so no other host leaves at the same time)`,
+  );
+  const attempt = await run.timed("take-turn", () => attemptTurn(ctx, lbTurnStore(lbs)));
+  if (!attempt.taken) {
+    const v = attempt.view;
+    if (v.state === "late")
+      return busy("refusing: AWS answered too slowly to take the turn safely; try again");
+    const left = Math.max(0, Math.round((v.turn.expiresAt - Date.now()) / 1000));
+    return busy(
+      `refusing: another host is leaving: ${v.turn.holder} holds the turn (for up to ${left} s more)`,
+    );
+  }
+  let held: Turn | undefined = attempt.turn;
+  let heldOn: StandaloneLb[] = lbs;
+  const release = async () => {
+    const turn = held;
+    held = undefined;
+    if (turn && heldOn.length) await releaseLbTurn(ctx, heldOn, turn);
+  };
+  try {
+    const fresh = await read(run, ctx);
+    // Give back only where the turn is still ours: elsewhere it may be another host's now.
+    heldOn = fresh.loadBalancers.filter((l) => isMine(l.tags[TURN_TAG], attempt.turn));
+    if (heldOn.length !== fresh.loadBalancers.length) {
+      const other = fresh.loadBalancers.find((l) => !isMine(l.tags[TURN_TAG], attempt.turn));
+      const holder = other
+        ? viewTurn(other.tags[TURN_TAG], Date.now(), { instanceId: "", isAlive: () => true })
+        : undefined;
+      return busy(
+        `refusing: another host is leaving: ${holder && holder.state !== "free" ? holder.turn.holder : "another host"} took the turn`,
+      );
+    }
+    const d = decideStandaloneOut(fresh, policy);
+    run.decision = d;
+    if (d.verdict === "refuse") return new BalancedError(d.exitCode, d.kind, d.reason);
+    if (d.verdict === "done") return { outcome: "already", message: `${fresh.instanceId} is ${d.summary}` };
+    if (!canAct(attempt.turn))
+      return busy("refusing: the turn ran out before this host could act; try again");
+    // Once deregistered, this host's records make it count as out for every other host: give the turn back.
+    await execute(run, ctx, d, timeout, "out", () =>
+      release().catch((err: unknown) =>
+        run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
+      ),
+    );
+    return outDone(run, d.targets);
+  } finally {
+    await release().catch(() => undefined);
+  }
+}
+
+export async function standaloneOut(run: Run): Promise<MoveResult> {
+  const ctx = await run.context();
+  const giveUpAt =
+    run.options.waitForTurnSeconds === undefined
+      ? undefined
+      : Date.now() + run.options.waitForTurnSeconds * 1000;
+  for (;;) {
+    const result = await outAttempt(run, ctx);
+    if (!(result instanceof BalancedError)) return result;
+    const retryable = result.exitCode === ExitCode.Busy || result.exitCode === ExitCode.Unsafe;
+    if (giveUpAt === undefined || !retryable || Date.now() >= giveUpAt) throw result;
+    run.reporter.progress(`waiting for a turn: ${result.message.replace(/^refusing: /, "")}`, result.message);
+    const pause = RETRY_MIN_MS + Math.random() * RETRY_JITTER_MS;
+    await guardWait(
+      run,
+      () => "this host has not left; nothing changed",
+      "balanced out",
+      () =>
+        sleep(
+          Math.min(pause, Math.max(0, giveUpAt - Date.now())),
+          undefined,
+          run.signal ? { signal: run.signal } : undefined,
+        ),
+    );
+  }
+}
+
+export async function standaloneIn(run: Run): Promise<MoveResult> {
+  const ctx = await run.context();
+  const s = await read(run, ctx);
+  const d = decideStandaloneIn(s, { afterShutdown: run.options.afterShutdown });
+  run.decision = d;
+  if (d.verdict === "refuse") refuse(d);
+  if (d.verdict === "done") return { outcome: "already", message: `${s.instanceId} is ${d.summary}` };
+  if (run.options.dryRun) return dryRun(d);
+  const timeout = run.options.timeoutSeconds ?? defaultInTimeoutSeconds(s.loadBalancers.map((l) => l.lb));
+  await execute(run, ctx, d, timeout, "out");
+  return {
+    outcome: "done",
+    message:
+      `${s.instanceId} is in: healthy in ${s.loadBalancers.map((l) => lbLabel(l.lb)).join(", ")}` +
+      `${run.notes.map((n) => `; ${n}`).join("")} (${seconds(Date.now() - run.startedAt)})`,
+  };
+}
+
+const verdictLine = (d: StandaloneDecision) =>
+  d.verdict === "refuse" ? `${d.reason} (exit ${d.exitCode})` : d.summary;
+
+export async function standaloneStatus(run: Run): Promise<StatusResult> {
+  const ctx = await run.context();
+  const s = await read(run, ctx);
+  const policy = run.options.policy;
+  const outDecision = decideStandaloneOut(s, policy);
+  const inDecision = decideStandaloneIn(s);
+  run.decision = outDecision;
+  const id = run.identity!;
+  const pad = (label: string) => label.padEnd(11);
+  const leftovers = s.loadBalancers.flatMap((l) =>
+    parseRemovals(l.tags).map(
+      (r) =>
+        `${r.instanceId} was taken out of ${lbLabel(l.lb)} by balanced ${r.by === "shutdown" ? "at shutdown " : ""}at ${r.at}` +
+        `${r.ports.length ? ` (port ${r.ports.join(", ")})` : ""}; its \`balanced in\` restores it`,
+    ),
+  );
+  const lines = [
+    `${id.instanceId} (${id.availabilityZone || "?"}, ${s.region})`,
+    `${pad("mode")}no Auto Scaling group: deregistered from and registered with its load balancers directly`,
+    ...s.loadBalancers.map((l, i) => {
+      const m = memberOf(l.lb, s.instanceId);
+      const ports = l.selfPorts.length ? ` on port ${l.selfPorts.join(", ")}` : "";
+      return `${pad(i === 0 ? "this host" : "")}${lbLabel(l.lb).padEnd(28)} ${m.state}${ports}${m.state === "healthy" ? "" : ` (${m.detail})`}`;
+    }),
+    ...s.loadBalancers.map((l, i) => {
+      const b = assessLbBudget(s, l, policy);
+      const others = Object.keys(l.lb.members).filter((m) => m !== s.instanceId).length;
+      return `${pad(i === 0 ? "peers" : "")}${lbLabel(l.lb).padEnd(28)} ${b.healthyOthers.length} of ${others} other${others === 1 ? "" : "s"} healthy; at least ${b.requiredHealthy} must remain, at most ${b.maxUnavailable} out at once`;
+    }),
+    ...leftovers.map((line, i) => `${pad(i === 0 ? "left over" : "")}${line}`),
+    `${pad("out")}${verdictLine(outDecision)}`,
+    `${pad("in")}${verdictLine(inDecision)}`,
+  ];
+  return {
+    outcome: "status",
+    message: lines.join("\n"),
+    out: outDecision as StatusResult["out"],
+    in: inDecision as StatusResult["in"],
+    leftovers,
+  };
+}
+
+/**
+ * Runs the group way, and falls over to the standalone way when the host is in no group and load
+ * balancers are named (or --discover): the group lookup is the first call either way, so this costs
+ * no extra call.
+ */
+export async function byMode<T>(run: Run, group: () => Promise<T>, standalone: () => Promise<T>): Promise<T> {
+  try {
+    return await group();
+  } catch (err) {
+    if (!(err instanceof BalancedError && err.kind === "no-group") || !standaloneConfigured(run)) throw err;
+    return standalone();
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Hosts in no Auto Scaling group: `out` deregisters the host from its load balancers directly and
+ * `in` registers it again (the seeds' OpsWorks and Fabric way). Pure: a snapshot of the load
+ * balancers and their tags in, a decision out.
+ *
+ * What `out` removed is recorded on each load balancer / target group it removed the host from, one
+ * tag per host: `balanced:out:<instance>` = `ports=8080+8081 by=out at=<ISO>` (no ports for a
+ * classic ELB; tag values allow no commas). It is written BEFORE deregistering, so a crash leaves a record, never a silently
+ * missing registration; `in` restores exactly what the records say, from any later process. The
+ * records also tell every other host that this one is out: a deregistered host is invisible in the
+ * load balancer's own member list, so the budget counts records as well as members.
+ */
+import { ExitCode } from "../errors";
+import { formatQuantity, resolveQuantity } from "./decide";
+import { goneFrom, lbLabel, memberOf, servesIn } from "./health";
+import type { LoadBalancerView, MemberHealth, Policy } from "./types";
+
+export const OUT_TAG_PREFIX = "balanced:out:";
+export const outKey = (instanceId: string) => `${OUT_TAG_PREFIX}${instanceId}`;
+
+export interface RemovalRecord {
+  instanceId: string;
+  /** Target groups: the ports the host was registered on. Classic ELBs: none. */
+  ports: number[];
+  /** Who removed it: a planned `out`, or the systemd unit's shutdown. */
+  by: "out" | "shutdown";
+  at: string;
+}
+
+export const formatRemoval = (r: Omit<RemovalRecord, "instanceId">) =>
+  `ports=${r.ports.join("+")} by=${r.by} at=${r.at}`;
+
+export function parseRemovals(tags: Record<string, string>): RemovalRecord[] {
+  const records: RemovalRecord[] = [];
+  for (const [key, value] of Object.entries(tags)) {
+    if (!key.startsWith(OUT_TAG_PREFIX)) continue;
+    const m = /^ports=([\d+]*) by=(out|shutdown) at=(\S+)$/.exec(value.trim());
+    if (!m) continue;
+    records.push({
+      instanceId: key.slice(OUT_TAG_PREFIX.length),
+      ports: m[1] ? m[1].split("+").map(Number) : [],
+      by: m[2] as RemovalRecord["by"],
+      at: m[3]!,
+    });
+  }
+  return records;
+}
+
+/** One load balancer or target group as a standalone host sees it. */
+export interface StandaloneLb {
+  lb: LoadBalancerView;
+  tags: Record<string, string>;
+  /** Target groups: the ports this host is registered on now. */
+  selfPorts: number[];
+}
+
+export interface StandaloneSnapshot {
+  instanceId: string;
+  region: string;
+  loadBalancers: StandaloneLb[];
+  takenAt: number;
+}
+
+export type StandaloneStep =
+  /** Tag each load balancer this host leaves with what it removes (before deregistering). */
+  | "record-removal"
+  /** DeregisterInstancesFromLoadBalancer / DeregisterTargets (with the ports). */
+  | "deregister"
+  /** Wait until gone from every load balancer it left. */
+  | "wait-out"
+  /** RegisterInstancesWithLoadBalancer / RegisterTargets (with the recorded ports). */
+  | "register"
+  /** Wait until healthy in every load balancer. */
+  | "wait-in"
+  /** Remove this host's records: it is back. */
+  | "forget-removal";
+
+export type StandaloneDecision =
+  | { verdict: "act"; steps: StandaloneStep[]; summary: string; targets: string[] }
+  | { verdict: "done"; summary: string }
+  | {
+      verdict: "refuse";
+      exitCode: typeof ExitCode.Unsafe | typeof ExitCode.Busy;
+      kind: "unsafe" | "busy";
+      reason: string;
+    };
+
+const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+const mine = (s: StandaloneSnapshot, l: StandaloneLb) =>
+  parseRemovals(l.tags).find((r) => r.instanceId === s.instanceId);
+
+const self = (s: StandaloneSnapshot, l: StandaloneLb): MemberHealth => memberOf(l.lb, s.instanceId);
+
+export interface LbBudget {
+  label: string;
+  healthyOthers: string[];
+  /** Out of service once this host leaves, this host included: unhealthy members and recorded removals. */
+  unavailableAfter: { id: string; why: string }[];
+  requiredHealthy: number;
+  maxUnavailable: number;
+}
+
+/**
+ * The budget in one load balancer's own view: its other members, plus the hosts that balanced
+ * took out of it (their records), which it no longer lists.
+ */
+export function assessLbBudget(s: StandaloneSnapshot, l: StandaloneLb, policy: Policy): LbBudget {
+  const members = Object.entries(l.lb.members).filter(([id, m]) => id !== s.instanceId && !goneFrom(m));
+  const healthyOthers = members.filter(([, m]) => servesIn(m)).map(([id]) => id);
+  const removed = parseRemovals(l.tags).filter(
+    (r) => r.instanceId !== s.instanceId && !members.some(([id]) => id === r.instanceId),
+  );
+  const unavailableAfter = [
+    ...members
+      .filter(([, m]) => !servesIn(m))
+      .map(([id, m]) => ({ id, why: `${m.state} in ${lbLabel(l.lb)}` })),
+    ...removed.map((r) => ({ id: r.instanceId, why: `taken out by balanced at ${r.at}` })),
+    { id: s.instanceId, why: "this host" },
+  ];
+  // Percentages are of every host this load balancer serves with: its members and the ones out.
+  const size = members.length + removed.length + 1;
+  const requiredHealthy = Math.max(1, policy.minHealthy ? resolveQuantity(policy.minHealthy, size) : 1);
+  return {
+    label: lbLabel(l.lb),
+    healthyOthers,
+    unavailableAfter,
+    requiredHealthy,
+    maxUnavailable: resolveQuantity(policy.maxUnavailable, size),
+  };
+}
+
+export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): StandaloneDecision {
+  const registered = s.loadBalancers.filter((l) => !goneFrom(self(s, l)));
+  if (registered.length === 0)
+    return {
+      verdict: "done",
+      summary: `already out: gone from all ${plural(s.loadBalancers.length, "load balancer")}`,
+    };
+  const draining = registered.filter((l) => self(s, l).state === "draining" && mine(s, l));
+  const toLeave = registered.filter((l) => !draining.includes(l));
+  if (toLeave.length === 0)
+    return {
+      verdict: "act",
+      steps: ["wait-out"],
+      summary: `finishing an earlier \`out\`: still draining from ${draining.map((l) => lbLabel(l.lb)).join(", ")}`,
+      targets: draining.map((l) => l.lb.id),
+    };
+  for (const l of toLeave) {
+    const b = assessLbBudget(s, l, policy);
+    const healthy = b.healthyOthers.length;
+    if (healthy === 0)
+      return {
+        verdict: "refuse",
+        exitCode: ExitCode.Unsafe,
+        kind: "unsafe",
+        reason: `refusing: this host is the only healthy member of ${b.label}; deregistering it would leave none`,
+      };
+    if (healthy < b.requiredHealthy)
+      return {
+        verdict: "refuse",
+        exitCode: ExitCode.Unsafe,
+        kind: "unsafe",
+        reason: `refusing: ${plural(healthy, "healthy member")} would remain in ${b.label}, --min-healthy requires ${b.requiredHealthy}${policy.minHealthy?.kind === "percent" ? ` (${formatQuantity(policy.minHealthy)})` : ""}`,
+      };
+    if (b.unavailableAfter.length > b.maxUnavailable) {
+      const who = b.unavailableAfter
+        .map((u) => (u.why === "this host" ? "this host" : `${u.id}: ${u.why}`))
+        .join(", ");
+      return {
+        verdict: "refuse",
+        exitCode: ExitCode.Unsafe,
+        kind: "unsafe",
+        reason: `refusing: ${b.unavailableAfter.length} hosts would be out of ${b.label} at once (${who}), --max-unavailable allows ${b.maxUnavailable}`,
+      };
+    }
+  }
+  const healthyLeft = toLeave
+    .map(
+      (l) =>
+        `${lbLabel(l.lb)}: ${plural(assessLbBudget(s, l, policy).healthyOthers.length, "healthy member")}`,
+    )
+    .join(", ");
+  return {
+    verdict: "act",
+    steps: ["record-removal", "deregister", "wait-out"],
+    summary: `would record and deregister this host from ${toLeave.map((l) => lbLabel(l.lb)).join(", ")}; remaining: ${healthyLeft}`,
+    targets: toLeave.map((l) => l.lb.id),
+  };
+}
+
+/**
+ * `out --shutdown`: the host goes down either way, so no budget refusal; only what is registered is
+ * left, and recorded as removed by the shutdown.
+ */
+export function decideStandaloneShutdown(s: StandaloneSnapshot, policy: Policy): StandaloneDecision {
+  const planned = decideStandaloneOut(s, policy);
+  if (planned.verdict !== "refuse") return planned;
+  const registered = s.loadBalancers.filter((l) => !goneFrom(self(s, l)));
+  return {
+    verdict: "act",
+    steps: ["record-removal", "deregister", "wait-out"],
+    summary: `shutting down: would record and deregister this host from ${registered.map((l) => lbLabel(l.lb)).join(", ")}, although ${planned.reason.replace(/^refusing: /, "")}`,
+    targets: registered.map((l) => l.lb.id),
+  };
+}
+
+/** The ports `in` registers a target on: the recorded ones, else those it is on, else the group's. */
+export function portsToRegister(s: StandaloneSnapshot, l: StandaloneLb): number[] {
+  if (l.lb.kind === "classic") return [];
+  const recorded = mine(s, l)?.ports ?? [];
+  if (recorded.length) return recorded;
+  if (l.selfPorts.length) return l.selfPorts;
+  return l.lb.port !== undefined ? [l.lb.port] : [];
+}
+
+export function decideStandaloneIn(
+  s: StandaloneSnapshot,
+  opts: { afterShutdown?: boolean } = {},
+): StandaloneDecision {
+  const records = s.loadBalancers.filter((l) => mine(s, l));
+  if (opts.afterShutdown && !records.some((l) => mine(s, l)?.by === "shutdown"))
+    return {
+      verdict: "done",
+      summary: `not taken out by a shutdown (no ${outKey(s.instanceId)} tag with by=shutdown): left as it is`,
+    };
+  const absent = s.loadBalancers.filter((l) => goneFrom(self(s, l)) || self(s, l).state === "draining");
+  const waiting = s.loadBalancers.filter((l) => !servesIn(self(s, l)));
+  if (absent.length === 0 && waiting.length === 0) {
+    if (records.length === 0)
+      return {
+        verdict: "done",
+        summary: `already in: healthy in all ${plural(s.loadBalancers.length, "load balancer")}`,
+      };
+    return {
+      verdict: "act",
+      steps: ["forget-removal"],
+      summary: "in, but its removal records are still there: would remove them",
+      targets: records.map((l) => l.lb.id),
+    };
+  }
+  const steps: StandaloneStep[] = [...(absent.length ? (["register"] as const) : []), "wait-in"];
+  if (records.length) steps.push("forget-removal");
+  const how = (l: StandaloneLb) => {
+    const ports = portsToRegister(s, l);
+    return `${lbLabel(l.lb)}${ports.length ? ` on port ${ports.join(", ")}` : ""}`;
+  };
+  return {
+    verdict: "act",
+    steps,
+    summary: absent.length
+      ? `would register this host with ${absent.map(how).join(", ")} and wait until healthy in all ${plural(s.loadBalancers.length, "load balancer")}`
+      : `registered, waiting to be healthy in ${waiting.map((l) => lbLabel(l.lb)).join(", ")}`,
+    targets: absent.map((l) => l.lb.id),
+  };
+}
