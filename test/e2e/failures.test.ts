@@ -97,7 +97,7 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     assert.equal(res.code, 6);
     assert.match(
       res.stderr,
-      /^balanced: i-0c000000000000001 is not in an Auto Scaling group, so balanced cannot move it to Standby\n$/,
+      /^balanced: i-0c000000000000001 is not in an Auto Scaling group; name its load balancers with --load-balancer\/--target-group \(or --discover\) to deregister it from them directly\n$/,
     );
   });
 

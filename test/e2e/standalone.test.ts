@@ -1,0 +1,213 @@
+import assert from "node:assert/strict";
+import { afterEach, describe, it } from "node:test";
+import { runCli, simState } from "../helpers/cli";
+import { control, eventually } from "../helpers/clients";
+import { loadFleet } from "../sim/fleet";
+import { type Sim, startSim } from "../sim/server";
+
+/**
+ * Hosts in no Auto Scaling group (standalone-pair: two hosts, app-classic, and app-tg registered on
+ * port 8080, not the group's default 80): out deregisters, in registers exactly that back.
+ */
+const A = "i-0c000000000000001";
+const B = "i-0c000000000000002";
+
+const tgArn = (sim: Sim) => [...sim.world().targetGroups.values()].find((t) => t.name === "app-tg")!.arn;
+/** How each host would name its load balancers: on the command line, or in /etc/default/balanced. */
+const named = (sim: Sim) => ({ BALANCED_LOAD_BALANCER: "app-classic", BALANCED_TARGET_GROUP: tgArn(sim) });
+const cli = (sim: Sim, host: string, args: string[], env: Record<string, string> = named(sim)) =>
+  runCli(sim.hosts[host]!, args, { env });
+
+/** Where each host is registered: classic ELB state, and target group `port:state`. */
+async function registrations(sim: Sim, id: string) {
+  const s = await simState(sim);
+  return {
+    classic: s.loadBalancers.find((lb) => lb.name === "app-classic")!.instances[id],
+    targets: s.targetGroups
+      .find((t) => t.name === "app-tg")!
+      .targets.filter((t) => t.id === id)
+      .map((t) => `${t.port}:${t.state}`),
+  };
+}
+
+const tagsOf = (sim: Sim) => {
+  const world = sim.world();
+  return {
+    classic: Object.fromEntries(world.classicLbs.get("app-classic")!.tags),
+    tg: Object.fromEntries(world.targetGroups.get(tgArn(sim))!.tags),
+  };
+};
+
+const SERVING = { classic: "InService", targets: ["8080:healthy"] };
+const GONE = { classic: undefined, targets: [] };
+
+describe("hosts in no Auto Scaling group: deregistered and registered directly", () => {
+  let sim: Sim | undefined;
+  afterEach(() => sim?.stop());
+
+  it("out deregisters (with the port) and records it; in registers exactly that back and forgets it", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const out = await cli(sim, A, ["out"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(
+      out.stdout,
+      /^i-0c000000000000001 is out: deregistered and drained from elb\/app-classic, tg\/app-tg/,
+    );
+    assert.deepEqual(await registrations(sim, A), GONE);
+    const tags = tagsOf(sim);
+    assert.match(tags.tg[`balanced:out:${A}`] ?? "", /^ports=8080 by=out at=\S+$/);
+    assert.match(tags.classic[`balanced:out:${A}`] ?? "", /^ports= by=out at=\S+$/);
+    assert.equal(tags.tg["balanced:turn"], undefined, "the turn was given back");
+    assert.deepEqual(await registrations(sim, B), SERVING, "the peer is untouched");
+
+    const back = await cli(sim, A, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /is in: healthy in elb\/app-classic, tg\/app-tg; removal records removed/);
+    assert.deepEqual(
+      await registrations(sim, A),
+      SERVING,
+      "registered again on port 8080, not the default 80",
+    );
+    assert.deepEqual(tagsOf(sim), { classic: {}, tg: {} });
+  });
+
+  it("without named load balancers it stays exit 6, saying how to name them", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const res = await cli(sim, A, ["out"], {});
+    assert.equal(res.code, 6);
+    assert.match(
+      res.stderr,
+      /not in an Auto Scaling group; name its load balancers with --load-balancer\/--target-group/,
+    );
+    assert.deepEqual(await registrations(sim, A), SERVING);
+  });
+
+  it("never deregisters the only healthy member, and counts a peer already out", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    await control(sim, "POST", "events", { kind: "set-health", instance: B, healthy: false });
+    await eventually(async () => (await registrations(sim!, B)).classic === "OutOfService");
+    const res = await cli(sim, A, ["out"]);
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(res.stderr, /refusing: this host is the only healthy member of elb\/app-classic/);
+    assert.deepEqual(await registrations(sim, A), SERVING);
+
+    await control(sim, "POST", "events", { kind: "set-health", instance: B, healthy: true });
+    await eventually(async () => (await registrations(sim!, B)).targets[0] === "8080:healthy");
+    assert.equal((await cli(sim, B, ["out"])).code, 0);
+    const second = await cli(sim, A, ["out"]);
+    assert.equal(second.code, 3, second.stderr);
+    assert.match(second.stderr, /refusing: this host is the only healthy member/);
+    const status = await cli(sim, A, ["status"]);
+    assert.match(
+      status.stdout,
+      /i-0c000000000000002 was taken out of tg\/app-tg by balanced at \S+ \(port 8080\)/,
+    );
+  });
+
+  it("dry run, --json, and run -- work the same way", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const dry = await cli(sim, A, ["out", "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(
+      dry.stdout,
+      /^dry run: would record and deregister this host from elb\/app-classic, tg\/app-tg/,
+    );
+    assert.deepEqual(await registrations(sim, A), SERVING);
+
+    const wrapped = await cli(sim, A, ["run", "--json", "--", "sh", "-c", "exit 0"]);
+    assert.equal(wrapped.code, 0, wrapped.stderr);
+    const report = JSON.parse(wrapped.stdout);
+    assert.equal(report.outcome, "done");
+    assert.equal(report.snapshot.instanceId, A);
+    assert.deepEqual(await registrations(sim, A), SERVING);
+  });
+
+  it("rerun after SIGKILL at each step finishes the job, and in restores exactly what was removed", async () => {
+    for (const step of [/taking the turn/, /recording on/, /deregistering from/, /leaving elb/]) {
+      sim = await startSim(loadFleet("standalone-pair"));
+      const killed = await runCli(sim.hosts[A]!, ["out"], {
+        env: named(sim),
+        interrupt: { signal: "SIGKILL", when: step },
+      });
+      assert.equal(killed.signal, "SIGKILL", `${step}: ${killed.stderr}`);
+      const rerun = await cli(sim, A, ["out"]);
+      assert.equal(rerun.code, 0, `${step}: ${rerun.stderr}`);
+      assert.deepEqual(await registrations(sim, A), GONE, String(step));
+      const back = await cli(sim, A, ["in"]);
+      assert.equal(back.code, 0, `${step}: ${back.stderr}`);
+      assert.deepEqual(await registrations(sim, A), SERVING, String(step));
+      assert.deepEqual(tagsOf(sim), { classic: {}, tg: {} }, String(step));
+      await sim.stop();
+      sim = undefined;
+    }
+  });
+
+  it("--discover finds the load balancers: those that have the host, then those that recorded it", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const out = await cli(sim, A, ["out", "--discover"], {});
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /discovering this host's load balancers/);
+    assert.deepEqual(await registrations(sim, A), GONE);
+    const back = await cli(sim, A, ["in", "--discover"], {});
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await registrations(sim, A), SERVING);
+  });
+
+  it("the systemd unit's stop and start: drains at shutdown, returns at boot only what the shutdown removed", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const down = await cli(sim, A, ["out", "--shutdown", "--timeout", "270"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(tagsOf(sim).tg[`balanced:out:${A}`] ?? "", /by=shutdown/);
+    const up = await cli(sim, A, ["in", "--after-shutdown", "--timeout", "600"]);
+    assert.equal(up.code, 0, up.stderr);
+    assert.deepEqual(await registrations(sim, A), SERVING);
+
+    // Taken out by hand: the boot leaves it out.
+    assert.equal((await cli(sim, A, ["out"])).code, 0);
+    const boot = await cli(sim, A, ["in", "--after-shutdown"]);
+    assert.equal(boot.code, 0, boot.stderr);
+    assert.match(boot.stdout, /not taken out by a shutdown/);
+    assert.deepEqual(await registrations(sim, A), GONE);
+  });
+});
+
+describe("two standalone hosts at once never both leave", () => {
+  /** One trial: both hosts' `out` at the same instant; how many deregistered. */
+  async function trial(n: number): Promise<number> {
+    const sim = await startSim(loadFleet("standalone-pair"));
+    try {
+      for (const service of ["elb", "elbv2"])
+        await control(sim, "POST", "faults", { service, kind: "latency", ms: 0, jitterMs: 250 });
+      const [a, b] = await Promise.all([cli(sim, A, ["out"]), cli(sim, B, ["out"])]);
+      const why = `trial ${n}: ${a.stderr} | ${b.stderr}`;
+      assert.ok(
+        [a.code, b.code].every((c) => c === 0 || c === 3 || c === 4),
+        why,
+      );
+      const calls = (await control(sim, "GET", "calls")) as { action: string; host: string }[];
+      const leavers = new Set(
+        calls
+          .filter(
+            (c) => c.action === "DeregisterInstancesFromLoadBalancer" || c.action === "DeregisterTargets",
+          )
+          .map((c) => c.host),
+      );
+      assert.ok(leavers.size <= 1, `${why}: both deregistered`);
+      assert.equal([a.code, b.code].filter((c) => c === 0).length, leavers.size, why);
+      return leavers.size;
+    } finally {
+      await sim.stop();
+    }
+  }
+
+  it("20 trials, five at a time, with random API latency: at most one leaves, and mostly one does", async () => {
+    const left: number[] = [];
+    for (let batch = 0; batch < 4; batch++)
+      left.push(...(await Promise.all([0, 1, 2, 3, 4].map((i) => trial(batch * 5 + i)))));
+    // Never both; and the race is real: most trials end with one host out, not with both refusing.
+    assert.ok(
+      left.filter((n) => n === 1).length >= 10,
+      `only ${left.filter((n) => n === 1).length} of 20 left`,
+    );
+  });
+});
