@@ -74,3 +74,62 @@ describe("balanced iam-policy", () => {
     );
   });
 });
+
+describe("balanced iam-policy --standalone", () => {
+  let sim: Sim;
+  const S = "i-0c000000000000001";
+  before(async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+  });
+  after(() => sim.stop());
+
+  it("allows every API action a host in no Auto Scaling group calls, scoped to its load balancers", async () => {
+    const tg = sim.world().tgByName("app-tg").arn;
+    const named = ["--load-balancer", "app-classic", "--target-group", tg];
+    for (const args of [
+      ["status", ...named],
+      ["out", ...named],
+      ["in", ...named],
+      ["out", "--discover"],
+      ["in", "--discover"],
+    ]) {
+      const res = await runCli(sim.hosts[S]!, args);
+      assert.equal(res.code, 0, `${args.join(" ")}: ${res.stderr}`);
+    }
+    const printed = await runCli(sim.hosts[S]!, ["iam-policy", "--standalone", ...named]);
+    assert.equal(printed.code, 0, printed.stderr);
+    const policy = JSON.parse(printed.stdout) as {
+      Statement: { Sid: string; Action: string[]; Resource: unknown }[];
+    };
+    const allowed = new Set(policy.Statement.flatMap((s) => s.Action));
+    const calls = (await control(sim, "GET", "calls")) as { service: string; action: string; host: string }[];
+    const used = new Set(
+      calls
+        .filter((c) => c.service !== "imds" && c.host === S)
+        .map((c) => `${IAM_PREFIX[c.service]}:${c.action}`),
+    );
+    assert.deepEqual(
+      [...used].filter((a) => !allowed.has(a)),
+      [],
+      "actions called but not in the policy",
+    );
+    for (const a of [
+      "elasticloadbalancing:DeregisterTargets",
+      "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
+      "elasticloadbalancing:AddTags",
+      "elasticloadbalancing:RemoveTags",
+    ])
+      assert.ok(used.has(a), `${a} was not exercised`);
+    assert.deepEqual(policy.Statement.find((s) => s.Sid === "BalancedLoadBalancerChanges")?.Resource, [
+      "arn:aws:elasticloadbalancing:*:*:loadbalancer/app-classic",
+      tg,
+    ]);
+    const plain = JSON.parse((await runCli(sim.hosts[S]!, ["iam-policy"])).stdout) as {
+      Statement: { Sid: string }[];
+    };
+    assert.ok(
+      !plain.Statement.some((s) => s.Sid === "BalancedLoadBalancerChanges"),
+      "a group host needs no LB changes",
+    );
+  });
+});
