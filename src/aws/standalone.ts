@@ -22,7 +22,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { classifyTarget, goneFrom } from "../core/health";
 import { outKey, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
-import { TURN_TAG, type Turn } from "../core/turn";
+import { TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
 import { awsCall } from "./clients";
 import { type ReadContext, type ReadResult, readClassic, readTargetGroups } from "./read";
@@ -234,8 +234,11 @@ export function lbTurnStore(lbs: StandaloneLb[]): TurnStore {
   };
 }
 
-/** Gives the turn back where it is still ours; its own short deadline, as for groups. */
-export function releaseLbTurn(ctx: ReadContext, lbs: StandaloneLb[], _turn: Turn): Promise<void> {
+/**
+ * Gives the turn back on these load balancers, where the caller has seen it is ours (and no contender
+ * writes over a live turn); its own short deadline, as for groups.
+ */
+export function releaseLbTurn(ctx: ReadContext, lbs: StandaloneLb[]): Promise<void> {
   return removeTags(ctx, lbs, TURN_TAG, AbortSignal.timeout(RELEASE_DEADLINE_MS));
 }
 

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   CreateOrUpdateTagsCommand,
   DeleteTagsCommand,
@@ -28,10 +27,10 @@ import {
 } from "../core/timing";
 import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
-import { guardWait, waitUntil } from "./wait";
+import { guardWait, retryWhileRefused, waitUntil } from "./wait";
 
 export interface MoveResult {
   outcome: "done" | "already" | "dry-run";
@@ -451,10 +450,6 @@ const dryRunMessage = (decision: Decision) =>
 /** Lifecycle states in which every other host already counts this one as out of service. */
 const LEAVING = new Set(["EnteringStandby", "Standby"]);
 
-/** Between --wait-for-turn retries: long enough not to hammer, jittered so hosts do not collide again. */
-const TURN_RETRY_MIN_MS = 1000;
-const TURN_RETRY_JITTER_MS = 2000;
-
 type Attempt = { kind: "result"; value: MoveResult } | { kind: "retry"; error: BalancedError };
 
 const retry = (error: BalancedError): Attempt => ({ kind: "retry", error });
@@ -629,32 +624,10 @@ export function in_(run: Run): Promise<MoveResult> {
 
 async function groupOut(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
-  const waitUntil =
-    run.options.waitForTurnSeconds === undefined
-      ? undefined
-      : Date.now() + run.options.waitForTurnSeconds * 1000;
-  for (;;) {
+  return retryWhileRefused(run, async () => {
     const attempt = await outAttempt(run, ctx);
-    if (attempt.kind === "result") return attempt.value;
-    const retryable = attempt.error.exitCode === ExitCode.Busy || attempt.error.exitCode === ExitCode.Unsafe;
-    if (waitUntil === undefined || !retryable || Date.now() >= waitUntil) throw attempt.error;
-    run.reporter.progress(
-      `waiting for a turn: ${attempt.error.message.replace(/^refusing: /, "")}`,
-      attempt.error.message,
-    );
-    const pause = TURN_RETRY_MIN_MS + Math.random() * TURN_RETRY_JITTER_MS;
-    await guardWait(
-      run,
-      () => "this host has not left; nothing changed",
-      "balanced out",
-      () =>
-        sleep(
-          Math.min(pause, Math.max(0, waitUntil - Date.now())),
-          undefined,
-          run.signal ? { signal: run.signal } : undefined,
-        ),
-    );
-  }
+    return attempt.kind === "result" ? attempt.value : attempt.error;
+  });
 }
 
 async function groupIn(run: Run): Promise<MoveResult> {

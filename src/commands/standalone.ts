@@ -2,7 +2,6 @@
  * `status`, `out` and `in` for a host in no Auto Scaling group (src/core/standalone.ts): the same
  * safety, turn-taking and exit codes, with the load balancers as the shared state.
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { type ReadContext, readSelfInLoadBalancer } from "../aws/read";
 import {
   deregister,
@@ -14,7 +13,7 @@ import {
   register,
   releaseLbTurn,
 } from "../aws/standalone";
-import { attemptTurn, canAct } from "../aws/turn";
+import { attemptTurn, canAct, pidAlive } from "../aws/turn";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
 import {
   assessLbBudget,
@@ -26,6 +25,7 @@ import {
   portsToRegister,
   type StandaloneDecision,
   type StandaloneLb,
+  type StandaloneSnapshot,
   type StandaloneStep,
 } from "../core/standalone";
 import {
@@ -36,11 +36,11 @@ import {
 } from "../core/timing";
 import { isMine, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { MemberHealth } from "../core/types";
-import { BalancedError, busy, ExitCode, notManageable, timedOut } from "../errors";
+import { BalancedError, busy, notManageable, timedOut } from "../errors";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
-import { guardWait, waitUntil } from "./wait";
+import { guardWait, retryWhileRefused, waitUntil } from "./wait";
 
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
@@ -210,9 +210,24 @@ function outDone(run: Run, targets: string[]): MoveResult {
   };
 }
 
-/** Between --wait-for-turn retries, as for groups. */
-const RETRY_MIN_MS = 1000;
-const RETRY_JITTER_MS = 2000;
+/**
+ * An earlier `out` on this host was killed after deregistering, before giving the turn back. The
+ * host is visibly out (its records), so give it back now, as that run would have.
+ */
+async function releaseOrphanedTurns(run: Run, ctx: ReadContext, s: StandaloneSnapshot): Promise<void> {
+  const orphaned = s.loadBalancers.filter(
+    (l) =>
+      viewTurn(l.tags[TURN_TAG], Date.now(), { instanceId: s.instanceId, isAlive: pidAlive }).state ===
+      "orphaned",
+  );
+  if (orphaned.length === 0) return;
+  run.reporter.step(
+    `giving back the turn left on ${orphaned.map((l) => lbLabel(l.lb)).join(", ")} by a killed earlier run on this host`,
+  );
+  await releaseLbTurn(ctx, orphaned).catch((err: unknown) =>
+    run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
+  );
+}
 
 /** One attempt: refusals and lost turns come back as errors the caller may wait out. */
 async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | BalancedError> {
@@ -233,9 +248,11 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   const first = decideStandaloneOut(before, policy);
   run.decision = first;
   if (first.verdict === "refuse") return new BalancedError(first.exitCode, first.kind, first.reason);
+  if (run.options.dryRun) return dryRun(first);
+  if (first.verdict === "done" || !first.steps.includes("deregister"))
+    await releaseOrphanedTurns(run, ctx, before);
   if (first.verdict === "done")
     return { outcome: "already", message: `${before.instanceId} is ${first.summary}` };
-  if (run.options.dryRun) return dryRun(first);
   const timeout =
     run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(before.loadBalancers.map((l) => l.lb));
   if (!first.steps.includes("deregister")) {
@@ -263,7 +280,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   const release = async () => {
     const turn = held;
     held = undefined;
-    if (turn && heldOn.length) await releaseLbTurn(ctx, heldOn, turn);
+    if (turn && heldOn.length) await releaseLbTurn(ctx, heldOn);
   };
   try {
     const fresh = await read(run, ctx);
@@ -298,29 +315,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
 
 export async function standaloneOut(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
-  const giveUpAt =
-    run.options.waitForTurnSeconds === undefined
-      ? undefined
-      : Date.now() + run.options.waitForTurnSeconds * 1000;
-  for (;;) {
-    const result = await outAttempt(run, ctx);
-    if (!(result instanceof BalancedError)) return result;
-    const retryable = result.exitCode === ExitCode.Busy || result.exitCode === ExitCode.Unsafe;
-    if (giveUpAt === undefined || !retryable || Date.now() >= giveUpAt) throw result;
-    run.reporter.progress(`waiting for a turn: ${result.message.replace(/^refusing: /, "")}`, result.message);
-    const pause = RETRY_MIN_MS + Math.random() * RETRY_JITTER_MS;
-    await guardWait(
-      run,
-      () => "this host has not left; nothing changed",
-      "balanced out",
-      () =>
-        sleep(
-          Math.min(pause, Math.max(0, giveUpAt - Date.now())),
-          undefined,
-          run.signal ? { signal: run.signal } : undefined,
-        ),
-    );
-  }
+  return retryWhileRefused(run, () => outAttempt(run, ctx));
 }
 
 export async function standaloneIn(run: Run): Promise<MoveResult> {

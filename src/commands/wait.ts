@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { isAbort } from "../aws/clients";
 import { nextPollDelayMs } from "../core/timing";
-import { InterruptedError } from "../errors";
+import { BalancedError, ExitCode, InterruptedError } from "../errors";
 import type { Reporter } from "../ui/reporter";
 import type { Run } from "./run";
 
@@ -66,5 +66,39 @@ export async function guardWait<T>(
   } catch (err) {
     if (isAbort(err) || run.signal?.aborted) throw interrupted(run, standing(), next);
     throw err;
+  }
+}
+
+/** Between --wait-for-turn retries: long enough not to hammer, jittered so hosts do not collide again. */
+const TURN_RETRY_MIN_MS = 1000;
+const TURN_RETRY_JITTER_MS = 2000;
+
+/**
+ * `out --wait-for-turn`: repeats an attempt while it is refused as unsafe or busy (exit 3/4), until
+ * the wait runs out; without the flag, the first refusal stands.
+ */
+export async function retryWhileRefused<T>(run: Run, attempt: () => Promise<T | BalancedError>): Promise<T> {
+  const giveUpAt =
+    run.options.waitForTurnSeconds === undefined
+      ? undefined
+      : Date.now() + run.options.waitForTurnSeconds * 1000;
+  for (;;) {
+    const result = await attempt();
+    if (!(result instanceof BalancedError)) return result;
+    const retryable = result.exitCode === ExitCode.Busy || result.exitCode === ExitCode.Unsafe;
+    if (giveUpAt === undefined || !retryable || Date.now() >= giveUpAt) throw result;
+    run.reporter.progress(`waiting for a turn: ${result.message.replace(/^refusing: /, "")}`, result.message);
+    const pause = TURN_RETRY_MIN_MS + Math.random() * TURN_RETRY_JITTER_MS;
+    await guardWait(
+      run,
+      () => "this host has not left; nothing changed",
+      "balanced out",
+      () =>
+        sleep(
+          Math.min(pause, Math.max(0, giveUpAt - Date.now())),
+          undefined,
+          run.signal ? { signal: run.signal } : undefined,
+        ),
+    );
   }
 }

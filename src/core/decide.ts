@@ -112,7 +112,20 @@ export function assessBudget(s: Snapshot, policy: Policy): Budget {
   };
 }
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
+export type Refusal = Extract<Decision, { verdict: "refuse" }>;
+
+export const refuseUnsafe = (reason: string): Refusal => ({
+  verdict: "refuse",
+  exitCode: ExitCode.Unsafe,
+  kind: "unsafe",
+  reason,
+});
+
+/** Who would be out of service, for a refusal: "this host, i-b: Standby". */
+export const listUnavailable = (list: { id: string; why: string }[]) =>
+  list.map((u) => (u.why === "this host" ? "this host" : `${u.id}: ${u.why}`)).join(", ");
 
 /** Reasons the group is mid-change, so that no decision about its health can be trusted yet. */
 export function busyReasons(s: Snapshot): string[] {
@@ -185,23 +198,14 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
   const healthy = budget.healthyPeers.length;
   if (healthy < budget.requiredHealthy) {
     const source = budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "";
-    return {
-      verdict: "refuse",
-      exitCode: ExitCode.Unsafe,
-      kind: "unsafe",
-      reason: `refusing: ${plural(healthy, "healthy peer")} would remain, --min-healthy requires ${budget.requiredHealthy}${source}`,
-    };
+    return refuseUnsafe(
+      `refusing: ${plural(healthy, "healthy peer")} would remain, --min-healthy requires ${budget.requiredHealthy}${source}`,
+    );
   }
   if (budget.unavailableAfter.length > budget.maxUnavailable) {
-    const who = budget.unavailableAfter
-      .map((u) => (u.why === "this host" ? "this host" : `${u.id}: ${u.why}`))
-      .join(", ");
-    return {
-      verdict: "refuse",
-      exitCode: ExitCode.Unsafe,
-      kind: "unsafe",
-      reason: `refusing: ${budget.unavailableAfter.length} instances would be out of service or unhealthy at once (${who}), --max-unavailable allows ${budget.maxUnavailable}`,
-    };
+    return refuseUnsafe(
+      `refusing: ${budget.unavailableAfter.length} instances would be out of service or unhealthy at once (${listUnavailable(budget.unavailableAfter)}), --max-unavailable allows ${budget.maxUnavailable}`,
+    );
   }
   const g = s.group;
   const atMinSize = isAtMinSize(s);

@@ -10,8 +10,8 @@
  * records also tell every other host that this one is out: a deregistered host is invisible in the
  * load balancer's own member list, so the budget counts records as well as members.
  */
-import { ExitCode } from "../errors";
-import { formatQuantity, resolveQuantity } from "./decide";
+import type { ExitCode } from "../errors";
+import { formatQuantity, listUnavailable, plural, refuseUnsafe, resolveQuantity } from "./decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "./health";
 import type { LoadBalancerView, MemberHealth, Policy } from "./types";
 
@@ -85,8 +85,6 @@ export type StandaloneDecision =
       reason: string;
     };
 
-const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
 const mine = (s: StandaloneSnapshot, l: StandaloneLb) =>
   parseRemovals(l.tags).find((r) => r.instanceId === s.instanceId);
 
@@ -150,30 +148,17 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
     const b = assessLbBudget(s, l, policy);
     const healthy = b.healthyOthers.length;
     if (healthy === 0)
-      return {
-        verdict: "refuse",
-        exitCode: ExitCode.Unsafe,
-        kind: "unsafe",
-        reason: `refusing: this host is the only healthy member of ${b.label}; deregistering it would leave none`,
-      };
+      return refuseUnsafe(
+        `refusing: this host is the only healthy member of ${b.label}; deregistering it would leave none`,
+      );
     if (healthy < b.requiredHealthy)
-      return {
-        verdict: "refuse",
-        exitCode: ExitCode.Unsafe,
-        kind: "unsafe",
-        reason: `refusing: ${plural(healthy, "healthy member")} would remain in ${b.label}, --min-healthy requires ${b.requiredHealthy}${policy.minHealthy?.kind === "percent" ? ` (${formatQuantity(policy.minHealthy)})` : ""}`,
-      };
-    if (b.unavailableAfter.length > b.maxUnavailable) {
-      const who = b.unavailableAfter
-        .map((u) => (u.why === "this host" ? "this host" : `${u.id}: ${u.why}`))
-        .join(", ");
-      return {
-        verdict: "refuse",
-        exitCode: ExitCode.Unsafe,
-        kind: "unsafe",
-        reason: `refusing: ${b.unavailableAfter.length} hosts would be out of ${b.label} at once (${who}), --max-unavailable allows ${b.maxUnavailable}`,
-      };
-    }
+      return refuseUnsafe(
+        `refusing: ${plural(healthy, "healthy member")} would remain in ${b.label}, --min-healthy requires ${b.requiredHealthy}${policy.minHealthy?.kind === "percent" ? ` (${formatQuantity(policy.minHealthy)})` : ""}`,
+      );
+    if (b.unavailableAfter.length > b.maxUnavailable)
+      return refuseUnsafe(
+        `refusing: ${b.unavailableAfter.length} hosts would be out of ${b.label} at once (${listUnavailable(b.unavailableAfter)}), --max-unavailable allows ${b.maxUnavailable}`,
+      );
   }
   const healthyLeft = toLeave
     .map(
