@@ -539,7 +539,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       ),
     );
   }
-  let held: Turn | undefined = attempt.turn;
+  // Only a turn the read-back showed to be ours is ever deleted: unverified, the tag may be another
+  // host's by now (a failed read leaves ours to expire instead).
+  let held: Turn | undefined;
   const release = async () => {
     const turn = held;
     held = undefined;
@@ -549,10 +551,10 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     await run.timed("read", () => run.refresh(group));
     const tags = run.snapshot!.group.tags;
     if (!holdsTurn(tags, attempt.turn)) {
-      held = undefined;
       const winner = parseTurn(tags[TURN_TAG])?.holder ?? "another host";
       return retry(busy(`refusing: another host is leaving: ${winner} took the group's turn`));
     }
+    held = attempt.turn;
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d;
     if (!canAct(attempt.turn))

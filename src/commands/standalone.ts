@@ -34,7 +34,7 @@ import {
   drainSeconds,
   healthySeconds,
 } from "../core/timing";
-import { isMine, TURN_TAG, type Turn, viewTurn } from "../core/turn";
+import { isMine, TURN_TAG, viewTurn } from "../core/turn";
 import type { MemberHealth } from "../core/types";
 import { BalancedError, busy, notManageable, timedOut } from "../errors";
 import type { MoveResult } from "./move";
@@ -275,16 +275,16 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
       `refusing: another host is leaving: ${v.turn.holder} holds the turn (for up to ${left} s more)`,
     );
   }
-  let held: Turn | undefined = attempt.turn;
-  let heldOn: StandaloneLb[] = lbs;
+  // Given back only where the read-back showed it is ours: elsewhere, or unverified, the tag may be
+  // another host's by now (a failed read leaves ours to expire instead).
+  let heldOn: StandaloneLb[] = [];
   const release = async () => {
-    const turn = held;
-    held = undefined;
-    if (turn && heldOn.length) await releaseLbTurn(ctx, heldOn);
+    const lbsHeld = heldOn;
+    heldOn = [];
+    if (lbsHeld.length) await releaseLbTurn(ctx, lbsHeld);
   };
   try {
     const fresh = await read(run, ctx);
-    // Give back only where the turn is still ours: elsewhere it may be another host's now.
     heldOn = fresh.loadBalancers.filter((l) => isMine(l.tags[TURN_TAG], attempt.turn));
     if (heldOn.length !== fresh.loadBalancers.length) {
       const other = fresh.loadBalancers.find((l) => !isMine(l.tags[TURN_TAG], attempt.turn));
