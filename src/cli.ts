@@ -51,6 +51,12 @@ export const GLOBAL_OPTIONS = {
     describe:
       "Also wait on this classic load balancer (repeatable, or a comma list); a host in no Auto Scaling group is deregistered from it directly",
   },
+  "defaults-file": {
+    type: "string",
+    default: "/etc/default/balanced",
+    describe:
+      "Read BALANCED_* settings from this file (the systemd unit's EnvironmentFile); the environment and flags win; a missing file is fine",
+  },
   discover: {
     type: "boolean",
     default: false,
@@ -276,14 +282,17 @@ function distance(a: string, b: string): number {
 function explainUnknown(message: string, argv: string[]): string {
   const m = /^Unknown arguments?: (.*)$/.exec(message);
   if (!m) return message;
-  const names = m[1]!.split(", ").filter((n) => !/[A-Z]/.test(n));
+  // A flag comes as typed and camel-cased, an environment variable camel-cased only: name each once.
+  const kebab = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  const names = [...new Set(m[1]!.split(", ").map(kebab))];
   const known = Object.keys(ALL_OPTIONS);
   const hints = names.flatMap((n) => {
     const best = known.find((k) => distance(n, k) <= 2);
     return best ? [`did you mean --${best}?`] : [];
   });
   const asTyped = (n: string) =>
-    argv.find((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)?.replace(/=.*/, "") ?? n;
+    argv.find((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)?.replace(/=.*/, "") ??
+    (envName(n) in process.env ? `${envName(n)} (a setting in the environment or the settings file)` : n);
   const shown = names.map(asTyped).join(", ");
   return `unknown ${names.length === 1 ? "argument" : "arguments"}: ${shown}${hints.length ? ` (${hints.join(" ")})` : ""}`;
 }

@@ -1,6 +1,7 @@
 import { parseInvocation } from "./cli";
 import type { Run } from "./commands/run";
 import { iamPolicy } from "./core/iam";
+import { loadDefaultsFile } from "./defaults-file";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
 import { jsonReport, outcomeOf } from "./ui/render";
 import { createReporter } from "./ui/reporter";
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
   let json = process.argv.includes("--json") || process.env.BALANCED_JSON === "true";
   let command = process.argv[2] ?? "";
   try {
+    loadDefaultsFile(process.argv.slice(2), process.env);
+    json = json || process.env.BALANCED_JSON === "true";
     const invocation = await parseInvocation(process.argv.slice(2));
     if (!invocation) return exit(ExitCode.Done);
     ({ command } = invocation);

@@ -36,7 +36,13 @@ function shellFor(host: HostInfo): Record<string, string> {
   writeFileSync(join(bin, "sudo"), '#!/bin/sh\necho "deployed: $*"\n[ -z "$DEPLOY_FAILS" ]\n');
   chmodSync(join(bin, "balanced"), 0o755);
   chmodSync(join(bin, "sudo"), 0o755);
-  return { ...host.env, PATH: `${bin}:${process.env.PATH}`, HOME: bin, NO_COLOR: "1" };
+  return {
+    ...host.env,
+    PATH: `${bin}:${process.env.PATH}`,
+    HOME: bin,
+    NO_COLOR: "1",
+    BALANCED_DEFAULTS_FILE: join(bin, "no-settings-file"),
+  };
 }
 
 function bash(

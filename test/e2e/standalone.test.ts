@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { runCli, simState } from "../helpers/cli";
 import { control, eventually } from "../helpers/clients";
@@ -101,6 +104,31 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
     assert.match(
       status.stdout,
       /i-0c000000000000002 was taken out of tg\/app-tg by balanced at \S+ \(port 8080\)/,
+    );
+  });
+
+  it("reads the names from /etc/default/balanced (a comma list), under the environment and flags", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const dir = mkdtempSync(join(tmpdir(), "balanced-settings-"));
+    const file = join(dir, "balanced");
+    writeFileSync(
+      file,
+      `# as the operator left it\nBALANCED_TARGET_GROUP="${tgArn(sim)}"\nBALANCED_LOAD_BALANCER=app-classic\nBALANCED_MIN_HEALTHY=5\nOTHER=ignored\n`,
+    );
+    const refused = await cli(sim, A, ["out"], { BALANCED_DEFAULTS_FILE: file });
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.match(refused.stderr, /--min-healthy requires 5/);
+    // The environment wins over the file, and a flag names the file as well as the variable does.
+    const res = await cli(sim, A, ["out", "--defaults-file", file], { BALANCED_MIN_HEALTHY: "1" });
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(await registrations(sim, A), GONE);
+
+    writeFileSync(file, "BALANCED_LOAD_BALANCERS=app-classic\n");
+    const typo = await cli(sim, A, ["in"], { BALANCED_DEFAULTS_FILE: file });
+    assert.equal(typo.code, 2);
+    assert.match(
+      typo.stderr,
+      /unknown argument: BALANCED_LOAD_BALANCERS \(a setting in the environment or the settings file\)/,
     );
   });
 

@@ -32,7 +32,13 @@ export interface CliOptions {
 
 /** Runs the built CLI as a host would: a child process whose only AWS settings are the host's env. */
 export function runCli(host: HostInfo, args: string[], opts: CliOptions = {}): Promise<CliResult> {
-  const env: Record<string, string> = { PATH: process.env.PATH ?? "", HOME: EMPTY_HOME, NO_COLOR: "1" };
+  const env: Record<string, string> = {
+    PATH: process.env.PATH ?? "",
+    HOME: EMPTY_HOME,
+    NO_COLOR: "1",
+    // A developer's own /etc/default/balanced stays out of the tests (a test can point elsewhere).
+    BALANCED_DEFAULTS_FILE: join(EMPTY_HOME, "no-settings-file"),
+  };
   for (const [k, v] of Object.entries({ ...host.env, ...opts.env })) {
     if (v === undefined) delete env[k];
     else env[k] = v;
