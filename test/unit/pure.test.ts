@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { combineMembers } from "../../src/aws/read";
 import { classifyClassic, classifyTarget } from "../../src/core/health";
 import { BRISK_POLL_MS, IDLE_POLL_MS, nextPollDelayMs } from "../../src/core/timing";
+import { defaultsFilePath, parseDefaultsFile } from "../../src/defaults-file";
 import { parseDuration, parseQuantity } from "../../src/options";
 
 describe("load balancer states in AWS's words", () => {
@@ -87,5 +88,37 @@ describe("option values", () => {
     assert.deepEqual(parseQuantity("min-healthy", "50%"), { kind: "percent", value: 50 });
     assert.throws(() => parseQuantity("min-healthy", "150%"), /at most 100%/);
     assert.throws(() => parseQuantity("min-healthy", "two"), /whole number or a percentage/);
+  });
+});
+
+describe("the settings file (/etc/default/balanced)", () => {
+  it("reads BALANCED_* assignments as systemd's EnvironmentFile does, and nothing else", () => {
+    assert.deepEqual(
+      parseDefaultsFile(
+        [
+          "# a comment",
+          "#BALANCED_TIMEOUT=5m",
+          "BALANCED_TARGET_GROUP=arn:a,arn:b",
+          'BALANCED_LOAD_BALANCER="web classic"',
+          "export BALANCED_MIN_HEALTHY='50%'",
+          "  BALANCED_QUIET = true  ",
+          "AWS_REGION=eu-west-1",
+          "not a line",
+        ].join("\n"),
+      ),
+      {
+        BALANCED_TARGET_GROUP: "arn:a,arn:b",
+        BALANCED_LOAD_BALANCER: "web classic",
+        BALANCED_MIN_HEALTHY: "50%",
+        BALANCED_QUIET: "true",
+      },
+    );
+  });
+
+  it("is named by --defaults-file, then BALANCED_DEFAULTS_FILE, then /etc/default/balanced", () => {
+    assert.equal(defaultsFilePath(["out", "--defaults-file", "/a"], { BALANCED_DEFAULTS_FILE: "/b" }), "/a");
+    assert.equal(defaultsFilePath(["out", "--defaults-file=/c"], {}), "/c");
+    assert.equal(defaultsFilePath(["out"], { BALANCED_DEFAULTS_FILE: "/b" }), "/b");
+    assert.equal(defaultsFilePath(["out"], {}), "/etc/default/balanced");
   });
 });
