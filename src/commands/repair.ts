@@ -3,8 +3,10 @@ import { isHealthyServing } from "../core/health";
 import { parseRecords } from "../core/minsize";
 import { parseTurn, TURN_TAG, viewTurn } from "../core/turn";
 import type { Snapshot } from "../core/types";
+import { notManageable } from "../errors";
 import { restoreMinSize } from "./move";
 import type { Run } from "./run";
+import { byMode } from "./standalone";
 
 /**
  * A MinSize record whose host will not restore it itself: the host left the group (terminated,
@@ -22,7 +24,19 @@ export function staleRecords(s: Snapshot): { instanceId: string; why: string }[]
 }
 
 /** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
-export async function repair(run: Run): Promise<{ outcome: "done"; message: string }> {
+export function repair(run: Run): Promise<{ outcome: "done"; message: string }> {
+  return byMode(
+    run,
+    () => groupRepair(run),
+    () => {
+      throw notManageable(
+        "repair mends what hosts left on an Auto Scaling group; a host in no group is restored by its own `balanced in` (its records are on its load balancers, see `balanced status`)",
+      );
+    },
+  );
+}
+
+async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string }> {
   const ctx = await run.context();
   const { snapshot } = await run.timed("read", () => run.refresh());
   const group = snapshot.group.name;

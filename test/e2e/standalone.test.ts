@@ -83,6 +83,9 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
       /not in an Auto Scaling group; name its load balancers with --load-balancer\/--target-group/,
     );
     assert.deepEqual(await registrations(sim, A), SERVING);
+    const repair = await cli(sim, A, ["repair"]);
+    assert.equal(repair.code, 6);
+    assert.match(repair.stderr, /a host in no group is restored by its own `balanced in`/);
   });
 
   it("never deregisters the only healthy member, and counts a peer already out", async () => {
