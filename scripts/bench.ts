@@ -289,6 +289,44 @@ async function main(): Promise<void> {
   row("metadata unreachable -> exit 6", `${r(noMetadata.ms)} ms`, "< 6 s (1 s quick + 4 s patient try)");
   await sim.stop();
 
+  // 3b. A host in no Auto Scaling group (standalone-pair): named load balancers, then --discover.
+  process.stderr.write("standalone-pair...\n");
+  const pair = await startSim(loadFleet("standalone-pair"));
+  const [pairId, pairHost] = firstHost(pair);
+  const tgArn = [...pair.world().targetGroups.values()][0]!.arn;
+  const named = { ...pairHost.env, BALANCED_LOAD_BALANCER: "app-classic", BALANCED_TARGET_GROUP: tgArn };
+  const standalone: Record<string, { wall: number[]; calls: number[] }> = {
+    out: { wall: [], calls: [] },
+    in: { wall: [], calls: [] },
+  };
+  for (let i = 0; i < CYCLES; i++) {
+    for (const cmd of ["out", "in"] as const) {
+      const t0 = Date.now();
+      const run = await ok(await agent(named, [cmd, "--json"]), `standalone ${cmd}`);
+      standalone[cmd]!.wall.push(run.ms);
+      standalone[cmd]!.calls.push(callsBetween(pair, pairId, t0, Date.now()).length);
+    }
+  }
+  const t0Discover = Date.now();
+  const discovered = await ok(
+    await agent(pairHost.env, ["status", "--discover", "--json"]),
+    "status --discover",
+  );
+  const discoverCalls = callsBetween(pair, pairId, t0Discover, Date.now()).length;
+  report.standalone = {
+    out: { wallMs: stats(standalone.out!.wall), apiCalls: stats(standalone.out!.calls) },
+    in: { wallMs: stats(standalone.in!.wall), apiCalls: stats(standalone.in!.calls) },
+    statusDiscover: { wallMs: r(discovered.ms), apiCalls: discoverCalls },
+  };
+  for (const cmd of ["out", "in"] as const)
+    row(
+      `standalone ${cmd} (drain/health 2 s) wall`,
+      `${r(quantile(standalone[cmd]!.wall, 0.5))} ms median, ${quantile(standalone[cmd]!.calls, 0.5)} API calls`,
+      cmd === "out" ? "turn settle 2.5 s + drain 2 s" : "health 2 s",
+    );
+  row("status --discover (1 ELB, 1 TG)", `${r(discovered.ms)} ms, ${discoverCalls} API calls`, "");
+  await pair.stop();
+
   // 4. Scale.
   process.stderr.write("scale...\n");
   const scale: unknown[] = [];
