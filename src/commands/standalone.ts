@@ -48,12 +48,19 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 export const standaloneConfigured = (run: Run) =>
   run.options.loadBalancerNames.length > 0 || run.options.targetGroupArns.length > 0 || run.options.discover;
 
+const discovered = new WeakMap<Run, { names: string[]; arns: string[] }>();
+
 async function read(run: Run, ctx: ReadContext) {
   let names = run.options.loadBalancerNames;
   let arns = run.options.targetGroupArns;
   if (run.options.discover) {
-    run.reporter.step("discovering this host's load balancers (asking every one in the region)");
-    const found = await run.timed("discover", () => discover(ctx));
+    // Once a run: the read after taking the turn looks at the same load balancers as the one before.
+    let found = discovered.get(run);
+    if (!found) {
+      run.reporter.step("discovering this host's load balancers (asking every one in the region)");
+      found = await run.timed("discover", () => discover(ctx));
+      discovered.set(run, found);
+    }
     names = [...new Set([...names, ...found.names])];
     arns = [...new Set([...arns, ...found.arns])];
     if (names.length + arns.length === 0)
