@@ -15,6 +15,13 @@
  *      EnteringStandby/Standby — from then on every other host counts P as out of service — or
  *      when P refuses.
  *
+ * Several resources (hosts in no group, src/commands/standalone.ts): P reads the turn on every load
+ * balancer it is in, writes it on every one (the write bound runs from the earliest answering read
+ * to the last acknowledged write), and holds the turn only if the read-back finds its nonce on every
+ * one. For two contenders that share a load balancer R, every step above on R is one of theirs, so
+ * the claim holds on R as written. Contenders that share none do not exclude each other, and need
+ * not: the budget is per load balancer, and neither can spend the other's.
+ *
  * Claim: two contenders are never between step 3's read-back and step 4's release at once.
  * Suppose P and Q both pass step 3. The service applies writes one after the other; say P's write
  * took effect at w_P before Q's at w_Q. P read the tag back at b_P ≥ w_P + SETTLE and still found its
@@ -46,6 +53,7 @@ import {
 // Type only: the SDK clients' own middleware stack type.
 import type { MiddlewareStack } from "@smithy/types";
 import { formatTurn, isMine, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
+import { BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
 import type { ReadContext } from "./read";
 
@@ -59,6 +67,39 @@ export const TURN_TTL_MS = 120_000;
 export const ACT_MARGIN_MS = 60_000;
 /** ... and gives up on the EnterStandby call after this long, well inside ACT_MARGIN. */
 export const ACT_CALL_DEADLINE_MS = 30_000;
+/**
+ * An acting call got no answer in time. AWS may still apply it, so the turn is not given back: it
+ * expires by itself, by when the change has landed or never will.
+ */
+export class ActDeadlineError extends BalancedError {
+  constructor(what: string) {
+    super(
+      ExitCode.TimedOut,
+      "timeout",
+      `AWS did not confirm ${what} within ${ACT_CALL_DEADLINE_MS / 1000} s, so this host stopped acting; AWS may still apply it, so the turn is kept until it expires (${TURN_TTL_MS / 1000} s); run \`balanced status\`, then \`balanced out\` again`,
+    );
+  }
+}
+
+/**
+ * The acting calls under a turn (EnterStandby; recording and deregistering for a host in no group)
+ * run on their own deadline, ACT_CALL_DEADLINE, inside ACT_MARGIN: the claim above needs P to stop
+ * acting before its turn can expire. The caller's own signal (SIGINT/SIGTERM) still ends them too.
+ */
+export async function withinActDeadline<T>(
+  signal: AbortSignal | undefined,
+  what: string,
+  body: (signal: AbortSignal) => Promise<T>,
+): Promise<T> {
+  const deadline = AbortSignal.timeout(ACT_CALL_DEADLINE_MS);
+  try {
+    return await body(signal ? AbortSignal.any([signal, deadline]) : deadline);
+  } catch (err) {
+    if (deadline.aborted && !signal?.aborted) throw new ActDeadlineError(what);
+    throw err;
+  }
+}
+
 /** Final calls after a signal (releasing the turn) get their own short deadline. */
 export const RELEASE_DEADLINE_MS = 5_000;
 

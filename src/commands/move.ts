@@ -13,7 +13,16 @@ import {
   readSelfInLoadBalancer,
   readSelfLifecycle,
 } from "../aws/read";
-import { attemptTurn, canAct, groupTurnStore, holdsTurn, pidAlive, releaseTurn } from "../aws/turn";
+import {
+  ActDeadlineError,
+  attemptTurn,
+  canAct,
+  groupTurnStore,
+  holdsTurn,
+  pidAlive,
+  releaseTurn,
+  withinActDeadline,
+} from "../aws/turn";
 import { assessBudget, type Decision, decideIn, decideOut, decideShutdown, type Step } from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
@@ -90,14 +99,16 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
   );
   try {
-    await awsCall(run.log, "autoscaling:EnterStandby", run.signal, (o) =>
-      ctx.clients.autoscaling.send(
-        new EnterStandbyCommand({
-          AutoScalingGroupName: g.name,
-          InstanceIds: [ctx.identity.instanceId],
-          ShouldDecrementDesiredCapacity: true,
-        }),
-        o,
+    await withinActDeadline(run.signal, "EnterStandby", (signal) =>
+      awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
+        ctx.clients.autoscaling.send(
+          new EnterStandbyCommand({
+            AutoScalingGroupName: g.name,
+            InstanceIds: [ctx.identity.instanceId],
+            ShouldDecrementDesiredCapacity: true,
+          }),
+          o,
+        ),
       ),
     );
   } catch (err) {
@@ -568,6 +579,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       () => warnOnFailure(run, release()),
     );
     return { kind: "result", value: outDone(run) };
+  } catch (err) {
+    if (err instanceof ActDeadlineError) held = undefined;
+    throw err;
   } finally {
     // Refused, failed or interrupted before the group showed us leaving: give the turn back.
     await release().catch(() => undefined);

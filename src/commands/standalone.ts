@@ -13,7 +13,7 @@ import {
   register,
   releaseLbTurn,
 } from "../aws/standalone";
-import { attemptTurn, canAct, pidAlive } from "../aws/turn";
+import { ActDeadlineError, attemptTurn, canAct, pidAlive, withinActDeadline } from "../aws/turn";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
 import {
   assessLbBudget,
@@ -164,13 +164,17 @@ async function execute(
         run.reporter.step(
           `recording on ${targets.map((l) => lbLabel(l.lb)).join(", ")} what this host leaves (balanced:out:${s.instanceId}), for \`in\``,
         );
-        await recordRemoval(ctx, targets, (l) => formatRemoval({ ports: l.selfPorts, by, at }));
+        await withinActDeadline(run.signal, "the removal records", (signal) =>
+          recordRemoval({ ...ctx, signal }, targets, (l) => formatRemoval({ ports: l.selfPorts, by, at })),
+        );
         return;
       case "deregister":
         run.reporter.step(
           `deregistering from ${targets.map((l) => `${lbLabel(l.lb)}${l.selfPorts.length ? ` (port ${l.selfPorts.join(", ")})` : ""}`).join(", ")}`,
         );
-        await Promise.all(targets.map((l) => deregister(ctx, l, l.selfPorts)));
+        await withinActDeadline(run.signal, "the deregistration", (signal) =>
+          Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
+        );
         await onLeft?.();
         return;
       case "wait-out":
@@ -315,6 +319,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
       ),
     );
     return outDone(run, d.targets);
+  } catch (err) {
+    if (err instanceof ActDeadlineError) heldOn = [];
+    throw err;
   } finally {
     await release().catch(() => undefined);
   }

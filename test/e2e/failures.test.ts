@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { lifecycleOf, registrationsOf, runCli } from "../helpers/cli";
-import { control } from "../helpers/clients";
+import { lifecycleOf, registrationsOf, runCli, simState } from "../helpers/cli";
+import { control, eventually } from "../helpers/clients";
 import { type FleetFile, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -47,6 +47,30 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
       classic: { "web-classic": "InService" },
       targets: { "web-tg": "unhealthy" },
     });
+  });
+
+  it("stops acting when EnterStandby gets no answer in 30 s, keeps the turn, and a rerun finishes", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // AWS applies the call after 35 s, long after the agent gave up on it: the turn must outlive that.
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "EnterStandby",
+      kind: "latency",
+      ms: 35_000,
+      count: 1,
+    });
+    const res = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(res.code, 5, res.stderr);
+    assert.match(
+      res.stderr,
+      /AWS did not confirm EnterStandby within 30 s, so this host stopped acting; AWS may still apply it, so the turn is kept until it expires \(120 s\)/,
+    );
+    assert.match((await simState(sim)).groups[0]!.tags["balanced:turn"] ?? "", /^i-0a000000000000001 /);
+    await eventually(async () => ((await lifecycleOf(sim!, A)) === "Standby" ? true : undefined), 20_000);
+    const rerun = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /giving back the group's turn left by a killed earlier run/);
+    assert.equal((await simState(sim)).groups[0]!.tags["balanced:turn"], undefined);
   });
 
   it("fails fast (exit 6) when instance metadata is unreachable, instead of hanging", async () => {

@@ -91,14 +91,18 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
   it("never deregisters the only healthy member, and counts a peer already out", async () => {
     sim = await startSim(loadFleet("standalone-pair"));
     await control(sim, "POST", "events", { kind: "set-health", instance: B, healthy: false });
-    await eventually(async () => (await registrations(sim!, B)).classic === "OutOfService");
+    await eventually(async () =>
+      (await registrations(sim!, B)).classic === "OutOfService" ? true : undefined,
+    );
     const res = await cli(sim, A, ["out"]);
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /refusing: this host is the only healthy member of elb\/app-classic/);
     assert.deepEqual(await registrations(sim, A), SERVING);
 
     await control(sim, "POST", "events", { kind: "set-health", instance: B, healthy: true });
-    await eventually(async () => (await registrations(sim!, B)).targets[0] === "8080:healthy");
+    await eventually(async () =>
+      (await registrations(sim!, B)).targets[0] === "8080:healthy" ? true : undefined,
+    );
     assert.equal((await cli(sim, B, ["out"])).code, 0);
     const second = await cli(sim, A, ["out"]);
     assert.equal(second.code, 3, second.stderr);

@@ -32,7 +32,7 @@ export function clientsFor(host: HostInfo, extra: { maxAttempts?: number } = {})
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls `check` until it returns a value (not undefined) or the deadline passes. */
+/** Polls `check` until it returns a value (not undefined, not false) or the deadline passes. */
 export async function eventually<T>(
   check: () => Promise<T | undefined>,
   timeoutMs = 10_000,
@@ -43,7 +43,7 @@ export async function eventually<T>(
   while (Date.now() < deadline) {
     try {
       const v = await check();
-      if (v !== undefined) return v;
+      if (v !== undefined && v !== false) return v;
     } catch (err) {
       last = err;
     }
