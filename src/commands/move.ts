@@ -23,7 +23,15 @@ import {
   releaseTurn,
   withinActDeadline,
 } from "../aws/turn";
-import { assessBudget, type Decision, decideIn, decideOut, decideShutdown, type Step } from "../core/decide";
+import {
+  assessBudget,
+  type Decision,
+  decideIn,
+  decideOut,
+  decideShutdown,
+  refusalError,
+  type Step,
+} from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
 import { shutdownKey } from "../core/shutdown";
@@ -36,10 +44,11 @@ import {
 } from "../core/timing";
 import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
+import { AwsCallError, type BalancedError, busy, timedOut, unsafe } from "../errors";
+import { dryRunMessage } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
-import { guardWait, retryWhileRefused, waitUntil } from "./wait";
+import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 export interface MoveResult {
   outcome: "done" | "already" | "dry-run";
@@ -51,8 +60,6 @@ interface SelfState {
   health: string;
   lbs: { lb: LoadBalancerView; member: MemberHealth }[];
 }
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
 const describeLbs = (s: Pick<SelfState, "lbs">) =>
   s.lbs.map(({ lb, member }) => `${lbLabel(lb)}: ${member.state}`).join(", ") || "no load balancers";
@@ -399,11 +406,6 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
   }
 }
 
-function refuse(decision: Decision): never {
-  if (decision.verdict !== "refuse") throw new Error("not a refusal");
-  throw new BalancedError(decision.exitCode, decision.kind, decision.reason);
-}
-
 async function execute(
   run: Run,
   ctx: ReadContext,
@@ -451,13 +453,6 @@ async function execute(
   }
 }
 
-const dryRunMessage = (decision: Decision) =>
-  decision.verdict === "act"
-    ? `dry run: ${decision.summary}`
-    : decision.verdict === "done"
-      ? decision.summary
-      : "";
-
 /** Lifecycle states in which every other host already counts this one as out of service. */
 const LEAVING = new Set(["EnteringStandby", "Standby"]);
 
@@ -480,8 +475,7 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
   run.budget = assessBudget(snapshot, run.options.policy);
   const decision = decideOut(snapshot, run.options.policy);
   run.decision = decision;
-  if (decision.verdict === "refuse")
-    return retry(new BalancedError(decision.exitCode, decision.kind, decision.reason));
+  if (decision.verdict === "refuse") return retry(refusalError(decision));
   if (decision.verdict === "done") {
     return {
       kind: "result",
@@ -601,7 +595,7 @@ async function shutdownOut(run: Run): Promise<MoveResult> {
   run.budget = assessBudget(snapshot, run.options.policy);
   const decision = decideShutdown(snapshot, run.options.policy);
   run.decision = decision;
-  if (decision.verdict === "refuse") refuse(decision);
+  if (decision.verdict === "refuse") throw refusalError(decision);
   if (decision.verdict === "done")
     return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
   if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
@@ -651,7 +645,7 @@ async function groupIn(run: Run): Promise<MoveResult> {
   const { snapshot } = await run.timed("read", () => run.refresh());
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown });
   run.decision = decision;
-  if (decision.verdict === "refuse") refuse(decision);
+  if (decision.verdict === "refuse") throw refusalError(decision);
   if (decision.verdict === "done")
     return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
   if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };

@@ -2,7 +2,7 @@ import { type AwsClients, CallLog, createClients } from "../aws/clients";
 import { type Identity, readIdentity } from "../aws/identity";
 import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
 import type { Budget, Decision } from "../core/decide";
-import type { StandaloneDecision, StandaloneSnapshot } from "../core/standalone";
+import type { StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
 import type { Reporter } from "../ui/reporter";
 
@@ -48,7 +48,7 @@ export class Run {
   readonly startedAt = Date.now();
   identity: Identity | undefined;
   read: ReadResult | undefined;
-  decision: Decision | StandaloneDecision | undefined;
+  decision: Decision<string> | undefined;
   /** A host in no Auto Scaling group: what its load balancers say (src/core/standalone.ts). */
   standalone: { snapshot: StandaloneSnapshot; selfTargets: ReadResult["selfTargets"] } | undefined;
   budget: Budget | undefined;

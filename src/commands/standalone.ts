@@ -14,6 +14,7 @@ import {
   releaseLbTurn,
 } from "../aws/standalone";
 import { ActDeadlineError, attemptTurn, canAct, pidAlive, withinActDeadline } from "../aws/turn";
+import { refusalError } from "../core/decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
 import {
   assessLbBudget,
@@ -37,12 +38,11 @@ import {
 import { isMine, TURN_TAG, viewTurn } from "../core/turn";
 import type { MemberHealth } from "../core/types";
 import { BalancedError, busy, notManageable, timedOut } from "../errors";
+import { dryRunMessage, verdictLine } from "../ui/render";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
-import { guardWait, retryWhileRefused, waitUntil } from "./wait";
-
-const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 /** Whether this invocation can run without a group: load balancers named, or --discover. */
 export const standaloneConfigured = (run: Run) =>
@@ -200,15 +200,7 @@ async function execute(
   }
 }
 
-function refuse(decision: StandaloneDecision): never {
-  if (decision.verdict !== "refuse") throw new Error("not a refusal");
-  throw new BalancedError(decision.exitCode, decision.kind, decision.reason);
-}
-
-const dryRun = (d: StandaloneDecision): MoveResult => ({
-  outcome: "dry-run",
-  message: d.verdict === "act" ? `dry run: ${d.summary}` : d.verdict === "done" ? d.summary : "",
-});
+const dryRun = (d: StandaloneDecision): MoveResult => ({ outcome: "dry-run", message: dryRunMessage(d) });
 
 function outDone(run: Run, targets: string[]): MoveResult {
   const s = run.standalone!.snapshot;
@@ -247,7 +239,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   if (run.options.shutdown) {
     const d = decideStandaloneShutdown(before, policy);
     run.decision = d;
-    if (d.verdict === "refuse") refuse(d);
+    if (d.verdict === "refuse") throw refusalError(d);
     if (d.verdict === "done") return { outcome: "already", message: `${before.instanceId} is ${d.summary}` };
     if (run.options.dryRun) return dryRun(d);
     const timeout =
@@ -258,7 +250,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   // A cheap look first: no turn is taken to refuse, or to finish an earlier out.
   const first = decideStandaloneOut(before, policy);
   run.decision = first;
-  if (first.verdict === "refuse") return new BalancedError(first.exitCode, first.kind, first.reason);
+  if (first.verdict === "refuse") return refusalError(first);
   if (run.options.dryRun) return dryRun(first);
   if (first.verdict === "done" || !first.steps.includes("deregister"))
     await releaseOrphanedTurns(run, ctx, before);
@@ -308,7 +300,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
     }
     const d = decideStandaloneOut(fresh, policy);
     run.decision = d;
-    if (d.verdict === "refuse") return new BalancedError(d.exitCode, d.kind, d.reason);
+    if (d.verdict === "refuse") return refusalError(d);
     if (d.verdict === "done") return { outcome: "already", message: `${fresh.instanceId} is ${d.summary}` };
     if (!canAct(attempt.turn))
       return busy("refusing: the turn ran out before this host could act; try again");
@@ -337,7 +329,7 @@ export async function standaloneIn(run: Run): Promise<MoveResult> {
   const s = await read(run, ctx);
   const d = decideStandaloneIn(s, { afterShutdown: run.options.afterShutdown });
   run.decision = d;
-  if (d.verdict === "refuse") refuse(d);
+  if (d.verdict === "refuse") throw refusalError(d);
   if (d.verdict === "done") return { outcome: "already", message: `${s.instanceId} is ${d.summary}` };
   if (run.options.dryRun) return dryRun(d);
   const timeout = run.options.timeoutSeconds ?? defaultInTimeoutSeconds(s.loadBalancers.map((l) => l.lb));
@@ -349,9 +341,6 @@ export async function standaloneIn(run: Run): Promise<MoveResult> {
       `${run.notes.map((n) => `; ${n}`).join("")} (${seconds(Date.now() - run.startedAt)})`,
   };
 }
-
-const verdictLine = (d: StandaloneDecision) =>
-  d.verdict === "refuse" ? `${d.reason} (exit ${d.exitCode})` : d.summary;
 
 export async function standaloneStatus(run: Run): Promise<StatusResult> {
   const ctx = await run.context();
@@ -389,8 +378,8 @@ export async function standaloneStatus(run: Run): Promise<StatusResult> {
   return {
     outcome: "status",
     message: lines.join("\n"),
-    out: outDecision as StatusResult["out"],
-    in: inDecision as StatusResult["in"],
+    out: outDecision,
+    in: inDecision,
     leftovers,
   };
 }

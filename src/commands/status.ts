@@ -13,6 +13,7 @@ import { parseRecords } from "../core/minsize";
 import { shutdownRecords } from "../core/shutdown";
 import { TURN_TAG, viewTurn } from "../core/turn";
 import type { Snapshot } from "../core/types";
+import { verdictLine } from "../ui/render";
 import { staleRecords } from "./repair";
 import type { Run } from "./run";
 import { byMode, standaloneStatus } from "./standalone";
@@ -20,13 +21,10 @@ import { byMode, standaloneStatus } from "./standalone";
 export interface StatusResult {
   outcome: "status";
   message: string;
-  out: Decision;
-  in: Decision;
+  out: Decision<string>;
+  in: Decision<string>;
   leftovers: string[];
 }
-
-const verdictLine = (d: Decision) =>
-  d.verdict === "refuse" ? `${d.reason} (exit ${d.exitCode})` : d.verdict === "done" ? d.summary : d.summary;
 
 function describeTurn(value: string | undefined, instanceId: string): string {
   const view = viewTurn(value, Date.now(), { instanceId, isAlive: pidAlive });

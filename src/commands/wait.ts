@@ -5,6 +5,9 @@ import { BalancedError, ExitCode, InterruptedError } from "../errors";
 import type { Reporter } from "../ui/reporter";
 import type { Run } from "./run";
 
+/** Elapsed time in progress lines and results: "4.6 s". */
+export const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
 export interface WaitSpec<T> {
   /** Epoch ms after which the wait gives up. */
   deadlineAt: number;

@@ -1,4 +1,4 @@
-import { ExitCode } from "../errors";
+import { BalancedError, ExitCode } from "../errors";
 import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
 import { hasShutdownRecord, shutdownKey } from "./shutdown";
@@ -30,15 +30,25 @@ export type Step =
   /** Wait until gone from every load balancer, whatever the lifecycle (the group is terminating it). */
   | "wait-drained";
 
-export type Decision =
-  | { verdict: "act"; steps: Step[]; summary: string }
+export type Refusal = {
+  verdict: "refuse";
+  exitCode: typeof ExitCode.Unsafe | typeof ExitCode.Busy;
+  kind: "unsafe" | "busy";
+  reason: string;
+};
+
+/**
+ * A decision: act (these steps), done, or refuse. The steps are a group's (Step) or, for a host in
+ * no group, src/core/standalone.ts's; `Extra` is what that mode's act also says. `overruled`: the
+ * refusal a shutdown goes ahead despite.
+ */
+export type Decision<S extends string = Step, Extra = unknown> =
+  | ({ verdict: "act"; steps: S[]; summary: string; overruled?: string } & Extra)
   | { verdict: "done"; summary: string }
-  | {
-      verdict: "refuse";
-      exitCode: typeof ExitCode.Unsafe | typeof ExitCode.Busy;
-      kind: "unsafe" | "busy";
-      reason: string;
-    };
+  | Refusal;
+
+/** A refusal as the error the entry point turns into its exit code and one-line reason. */
+export const refusalError = (r: Refusal) => new BalancedError(r.exitCode, r.kind, r.reason);
 
 export interface Budget {
   desiredCapacity: number;
@@ -113,8 +123,6 @@ export function assessBudget(s: Snapshot, policy: Policy): Budget {
 }
 
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
-
-export type Refusal = Extract<Decision, { verdict: "refuse" }>;
 
 export const refuseUnsafe = (reason: string): Refusal => ({
   verdict: "refuse",

@@ -5,13 +5,20 @@
  *
  * What `out` removed is recorded on each load balancer / target group it removed the host from, one
  * tag per host: `balanced:out:<instance>` = `ports=8080+8081 by=out at=<ISO>` (no ports for a
- * classic ELB; tag values allow no commas). It is written BEFORE deregistering, so a crash leaves a record, never a silently
- * missing registration; `in` restores exactly what the records say, from any later process. The
- * records also tell every other host that this one is out: a deregistered host is invisible in the
- * load balancer's own member list, so the budget counts records as well as members.
+ * classic ELB; tag values allow no commas). It is written BEFORE deregistering, so a crash leaves
+ * a record, never a silently missing registration; `in` restores exactly what the records say,
+ * from any later process. The records also tell every other host that this one is out: a
+ * deregistered host is invisible in the load balancer's own member list, so the budget counts
+ * records as well as members.
  */
-import type { ExitCode } from "../errors";
-import { formatQuantity, listUnavailable, plural, refuseUnsafe, resolveQuantity } from "./decide";
+import {
+  type Decision,
+  formatQuantity,
+  listUnavailable,
+  plural,
+  refuseUnsafe,
+  resolveQuantity,
+} from "./decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "./health";
 import type { LoadBalancerView, MemberHealth, Policy } from "./types";
 
@@ -75,15 +82,8 @@ export type StandaloneStep =
   /** Remove this host's records: it is back. */
   | "forget-removal";
 
-export type StandaloneDecision =
-  | { verdict: "act"; steps: StandaloneStep[]; summary: string; targets: string[] }
-  | { verdict: "done"; summary: string }
-  | {
-      verdict: "refuse";
-      exitCode: typeof ExitCode.Unsafe | typeof ExitCode.Busy;
-      kind: "unsafe" | "busy";
-      reason: string;
-    };
+/** `targets`: the load balancers (ids) the steps act on. */
+export type StandaloneDecision = Decision<StandaloneStep, { targets: string[] }>;
 
 const mine = (s: StandaloneSnapshot, l: StandaloneLb) =>
   parseRemovals(l.tags).find((r) => r.instanceId === s.instanceId);

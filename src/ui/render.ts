@@ -1,4 +1,5 @@
 import type { Run } from "../commands/run";
+import type { Decision } from "../core/decide";
 import type { BalancedError } from "../errors";
 
 export type Outcome =
@@ -38,6 +39,14 @@ export function jsonReport(
     snapshot: run?.snapshot ?? run?.standalone?.snapshot,
   };
 }
+
+/** A decision in one line, as `status` shows it. */
+export const verdictLine = (d: Decision<string>) =>
+  d.verdict === "refuse" ? `${d.reason} (exit ${d.exitCode})` : d.summary;
+
+/** What `--dry-run` prints: what would be done, or why nothing is needed. */
+export const dryRunMessage = (d: Decision<string>) =>
+  d.verdict === "act" ? `dry run: ${d.summary}` : d.verdict === "done" ? d.summary : "";
 
 export function outcomeOf(err: BalancedError): Outcome {
   switch (err.kind) {
