@@ -45,7 +45,7 @@ import {
 import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, type BalancedError, busy, timedOut, unsafe } from "../errors";
-import { dryRunMessage } from "../ui/render";
+import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
@@ -599,11 +599,7 @@ async function shutdownOut(run: Run): Promise<MoveResult> {
   if (decision.verdict === "done")
     return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
   if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
-  const planned = decideOut(snapshot, run.options.policy);
-  if (planned.verdict === "refuse" && decision.steps.includes("enter-standby"))
-    run.reporter.step(
-      `shutting down although ${planned.reason.replace(/^refusing: /, "")}: the host goes down either way, so it leaves first`,
-    );
+  if (decision.overruled) run.reporter.step(overruledLine(decision.overruled));
   const timeout = run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(snapshot.loadBalancers);
   await execute(run, ctx, decision.steps, timeout);
   if (decision.steps.includes("wait-drained")) {

@@ -38,7 +38,7 @@ import {
 import { isMine, TURN_TAG, viewTurn } from "../core/turn";
 import type { MemberHealth } from "../core/types";
 import { BalancedError, busy, notManageable, timedOut } from "../errors";
-import { dryRunMessage, verdictLine } from "../ui/render";
+import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
@@ -242,6 +242,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
     if (d.verdict === "refuse") throw refusalError(d);
     if (d.verdict === "done") return { outcome: "already", message: `${before.instanceId} is ${d.summary}` };
     if (run.options.dryRun) return dryRun(d);
+    if (d.overruled) run.reporter.step(overruledLine(d.overruled));
     const timeout =
       run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(before.loadBalancers.map((l) => l.lb));
     await execute(run, ctx, d, timeout, "shutdown");

@@ -285,16 +285,17 @@ export function decideShutdown(s: Snapshot, policy: Policy): Decision {
   const minSizeRefused = minSizeRefusal(s, policy);
   if (minSizeRefused) return minSizeRefused;
   const usual = decideOut(s, policy);
-  const overruled = usual.verdict === "refuse" ? `, although ${usual.reason.replace(/^refusing: /, "")}` : "";
+  const overruled = usual.verdict === "refuse" ? usual.reason.replace(/^refusing: /, "") : undefined;
   return {
     verdict: "act",
+    overruled,
     steps: [
       "record-shutdown",
       ...(isAtMinSize(s) ? (["lower-min-size"] as const) : []),
       "enter-standby",
       "wait-out",
     ],
-    summary: `shutting down: would record it as ${shutdownKey(me.id)}, enter standby and leave ${lbCount}${overruled}`,
+    summary: `shutting down: would record it as ${shutdownKey(me.id)}, enter standby and leave ${lbCount}${overruled ? `, although ${overruled}` : ""}`,
   };
 }
 

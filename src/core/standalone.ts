@@ -182,10 +182,12 @@ export function decideStandaloneShutdown(s: StandaloneSnapshot, policy: Policy):
   const planned = decideStandaloneOut(s, policy);
   if (planned.verdict !== "refuse") return planned;
   const registered = s.loadBalancers.filter((l) => !goneFrom(self(s, l)));
+  const overruled = planned.reason.replace(/^refusing: /, "");
   return {
     verdict: "act",
+    overruled,
     steps: ["record-removal", "deregister", "wait-out"],
-    summary: `shutting down: would record and deregister this host from ${registered.map((l) => lbLabel(l.lb)).join(", ")}, although ${planned.reason.replace(/^refusing: /, "")}`,
+    summary: `shutting down: would record and deregister this host from ${registered.map((l) => lbLabel(l.lb)).join(", ")}, although ${overruled}`,
     targets: registered.map((l) => l.lb.id),
   };
 }

@@ -48,6 +48,10 @@ export const verdictLine = (d: Decision<string>) =>
 export const dryRunMessage = (d: Decision<string>) =>
   d.verdict === "act" ? `dry run: ${d.summary}` : d.verdict === "done" ? d.summary : "";
 
+/** The line a shutdown prints when it goes ahead despite a refusal (Decision's `overruled`). */
+export const overruledLine = (overruled: string) =>
+  `shutting down although ${overruled}: the host goes down either way, so it leaves first`;
+
 export function outcomeOf(err: BalancedError): Outcome {
   switch (err.kind) {
     case "unsafe":

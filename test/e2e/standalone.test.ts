@@ -204,6 +204,19 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
     assert.match(boot.stdout, /not taken out by a shutdown/);
     assert.deepEqual(await registrations(sim, A), GONE);
   });
+
+  it("a shutdown drains even the only healthy member, and says what it overrides", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    await control(sim, "POST", "events", { kind: "set-health", instance: B, healthy: false });
+    await eventually(async () => (await registrations(sim!, B)).classic === "OutOfService");
+    const down = await cli(sim, A, ["out", "--shutdown", "--timeout", "270"]);
+    assert.equal(down.code, 0, down.stderr);
+    assert.match(
+      down.stderr,
+      /shutting down although this host is the only healthy member of elb\/app-classic; deregistering it would leave none: the host goes down either way, so it leaves first/,
+    );
+    assert.deepEqual(await registrations(sim, A), GONE);
+  });
 });
 
 describe("two standalone hosts at once never both leave", () => {
