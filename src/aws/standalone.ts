@@ -252,6 +252,10 @@ export const forgetRemoval = (ctx: ReadContext, lbs: StandaloneLb[]) =>
 const targetId = (ctx: ReadContext, l: StandaloneLb) =>
   l.lb.targetType === "ip" ? (ctx.identity.privateIp ?? ctx.identity.instanceId) : ctx.identity.instanceId;
 
+/** This host as a target of `l`: once per port, or without one (the target group's own port). */
+const targetsOf = (ctx: ReadContext, l: StandaloneLb, ports: number[]) =>
+  ports.length ? ports.map((Port) => ({ Id: targetId(ctx, l), Port })) : [{ Id: targetId(ctx, l) }];
+
 export async function deregister(ctx: ReadContext, l: StandaloneLb, ports: number[]): Promise<void> {
   const id = ctx.identity.instanceId;
   if (l.lb.kind === "classic") {
@@ -271,9 +275,7 @@ export async function deregister(ctx: ReadContext, l: StandaloneLb, ports: numbe
     ctx.clients.elbv2.send(
       new DeregisterTargetsCommand({
         TargetGroupArn: l.lb.id,
-        Targets: ports.length
-          ? ports.map((Port) => ({ Id: targetId(ctx, l), Port }))
-          : [{ Id: targetId(ctx, l) }],
+        Targets: targetsOf(ctx, l, ports),
       }),
       o,
     ),
@@ -298,9 +300,7 @@ export async function register(ctx: ReadContext, l: StandaloneLb, ports: number[
     ctx.clients.elbv2.send(
       new RegisterTargetsCommand({
         TargetGroupArn: l.lb.id,
-        Targets: ports.length
-          ? ports.map((Port) => ({ Id: targetId(ctx, l), Port }))
-          : [{ Id: targetId(ctx, l) }],
+        Targets: targetsOf(ctx, l, ports),
       }),
       o,
     ),

@@ -72,6 +72,10 @@ async function read(run: Run, ctx: ReadContext) {
   return run.standalone.snapshot;
 }
 
+/** "tg/app-tg (port 8080)": a load balancer with the ports this host is on there. */
+const withPorts = (l: StandaloneLb, ports: number[]) =>
+  `${lbLabel(l.lb)}${ports.length ? ` (port ${ports.join(", ")})` : ""}`;
+
 const byId = (lbs: StandaloneLb[], ids: string[]) => lbs.filter((l) => ids.includes(l.lb.id));
 
 type Members = { l: StandaloneLb; member: MemberHealth }[];
@@ -169,9 +173,7 @@ async function execute(
         );
         return;
       case "deregister":
-        run.reporter.step(
-          `deregistering from ${targets.map((l) => `${lbLabel(l.lb)}${l.selfPorts.length ? ` (port ${l.selfPorts.join(", ")})` : ""}`).join(", ")}`,
-        );
+        run.reporter.step(`deregistering from ${targets.map((l) => withPorts(l, l.selfPorts)).join(", ")}`);
         await withinActDeadline(run.signal, "the deregistration", (signal) =>
           Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
         );
@@ -180,12 +182,12 @@ async function execute(
       case "wait-out":
         await waitFor(run, ctx, targets, deadlineAt, "out");
         return;
-      case "register":
-        run.reporter.step(
-          `registering with ${targets.map((l) => `${lbLabel(l.lb)}${portsToRegister(s, l).length ? ` (port ${portsToRegister(s, l).join(", ")})` : ""}`).join(", ")}`,
-        );
-        await Promise.all(targets.map((l) => register(ctx, l, portsToRegister(s, l))));
+      case "register": {
+        const ports = targets.map((l) => portsToRegister(s, l));
+        run.reporter.step(`registering with ${targets.map((l, i) => withPorts(l, ports[i]!)).join(", ")}`);
+        await Promise.all(targets.map((l, i) => register(ctx, l, ports[i]!)));
         return;
+      }
       case "wait-in":
         await waitFor(run, ctx, s.loadBalancers, deadlineAt, "in");
         return;

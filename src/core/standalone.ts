@@ -144,8 +144,8 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
       summary: `finishing an earlier \`out\`: still draining from ${draining.map((l) => lbLabel(l.lb)).join(", ")}`,
       targets: draining.map((l) => l.lb.id),
     };
-  for (const l of toLeave) {
-    const b = assessLbBudget(s, l, policy);
+  const budgets = toLeave.map((l) => assessLbBudget(s, l, policy));
+  for (const b of budgets) {
     const healthy = b.healthyOthers.length;
     if (healthy === 0)
       return refuseUnsafe(
@@ -160,11 +160,8 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
         `refusing: ${b.unavailableAfter.length} hosts would be out of ${b.label} at once (${listUnavailable(b.unavailableAfter)}), --max-unavailable allows ${b.maxUnavailable}`,
       );
   }
-  const healthyLeft = toLeave
-    .map(
-      (l) =>
-        `${lbLabel(l.lb)}: ${plural(assessLbBudget(s, l, policy).healthyOthers.length, "healthy member")}`,
-    )
+  const healthyLeft = budgets
+    .map((b) => `${b.label}: ${plural(b.healthyOthers.length, "healthy member")}`)
     .join(", ");
   return {
     verdict: "act",
