@@ -393,6 +393,8 @@ export async function standaloneStatus(run: Run): Promise<StatusResult> {
  * no extra call.
  */
 export async function byMode<T>(run: Run, group: () => Promise<T>, standalone: () => Promise<T>): Promise<T> {
+  // Already known to be in no group (`run --`: out, then in): no second group lookup.
+  if (run.standalone) return standalone();
   try {
     return await group();
   } catch (err) {

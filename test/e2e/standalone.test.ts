@@ -154,6 +154,8 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
     const report = JSON.parse(wrapped.stdout);
     assert.equal(report.outcome, "done");
     assert.equal(report.snapshot.instanceId, A);
+    // out then in, one lookup of the group it is not in.
+    assert.equal(report.apiCalls.byAction["autoscaling:DescribeAutoScalingInstances"], 1);
     assert.deepEqual(await registrations(sim, A), SERVING);
   });
 
