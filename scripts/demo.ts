@@ -5,7 +5,7 @@
  * bundled simulator.
  */
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { loadFleet } from "../test/sim/fleet";
@@ -13,6 +13,7 @@ import { type HostInfo, startSim } from "../test/sim/server";
 
 const bundle = resolve(import.meta.dirname, "..", "dist", "balanced.js");
 const bin = mkdtempSync(join(tmpdir(), "balanced-demo-"));
+process.on("exit", () => rmSync(bin, { recursive: true, force: true }));
 writeFileSync(join(bin, "balanced"), `#!/bin/sh\nexec "${process.execPath}" "${bundle}" "$@"\n`);
 chmodSync(join(bin, "balanced"), 0o755);
 
@@ -90,9 +91,12 @@ async function main(): Promise<void> {
   const state = sim.world();
   const group = state.groups.get("web")!;
   const inService = [...state.instances.values()].filter((x) => x.lifecycleState === "InService").length;
+  // Read from the simulator's own timeline, not worked out: how many hosts were ever out at once.
+  const mostOut = Math.max(0, ...state.history.filter((h) => h.group === "web").map((h) => h.outOfService));
   console.log(
     bold(
-      `\nRollout complete: ${inService} of ${hosts.length} hosts InService, desired capacity ${group.desired} (never shrunk below ${group.desired - 1}).`,
+      `\nRollout complete: ${inService} of ${hosts.length} hosts InService, desired capacity ${group.desired}; ` +
+        `the simulator's history shows at most ${mostOut} host${mostOut === 1 ? "" : "s"} out of service at any moment.`,
     ),
   );
   await sim.stop();

@@ -13,7 +13,7 @@ export interface Invocation {
   options: CommandOptions;
 }
 
-/** The environment variable yargs' `.env("BALANCED")` reads for a flag. */
+/** The setting (environment variable, /etc/default/balanced line) of a flag. */
 export const envName = (flag: string) => `BALANCED_${flag.toUpperCase().replace(/-/g, "_")}`;
 
 /** A comma list in an environment variable (BALANCED_TARGET_GROUP=a,b) or repeated flags. */
@@ -31,7 +31,8 @@ export const GLOBAL_OPTIONS = {
   json: {
     type: "boolean",
     default: false,
-    describe: "Print one JSON document on stdout (result, reason, exit code, timings, snapshot)",
+    describe:
+      "Print one JSON document on stdout (outcome, message, exitCode, steps with timings, apiCalls, snapshot)",
   },
   quiet: {
     type: "boolean",
@@ -178,26 +179,101 @@ export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
   group: "NAME",
 };
 
+/**
+ * Which options each command takes, beyond GLOBAL_OPTIONS: the builders below and the settings
+ * filter (`settingsFor`) both read this, so a setting in the environment or /etc/default/balanced
+ * applies exactly where its flag would.
+ */
+export const COMMAND_OPTIONS = {
+  status: { ...BUDGET_OPTIONS, ...STATUS_OPTIONS },
+  out: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, shutdown: SHUTDOWN_OPTIONS.shutdown },
+  in: { ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"] },
+  run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS },
+  repair: {},
+  "iam-policy": IAM_OPTIONS,
+  completion: {},
+} satisfies Record<CommandName | "completion", Record<string, Options>>;
+
+const COMMANDS = Object.keys(COMMAND_OPTIONS) as (keyof typeof COMMAND_OPTIONS)[];
+
 const EPILOG = [
-  "Every option can also be set as an environment variable: --min-healthy is BALANCED_MIN_HEALTHY.",
+  "Every option of a command can also be set as BALANCED_<NAME> in the environment or in /etc/default/balanced",
+  "(--min-healthy is BALANCED_MIN_HEALTHY); a command ignores the settings of options it does not take.",
   "AWS settings come from the standard environment (AWS_REGION, AWS_PROFILE, AWS_ENDPOINT_URL_*, ...).",
   "",
   "Exit codes:",
   ...EXIT_CODE_MEANINGS.map(([code, meaning]) => `  ${String(code).padStart(3)}  ${meaning}`),
 ].join("\n");
 
-export function buildParser(argv: string[]): Argv {
+/** The command argv names: the first word that is neither a flag nor a global flag's value. */
+export function commandOf(argv: string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const word = argv[i]!;
+    if (word === "--") return undefined;
+    if (!word.startsWith("-")) return word;
+    const flag = word.replace(/^--?/, "");
+    const option = (GLOBAL_OPTIONS as Record<string, Options>)[flag];
+    if (option && option.type === "string") i++;
+  }
+  return undefined;
+}
+
+const TRUE = new Set(["true", "1", "yes", "on"]);
+const FALSE = new Set(["false", "0", "no", "off", ""]);
+
+/**
+ * The `BALANCED_*` settings of `env` that `command` takes, as yargs config (flags still win). A
+ * setting of an option another command takes is ignored here — one /etc/default/balanced serves
+ * every command and the systemd unit; a name that is no option at all fails, named as a setting.
+ */
+export function settingsFor(command: string | undefined, env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const taken: Record<string, Options> = {
+    ...GLOBAL_OPTIONS,
+    ...(command && command in COMMAND_OPTIONS
+      ? COMMAND_OPTIONS[command as keyof typeof COMMAND_OPTIONS]
+      : {}),
+  };
+  const known = new Map(Object.keys(ALL_OPTIONS).map((flag) => [envName(flag), flag]));
+  const settings: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith("BALANCED_") || value === undefined) continue;
+    const flag = known.get(name);
+    if (flag === undefined) {
+      const guess = [...known.keys()].find((k) => distance(name, k) <= 2);
+      throw usageError(
+        `unknown setting ${name} (in the environment or the settings file)${guess ? `: did you mean ${guess}?` : ""}`,
+      );
+    }
+    // A mode switch left in /etc/default would turn every `out` into a shutdown: flags only.
+    if (flag in SHUTDOWN_OPTIONS)
+      throw usageError(
+        `${name} is not a setting: pass --${flag} on the command line (the systemd unit does)`,
+      );
+    const option = taken[flag];
+    if (!option) continue;
+    if (option.type === "boolean") {
+      const v = value.trim().toLowerCase();
+      if (!TRUE.has(v) && !FALSE.has(v)) throw usageError(`${name} takes true or false, not "${value}"`);
+      settings[flag] = TRUE.has(v);
+    } else {
+      settings[flag] = value;
+    }
+  }
+  return settings;
+}
+
+export function buildParser(argv: string[], settings: Record<string, unknown> = {}): Argv {
   return yargs(argv)
     .scriptName("balanced")
     .usage("$0 <command> [options]\n\nTake this EC2 host out of its load balancers safely, and put it back.")
-    .env("BALANCED")
+    .config(settings)
     .options(GLOBAL_OPTIONS)
     .command(
       "status",
       "Show this host, its group and load balancers, and what `out` and `in` would do now",
       (y) =>
         y
-          .options({ ...BUDGET_OPTIONS, ...STATUS_OPTIONS })
+          .options(COMMAND_OPTIONS.status)
           .example("$0 status", "Who am I, am I healthy, may I leave?")
           .example("$0 status --json | jq .out", "What `out` would decide, for a script"),
     )
@@ -206,12 +282,7 @@ export function buildParser(argv: string[]): Argv {
       "Leave the load balancers: Standby, drained everywhere (refuses if unsafe or busy)",
       (y) =>
         y
-          .options({
-            ...BUDGET_OPTIONS,
-            ...MOVE_OPTIONS,
-            ...OUT_OPTIONS,
-            shutdown: SHUTDOWN_OPTIONS.shutdown,
-          })
+          .options(COMMAND_OPTIONS.out)
           .example("$0 out && sudo chef-client && $0 in", "The deploy chain, one host at a time")
           .example("$0 out --min-healthy 50%", "Keep at least half of desired capacity healthy")
           .example("$0 out --dry-run", "Would it go? Exit 0, 3 or 4 without changing anything")
@@ -223,24 +294,21 @@ export function buildParser(argv: string[]): Argv {
     )
     .command("in", "Come back: InService, and healthy in every load balancer", (y) =>
       y
-        .options({ ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"] })
+        .options(COMMAND_OPTIONS.in)
         .example("$0 in", "Return and wait until every load balancer sends traffic here")
         .example("$0 in --timeout 5m --json", "Bounded wait, machine-readable result"),
     )
-    .command(
-      "run",
-      "out, then run a command (after --), then in only if it succeeded: a broken deploy never takes traffic",
-      (y) =>
-        y
-          .usage("$0 run [options] -- <command...>")
-          .options({ ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS })
-          .example("$0 run -- sudo chef-client", "The deploy chain as one command")
-          .example("$0 run --on-failure in -- ./restart.sh", "Return the host even if the command fails")
-          .example("$0 run --wait-for-turn 30m -- ./deploy.sh", "Many hosts at once, taking turns"),
+    .command("run", RUN_DESCRIPTION, (y) =>
+      y
+        .usage(`$0 run [options] -- <command...>\n\n${RUN_DESCRIPTION}`)
+        .options(COMMAND_OPTIONS.run)
+        .example("$0 run -- sudo chef-client", "The deploy chain as one command")
+        .example("$0 run --on-failure in -- ./restart.sh", "Return the host even if the command fails")
+        .example("$0 run --wait-for-turn 30m -- ./deploy.sh", "Many hosts at once, taking turns"),
     )
     .command("iam-policy", "Print the least-privilege IAM policy the instance role needs (JSON)", (y) =>
       y
-        .options(IAM_OPTIONS)
+        .options(COMMAND_OPTIONS["iam-policy"])
         .example("$0 iam-policy --group web > policy.json", "Changes allowed on group web only"),
     )
     .command(
@@ -259,9 +327,12 @@ export function buildParser(argv: string[]): Argv {
     .wrap(Math.min(110, process.stdout.columns || 100))
     .exitProcess(false)
     .fail((message, err) => {
-      throw usageError(explainUnknown(message || err?.message || "bad usage", argv));
+      throw usageError(explainUsage(message || err?.message || "bad usage", argv));
     });
 }
+
+const RUN_DESCRIPTION =
+  "out, then run a command (after --), then in only if it succeeded: a broken deploy never takes traffic";
 
 /** Edits needed to turn a into b (Levenshtein), for "did you mean". */
 function distance(a: string, b: string): number {
@@ -276,23 +347,35 @@ function distance(a: string, b: string): number {
 }
 
 /**
- * yargs names an unknown flag twice (as typed and camel-cased): keep the flag as typed, and point to
- * the option it most likely meant.
+ * yargs' own wording made one line: an unknown flag named once, as typed (yargs names it twice, as
+ * typed and camel-cased), with the option or command it most likely meant; an out-of-choice value
+ * with its choices.
  */
-function explainUnknown(message: string, argv: string[]): string {
+function explainUsage(message: string, argv: string[]): string {
+  const choice = /^Invalid values:\s+Argument: ([\w-]+), Given: (".*?"), Choices: (.*)$/s.exec(message);
+  if (choice) {
+    const choices = choice[3]!.split(", ").map((c) => c.replace(/^"|"$/g, ""));
+    return `--${choice[1]} takes ${choices.slice(0, -1).join(", ")} or ${choices.at(-1)}, not ${choice[2]}`;
+  }
   const m = /^Unknown arguments?: (.*)$/.exec(message);
-  if (!m) return message;
-  // A flag comes as typed and camel-cased, an environment variable camel-cased only: name each once.
+  if (!m) return message.replace(/\s*\n\s*/g, " ");
+  const command = commandOf(argv);
+  if (command !== undefined && !COMMANDS.includes(command as (typeof COMMANDS)[number])) {
+    const best = COMMANDS.find((c) => distance(command, c) <= 2);
+    return `unknown command: ${command}${best ? ` (did you mean ${best}?)` : ""}; commands: ${COMMANDS.join(", ")}`;
+  }
   const kebab = (n: string) => n.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
   const names = [...new Set(m[1]!.split(", ").map(kebab))];
   const known = Object.keys(ALL_OPTIONS);
+  const takers = (flag: string) =>
+    COMMANDS.filter((c) => flag in (COMMAND_OPTIONS[c] as Record<string, Options>));
   const hints = names.flatMap((n) => {
+    if (n in ALL_OPTIONS) return [`--${n} is for ${takers(n).join(", ")}`];
     const best = known.find((k) => distance(n, k) <= 2);
     return best ? [`did you mean --${best}?`] : [];
   });
   const asTyped = (n: string) =>
-    argv.find((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)?.replace(/=.*/, "") ??
-    (envName(n) in process.env ? `${envName(n)} (a setting in the environment or the settings file)` : n);
+    argv.find((a) => a === `--${n}` || a.startsWith(`--${n}=`) || a === `-${n}`)?.replace(/=.*/, "") ?? n;
   const shown = names.map(asTyped).join(", ");
   return `unknown ${names.length === 1 ? "argument" : "arguments"}: ${shown}${hints.length ? ` (${hints.join(" ")})` : ""}`;
 }
@@ -300,7 +383,7 @@ function explainUnknown(message: string, argv: string[]): string {
 /** Parses argv into an invocation; undefined when yargs answered by itself (--help, --version). */
 export async function parseInvocation(argv: string[]): Promise<Invocation | undefined> {
   let helpShown = false;
-  const parser = buildParser(argv);
+  const parser = buildParser(argv, settingsFor(commandOf(argv), process.env));
   const args = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
     if (output) {
       helpShown = true;
@@ -331,12 +414,6 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
   const waitForTurnSeconds =
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
-  // A mode switch left in /etc/default would turn every `out` into a shutdown: flags only.
-  for (const flag of Object.keys(SHUTDOWN_OPTIONS)) {
-    const env = envName(flag);
-    if (process.env[env] !== undefined)
-      throw usageError(`${env} is not a setting: pass --${flag} on the command line (the systemd unit does)`);
-  }
   return {
     command,
     options: {

@@ -212,7 +212,7 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
   }
   if (budget.unavailableAfter.length > budget.maxUnavailable) {
     return refuseUnsafe(
-      `refusing: ${budget.unavailableAfter.length} instances would be out of service or unhealthy at once (${listUnavailable(budget.unavailableAfter)}), --max-unavailable allows ${budget.maxUnavailable}`,
+      `refusing: ${plural(budget.unavailableAfter.length, "instance")} would be out of service or unhealthy at once (${listUnavailable(budget.unavailableAfter)}), --max-unavailable allows ${budget.maxUnavailable}`,
     );
   }
   const g = s.group;

@@ -4,6 +4,7 @@ import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { lifecycleOf, registrationsOf, runCli } from "../helpers/cli";
+import { needs } from "../helpers/system";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -61,7 +62,12 @@ describe("the single executable (npm run build:exe): the whole agent without Nod
 
 /** The other architecture's executable, run under qemu's user-mode emulation with Debian's cross libc. */
 describe("the arm64 executable, under qemu-aarch64", {
-  skip: process.arch !== "x64" && "built on x64 only",
+  skip:
+    (process.arch !== "x64" && "built on x64 only") ||
+    needs(["qemu-aarch64"], "qemu-user libc6-arm64-cross libstdc++6-arm64-cross", [
+      "/usr/aarch64-linux-gnu/lib/ld-linux-aarch64.so.1",
+      "/usr/aarch64-linux-gnu/lib/libstdc++.so.6",
+    ]),
 }, () => {
   const ARM = join(ROOT, "dist", "balanced-linux-arm64");
   const runArm = (args: string[], sim: Sim) =>

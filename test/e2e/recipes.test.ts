@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { BUNDLE, lifecycleOf } from "../helpers/cli";
 import { control } from "../helpers/clients";
+import { tempDir } from "../helpers/system";
 import { loadFleet } from "../sim/fleet";
 import { type HostInfo, type Sim, startSim } from "../sim/server";
 
@@ -31,7 +31,7 @@ const KNIFE_CHAIN = /knife ssh -C1 'role:web' '([^']+)'/.exec(README)?.[1];
  * it would run, and fails when DEPLOY_FAILS is set).
  */
 function shellFor(host: HostInfo): Record<string, string> {
-  const bin = mkdtempSync(join(tmpdir(), "balanced-recipe-"));
+  const bin = tempDir("recipe");
   writeFileSync(join(bin, "balanced"), `#!/bin/sh\nexec "${process.execPath}" "${BUNDLE}" "$@"\n`);
   writeFileSync(join(bin, "sudo"), '#!/bin/sh\necho "deployed: $*"\n[ -z "$DEPLOY_FAILS" ]\n');
   chmodSync(join(bin, "balanced"), 0o755);

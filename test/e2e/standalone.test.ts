@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { runCli, simState } from "../helpers/cli";
 import { control, eventually } from "../helpers/clients";
+import { tempDir } from "../helpers/system";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -116,7 +116,7 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
 
   it("reads the names from /etc/default/balanced (a comma list), under the environment and flags", async () => {
     sim = await startSim(loadFleet("standalone-pair"));
-    const dir = mkdtempSync(join(tmpdir(), "balanced-settings-"));
+    const dir = tempDir("settings");
     const file = join(dir, "balanced");
     writeFileSync(
       file,
@@ -135,7 +135,7 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
     assert.equal(typo.code, 2);
     assert.match(
       typo.stderr,
-      /unknown argument: BALANCED_LOAD_BALANCERS \(a setting in the environment or the settings file\)/,
+      /unknown setting BALANCED_LOAD_BALANCERS \(in the environment or the settings file\): did you mean BALANCED_LOAD_BALANCER\?/,
     );
   });
 
@@ -250,15 +250,14 @@ describe("two standalone hosts at once never both leave", () => {
     }
   }
 
-  it("20 trials, five at a time, with random API latency: at most one leaves, and often one does", async () => {
-    const left: number[] = [];
-    for (let batch = 0; batch < 4; batch++)
-      left.push(...(await Promise.all([0, 1, 2, 3, 4].map((i) => trial(batch * 5 + i)))));
+  it("10 trials at once, with random API latency: at most one leaves, and often one does", async () => {
+    const left = await Promise.all(Array.from({ length: 10 }, (_, i) => trial(i)));
     // Never both; and the race is real: many trials end with one host out. Both refuse (exit 4) when
-    // the turn splits, one load balancer's tag won by each; here 14-16 of 20 leave, so 4 is far off.
+    // the turn splits, one load balancer's tag won by each; 14-16 of 20 leave, so 2 of 10 is far off.
+    // The long soak is `npm run chaos`.
     assert.ok(
-      left.filter((n) => n === 1).length >= 4,
-      `only ${left.filter((n) => n === 1).length} of 20 left`,
+      left.filter((n) => n === 1).length >= 2,
+      `only ${left.filter((n) => n === 1).length} of 10 left`,
     );
   });
 });

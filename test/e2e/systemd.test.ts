@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { lifecycleOf, registrationsOf, runCli, simState } from "../helpers/cli";
 import { control } from "../helpers/clients";
+import { needs } from "../helpers/system";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -34,9 +35,10 @@ const groupTags = async (sim: Sim) => (await simState(sim)).groups[0]!.tags;
 const SHUTDOWN_TAG = `balanced:shutdown:${A}`;
 
 describe("systemd/balanced.service", () => {
-  it("passes systemd-analyze verify without a warning", () => {
+  it("passes systemd-analyze verify without a warning", {
+    skip: needs(["systemd-analyze"], "systemd"),
+  }, () => {
     const res = spawnSync("systemd-analyze", ["verify", UNIT_PATH], { encoding: "utf8" });
-    assert.equal(res.error, undefined, "systemd-analyze is missing (apt-get install systemd)");
     assert.equal(res.status, 0, res.stderr);
     assert.equal(res.stderr.trim(), "");
   });

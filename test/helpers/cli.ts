@@ -1,14 +1,13 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { HostInfo, Sim } from "../sim/server";
 import { control } from "./clients";
+import { tempDir } from "./system";
 
 export const BUNDLE = join(import.meta.dirname, "..", "..", "dist", "balanced.js");
 
 /** No ~/.aws of the developer's leaks into a test. */
-const EMPTY_HOME = mkdtempSync(join(tmpdir(), "balanced-home-"));
+const EMPTY_HOME = tempDir("home");
 
 export interface CliResult {
   code: number | null;
