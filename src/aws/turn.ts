@@ -42,6 +42,12 @@
  *     TURN_TTL − ACT_MARGIN (NTP keeps EC2 clocks within milliseconds);
  *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
  *     host sees its predecessor's pid is gone and takes over at once.
+ *
+ * A write acknowledged too late (step 2) leaves this process's tag in place; the process starts again
+ * at step 1 (up to LATE_ATTEMPTS), reading its own tag as free. That is no weaker than a first
+ * attempt: the claim only uses the read and write of the attempt that passed step 3, and the tag it
+ * overwrites is one no other contender could have passed step 3 with while it stood (their
+ * read-back would find this process's nonce, not theirs).
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -52,7 +58,7 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 // Type only: the SDK clients' own middleware stack type.
 import type { MiddlewareStack } from "@smithy/types";
-import { formatTurn, isMine, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
+import { formatTurn, isMine, parseTurn, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
 import { BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
 import type { ReadContext } from "./read";
@@ -185,8 +191,30 @@ export function groupTurnStore(group: string): TurnStore {
  * turn on all of them: two contenders that share any one resource exclude each other on it.
  */
 export async function attemptTurn(ctx: ReadContext, store: TurnStore): Promise<TurnAttempt> {
+  for (let attempt = 1; ; attempt++) {
+    const result = await attemptTurnOnce(ctx, store);
+    if (result.taken || result.view.state !== "late" || attempt >= LATE_ATTEMPTS) return result;
+    // A late write is this process's own tag: the next attempt reads it as ours and writes again,
+    // so a throttled write never blocks its own host until the turn expires.
+    await sleep(
+      LATE_RETRY_MS * (0.5 + Math.random()),
+      undefined,
+      ctx.signal ? { signal: ctx.signal } : undefined,
+    );
+  }
+}
+
+/** Attempts at step 1-2 when the write came back too late (throttling), before refusing. */
+export const LATE_ATTEMPTS = 4;
+/** Mean pause between those attempts, jittered so contenders spread out. */
+export const LATE_RETRY_MS = 1000;
+
+async function attemptTurnOnce(ctx: ReadContext, store: TurnStore): Promise<TurnAttempt> {
   const read = await store.read(ctx);
   for (const value of read.values) {
+    // This very process's own earlier, late write: not a live turn of anyone else.
+    const own = parseTurn(value);
+    if (own && own.holder === ctx.identity.instanceId && own.pid === process.pid) continue;
     const view = viewTurn(value, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
     if (view.state === "held") return { taken: false, view };
   }
