@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { lifecycleOf, registrationsOf, runCli, simState } from "../helpers/cli";
 import { control, eventually } from "../helpers/clients";
+import { startSimProcess } from "../helpers/sim-process";
 import { type FleetFile, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -151,25 +152,30 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
   });
 
   it("survives a throttling storm: every API throttled to 3 requests/s, out and in still succeed", async () => {
-    sim = await startSim(loadFleet("three-hosts"));
-    await control(sim, "POST", "faults", [
-      { service: "autoscaling", kind: "throttle", rps: 3 },
-      { service: "elb", kind: "throttle", rps: 3 },
-      { service: "elbv2", kind: "throttle", rps: 3 },
-    ]);
-    // Three agents at once make the storm real.
-    const hosts = ["i-0a000000000000002", "i-0a000000000000003"];
-    const [res] = await Promise.all([
-      runCli(sim.hosts[A]!, ["out", "-q"]),
-      ...hosts.map((h) => runCli(sim!.hosts[h]!, ["status", "-q"])),
-    ]);
-    assert.equal(res!.code, 0, res!.stderr);
-    assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
-    const calls = (await control(sim, "GET", "calls")) as { outcome: string }[];
-    assert.ok(
-      calls.filter((c) => c.outcome === "Throttling").length > 0,
-      "the storm must actually have throttled calls",
-    );
+    // The simulator runs in its own process: starved with the test's, it would be the bottleneck.
+    const storm = await startSimProcess("three-hosts");
+    try {
+      await control(storm, "POST", "faults", [
+        { service: "autoscaling", kind: "throttle", rps: 3 },
+        { service: "elb", kind: "throttle", rps: 3 },
+        { service: "elbv2", kind: "throttle", rps: 3 },
+      ]);
+      // Three agents at once make the storm real.
+      const hosts = ["i-0a000000000000002", "i-0a000000000000003"];
+      const [res] = await Promise.all([
+        runCli(storm.hosts[A]!, ["out", "-q"]),
+        ...hosts.map((h) => runCli(storm.hosts[h]!, ["status", "-q"])),
+      ]);
+      assert.equal(res!.code, 0, res!.stderr);
+      assert.equal((await runCli(storm.hosts[A]!, ["in", "-q"])).code, 0);
+      const calls = (await control(storm, "GET", "calls")) as { outcome: string }[];
+      assert.ok(
+        calls.filter((c) => c.outcome === "Throttling").length > 0,
+        "the storm must actually have throttled calls",
+      );
+    } finally {
+      await storm.stop();
+    }
   });
 
   it("stops waiting on SIGINT (exit 130), leaves AWS as it is, and says what continues", async () => {

@@ -14,7 +14,7 @@ import {
   DescribeTargetHealthCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { MetadataService } from "@aws-sdk/ec2-metadata-service";
-import { clientsFor, control } from "../helpers/clients";
+import { clientsFor, control, eventually } from "../helpers/clients";
 import { loadFleet } from "./fleet";
 import { type Sim, startSim } from "./server";
 
@@ -313,22 +313,34 @@ describe("instance metadata (IMDSv2)", () => {
 });
 
 describe("npm run sim", () => {
-  it("prints one JSON line with each host's complete environment, and exits 0 on SIGTERM", async () => {
-    const child = spawn(
-      process.execPath,
-      ["--import", "tsx", "test/sim/main.ts", "--fleet", "three-hosts", "--time-scale", "10"],
-      {
-        stdio: ["ignore", "pipe", "inherit"],
-      },
-    );
+  /** `npm run -s sim` as the README shows it; resolves with npm's child and the ready line. */
+  async function startNpmSim() {
+    const npm = spawn("npm", ["run", "-s", "sim", "--", "--fleet", "three-hosts", "--time-scale", "10"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
     const line = await new Promise<string>((resolve) =>
-      createInterface({ input: child.stdout }).once("line", resolve),
+      createInterface({ input: npm.stdout }).once("line", resolve),
     );
-    const started = JSON.parse(line) as {
-      endpoint: string;
-      control: string;
-      hosts: Record<string, { imds: string; env: Record<string, string> }>;
-    };
+    return { npm, started: JSON.parse(line) as SimReady };
+  }
+  interface SimReady {
+    pid: number;
+    endpoint: string;
+    control: string;
+    hosts: Record<string, { imds: string; env: Record<string, string> }>;
+  }
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const gone = (pid: number) => eventually(async () => !alive(pid), 10_000);
+
+  it("prints one JSON line with each host's complete environment; SIGTERM to npm stops it all", async () => {
+    const { npm, started } = await startNpmSim();
     assert.match(started.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(started.control, `${started.endpoint}/_sim`);
     assert.deepEqual(Object.keys(started.hosts), [A, "i-0a000000000000002", "i-0a000000000000003"]);
@@ -344,10 +356,15 @@ describe("npm run sim", () => {
     ]);
     const state = (await (await fetch(`${started.control}/state`)).json()) as { timeScale: number };
     assert.equal(state.timeScale, 10);
-    const code = await new Promise<number | null>((resolve) => {
-      child.on("exit", resolve);
-      child.kill("SIGTERM");
-    });
-    assert.equal(code, 0);
+    npm.kill("SIGTERM");
+    await gone(started.pid);
+    await gone(npm.pid!);
+  });
+
+  it("stops by itself when npm is killed outright (SIGKILL): no simulator is left behind", async () => {
+    const { npm, started } = await startNpmSim();
+    assert.ok(alive(started.pid));
+    npm.kill("SIGKILL");
+    await gone(started.pid);
   });
 });
