@@ -9,13 +9,31 @@ export interface FaultSpec {
   service?: Service | "*";
   action?: string;
   host?: string;
-  kind: "throttle" | "error" | "latency" | "drop" | "deny" | "unreachable" | "tokens-required";
+  kind:
+    | "throttle"
+    | "error"
+    | "latency"
+    | "drop"
+    | "deny"
+    | "unreachable"
+    | "tokens-required"
+    | "stale-reads"
+    | "lost-response"
+    | "slow-apply";
   /** throttle: requests per second allowed before `Throttling`. */
   rps?: number;
   /** error: HTTP status (500 InternalFailure or 503 ServiceUnavailable). */
   status?: number;
-  /** latency: milliseconds added, plus up to jitterMs more at random. */
+  /**
+   * latency: milliseconds added, plus up to jitterMs more at random. stale-reads: a describe call is
+   * answered from the world as it was a random 0..ms milliseconds ago, drawn per call. slow-apply: an
+   * acting call is answered ms late.
+   */
   ms?: number;
+  /** slow-apply: whether the world changes at the start of those ms (the answer is late) or the end. */
+  applyAt?: "start" | "end";
+  /** Apply to this fraction of matching calls (0..1, default all), drawn from the simulator's seed. */
+  probability?: number;
   jitterMs?: number;
   /** unreachable: "hang" (never answers, like a blackholed address) or "refuse". */
   mode?: "hang" | "refuse";
@@ -29,13 +47,46 @@ export interface Fault extends FaultSpec {
   window: number[];
 }
 
+/** What happens to one call besides its fate: how late, how stale, whether its answer is lost. */
+export interface CallShape {
+  delayMs: number;
+  /** Answer a read from the world as it was this long ago. */
+  staleMs: number;
+  /** Apply the call, then drop the connection without an answer. */
+  lost: boolean;
+  /** Hold an acting call this long, changing the world before (start) or after (end) the wait. */
+  slow?: { ms: number; applyAt: "start" | "end" };
+}
+
 export type FaultOutcome =
-  | { kind: "pass"; delayMs: number }
-  | { kind: "throttle" | "error" | "drop" | "deny"; delayMs: number; fault: Fault };
+  | ({ kind: "pass" } & CallShape)
+  | ({ kind: "throttle" | "error" | "drop" | "deny"; fault: Fault } & CallShape);
+
+/** Describe* calls read; every other action of the simulated APIs changes the world. */
+export const isRead = (action: string) => action.startsWith("Describe");
+
+/** A small seeded generator (mulberry32): a chaos trial's faults replay from its seed. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export class FaultBook {
   private faults: Fault[] = [];
   private next = 1;
+
+  constructor(private readonly random: () => number = Math.random) {}
+
+  /** The longest staleness any stale-reads fault asks for: how much past the world must keep. */
+  maxStaleMs(): number {
+    return Math.max(0, ...this.faults.filter((f) => f.kind === "stale-reads").map((f) => f.ms ?? 0));
+  }
 
   add(spec: FaultSpec): Fault {
     const fault: Fault = { ...spec, id: `fault-${this.next++}`, hits: 0, window: [] };
@@ -63,10 +114,31 @@ export class FaultBook {
 
   /** Decides what happens to one API call. */
   evaluate(service: Service, action: string, host: string | undefined, now: number): FaultOutcome {
-    let delayMs = 0;
+    const shape: CallShape = { delayMs: 0, staleMs: 0, lost: false };
+    const read = isRead(action);
     for (const f of this.matching(service, action, host)) {
+      if (f.probability !== undefined && this.random() >= f.probability) continue;
       if (f.kind === "latency") {
-        delayMs += (f.ms ?? 0) + Math.random() * (f.jitterMs ?? 0);
+        shape.delayMs += (f.ms ?? 0) + this.random() * (f.jitterMs ?? 0);
+        f.hits++;
+        continue;
+      }
+      if (f.kind === "stale-reads") {
+        if (read) {
+          shape.staleMs = Math.max(shape.staleMs, this.random() * (f.ms ?? 0));
+          f.hits++;
+        }
+        continue;
+      }
+      if (f.kind === "slow-apply") {
+        if (!read) {
+          shape.slow = { ms: f.ms ?? 0, applyAt: f.applyAt ?? "start" };
+          f.hits++;
+        }
+        continue;
+      }
+      if (f.kind === "lost-response") {
+        shape.lost = true;
         f.hits++;
         continue;
       }
@@ -75,16 +147,16 @@ export class FaultBook {
         f.window.push(now);
         if (f.window.length > (f.rps ?? 0)) {
           f.hits++;
-          return { kind: "throttle", delayMs, fault: f };
+          return { kind: "throttle", ...shape, fault: f };
         }
         continue;
       }
       if (f.kind === "error" || f.kind === "drop" || f.kind === "deny") {
         f.hits++;
-        return { kind: f.kind, delayMs, fault: f };
+        return { kind: f.kind, ...shape, fault: f };
       }
     }
-    return { kind: "pass", delayMs };
+    return { kind: "pass", ...shape };
   }
 
   /** The IMDS fault in force for a host, if any (latency: answers, but late). */

@@ -2,7 +2,14 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { applyEvent, type SimEvent } from "./events";
-import { FaultBook, type FaultBook as FaultBookType, type FaultSpec, type Service } from "./faults";
+import {
+  FaultBook,
+  type FaultBook as FaultBookType,
+  type FaultSpec,
+  isRead,
+  type Service,
+  seededRandom,
+} from "./faults";
 import type { FleetFile } from "./fleet";
 import { ImdsServer } from "./imds";
 import { parseQuery, str } from "./query";
@@ -17,6 +24,8 @@ import { ec2Error, ec2Response, queryError, queryResponse } from "./xml";
 export interface SimOptions {
   timeScale?: number;
   port?: number;
+  /** Seeds the faults' random draws (probability, jitter, staleness), so a chaos trial replays. */
+  seed?: number;
 }
 
 export interface HostInfo {
@@ -103,7 +112,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function startSim(fleet: FleetFile, options: SimOptions = {}): Promise<Sim> {
   const timeScale = options.timeScale ?? 1;
   let world = new World(fleet, timeScale);
-  const faults = new FaultBook();
+  const faults = new FaultBook(options.seed === undefined ? Math.random : seededRandom(options.seed));
   const calls: CallRecord[] = [];
   const keyToHost = new Map<string, string>();
   const imdsServers: ImdsServer[] = [];
@@ -204,18 +213,43 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     if (!handler)
       return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
 
+    const read = isRead(action);
+    const slow = outcome.slow;
+    if (slow?.applyAt === "end") await sleep(slow.ms);
     try {
-      const result = handler({ world, params, host });
-      world.recordServing();
+      // A stale read answers from the world as it was; what a call changes is seen by later reads.
+      const view = read && outcome.staleMs > 0 ? world.viewAt(outcome.staleMs) : world;
+      const result = handler({ world: view, params, host });
+      if (!read) world.recordServing();
+      if (slow?.applyAt === "start") await sleep(slow.ms);
+      if (outcome.lost) {
+        // Applied, but the answer never arrives: the client sees a dropped connection and retries.
+        record(0, "lost-response");
+        req.socket.destroy();
+        return;
+      }
       record(200, "ok");
       const xml = def.ec2Dialect
         ? ec2Response(action, def.xmlns, result ?? {}, requestId)
         : queryResponse(action, def.xmlns, result, requestId);
       res.writeHead(200, { "content-type": "text/xml", "x-amzn-requestid": requestId }).end(xml);
     } catch (err) {
-      if (err instanceof SimError) return fail(err.status, err.code, err.message, err.type);
+      if (err instanceof SimError) {
+        if (outcome.lost) {
+          record(0, `lost-response ${err.code}`);
+          req.socket.destroy();
+          return;
+        }
+        return fail(err.status, err.code, err.message, err.type);
+      }
       throw err;
     }
+  }
+
+  /** The world keeps as much past as the stalest read may ask for, starting with the present. */
+  function keepPast(): void {
+    world.keepPastMs = faults.maxStaleMs();
+    world.recordServing();
   }
 
   async function control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -230,26 +264,37 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         case "GET /_sim/calls":
           return json(res, 200, calls);
         case "GET /_sim/history":
-          return json(res, 200, world.history);
+          // Per group; with ?all, per load balancer too, in time order (a stable sort keeps each
+          // instant's changes in the order they were recorded).
+          return json(
+            res,
+            200,
+            url.searchParams.has("all")
+              ? [...world.history, ...world.lbHistory].sort((a, b) => a.t - b.t)
+              : world.history,
+          );
         case "GET /_sim/faults":
           return json(res, 200, faults.list());
         case "POST /_sim/faults": {
           const specs = Array.isArray(payload) ? (payload as FaultSpec[]) : [payload as FaultSpec];
-          return json(
-            res,
-            200,
-            specs.map((s) => faults.add(s)),
-          );
+          const added = specs.map((s) => faults.add(s));
+          keepPast();
+          return json(res, 200, added);
         }
         case "DELETE /_sim/faults":
           faults.clear();
+          keepPast();
           return json(res, 200, { ok: true });
         case "POST /_sim/events": {
           const events = Array.isArray(payload) ? (payload as SimEvent[]) : [payload as SimEvent];
           return json(
             res,
             200,
-            events.map((e) => applyEvent(world, e)),
+            events.map((e) => {
+              const applied = applyEvent(world, e);
+              world.recordServing();
+              return applied;
+            }),
           );
         }
         case "POST /_sim/reset":

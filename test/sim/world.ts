@@ -135,15 +135,18 @@ export interface TargetGroup {
   tags: Map<string, string>;
 }
 
-export interface ServingChange {
+/**
+ * One change of whether an instance serves, in a group's view (`group`) or a load balancer's
+ * (`loadBalancer`: `elb/NAME` or `tg/NAME`, whose members are every target it ever had).
+ */
+export type ServingChange = {
   t: number;
-  group: string;
   instanceId: string;
   serving: boolean;
-  /** Instances of the group that are not serving (in service, healthy everywhere) right after. */
+  /** Members of the group (or load balancer) that are not serving right after. */
   outOfService: number;
   serving_count: number;
-}
+} & ({ group: string; loadBalancer?: undefined } | { loadBalancer: string; group?: undefined });
 
 const ACTIVITY_CAUSE_TIME = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
 
@@ -171,7 +174,11 @@ export class World {
   readonly targetGroups = new Map<string, TargetGroup>();
   /** Every change of an instance's "serving" status, per group: the out-of-service timeline. */
   readonly history: ServingChange[] = [];
+  /** The same per load balancer and target group (`GET /_sim/history?all` merges both). */
+  readonly lbHistory: ServingChange[] = [];
   private lastServing = new Map<string, boolean>();
+  /** Every target each load balancer has had, by label: leaving one is "not serving" there. */
+  private lbMembers = new Map<string, Set<string>>();
   private ipCounter = 10;
 
   constructor(fleet: FleetFile, timeScale: number) {
@@ -802,17 +809,60 @@ export class World {
     );
   }
 
+  /**
+   * Which targets each load balancer sends traffic to now, by "lbKey target-id": classic ELBs' InService
+   * instances, target groups' healthy targets (and, as healthyInAllLbs, those with checks disabled or no
+   * load balancer). Built once per recordServing, so it costs O(targets), not O(instances × targets).
+   */
+  private servingIndex(): Set<string> {
+    const ok = new Set<string>();
+    for (const lb of this.classicLbs.values())
+      for (const [id, r] of lb.registrations) if (r.state === "InService") ok.add(`${lb.name} ${id}`);
+    for (const tg of this.targetGroups.values())
+      for (const t of tg.targets.values())
+        if (t.state === "healthy" || t.state === "unavailable" || t.state === "unused")
+          ok.add(`${tg.arn} ${t.id}`);
+    return ok;
+  }
+
+  private servingWith(index: Set<string>, group: SimGroup, inst: SimInstance): boolean {
+    if (inst.lifecycleState !== "InService" || inst.health !== "Healthy") return false;
+    for (const name of group.loadBalancerNames) if (!index.has(`${name} ${inst.id}`)) return false;
+    for (const arn of group.targetGroupArns) {
+      const tg = this.targetGroups.get(arn)!;
+      if (!index.has(`${arn} ${tg.targetType === "ip" ? inst.privateIp : inst.id}`)) return false;
+    }
+    return true;
+  }
+
+  /**
+   * Appends to the timeline every change of who serves: per group (InService, Healthy, healthy in all
+   * its load balancers) and per load balancer (the targets it routes to, whoever registered them).
+   * Called after every change of the world: acting calls, scheduled transitions, control events.
+   */
   recordServing(): void {
     const t = this.clock.now();
+    const index = this.servingIndex();
+    const byGroup = new Map<string, SimInstance[]>();
+    for (const i of this.instances.values()) {
+      if (!i.groupName) continue;
+      const list = byGroup.get(i.groupName) ?? [];
+      list.push(i);
+      byGroup.set(i.groupName, list);
+    }
     for (const group of this.groups.values()) {
-      const members = [...this.instances.values()].filter(
-        (i) => i.groupName === group.name || this.lastServing.has(`${group.name}/${i.id}`),
-      );
-      const states = members.map((i) => [i, i.groupName === group.name && this.serving(group, i)] as const);
+      const members = byGroup.get(group.name) ?? [];
+      const gone = [...this.lastServing.keys()]
+        .filter((k) => k.startsWith(`${group.name}/`))
+        .map((k) => k.slice(group.name.length + 1))
+        .filter((id) => this.instances.get(id)?.groupName !== group.name);
+      const states: [string, boolean][] = [
+        ...members.map((i) => [i.id, this.servingWith(index, group, i)] as [string, boolean]),
+        ...gone.map((id) => [id, false] as [string, boolean]),
+      ];
       const servingCount = states.filter(([, s]) => s).length;
-      const inGroup = states.filter(([i]) => i.groupName === group.name).length;
-      for (const [inst, isServing] of states) {
-        const key = `${group.name}/${inst.id}`;
+      for (const [id, isServing] of states) {
+        const key = `${group.name}/${id}`;
         const last = this.lastServing.get(key);
         if (last === isServing) continue;
         this.lastServing.set(key, isServing);
@@ -820,13 +870,148 @@ export class World {
         this.history.push({
           t,
           group: group.name,
-          instanceId: inst.id,
+          instanceId: id,
           serving: isServing,
-          outOfService: inGroup - servingCount,
+          outOfService: members.length - servingCount,
           serving_count: servingCount,
         });
       }
     }
+    this.recordLbServing(t, index);
+    if (this.keepPastMs > 0) this.rememberView(t);
+  }
+
+  /** Per load balancer: each target that ever served there, and whether it serves now. */
+  private recordLbServing(t: number, index: Set<string>): void {
+    const lbs: [string, string, string[]][] = [
+      ...[...this.classicLbs.values()].map(
+        (lb) => [`elb/${lb.name}`, lb.name, [...lb.registrations.keys()]] as [string, string, string[]],
+      ),
+      ...[...this.targetGroups.values()].map(
+        (tg) =>
+          [`tg/${tg.name}`, tg.arn, [...new Set([...tg.targets.values()].map((x) => x.id))]] as [
+            string,
+            string,
+            string[],
+          ],
+      ),
+    ];
+    for (const [label, key, registered] of lbs) {
+      const known = this.lbMembers.get(label) ?? new Set<string>();
+      this.lbMembers.set(label, known);
+      for (const id of registered) known.add(id);
+      const states = [...known].map((id) => [id, index.has(`${key} ${id}`)] as const);
+      const servingCount = states.filter(([, s]) => s).length;
+      for (const [id, isServing] of states) {
+        const k = `${label}/${id}`;
+        const last = this.lastServing.get(k);
+        if (last === isServing) continue;
+        this.lastServing.set(k, isServing);
+        if (last === undefined && isServing) continue;
+        this.lbHistory.push({
+          t,
+          loadBalancer: label,
+          instanceId: id,
+          serving: isServing,
+          outOfService: known.size - servingCount,
+          serving_count: servingCount,
+        });
+      }
+    }
+  }
+
+  // ---- the past, for stale reads -------------------------------------------------------------------
+
+  /** How far back stale reads may look (the largest `stale-reads` fault in force); 0 keeps nothing. */
+  keepPastMs = 0;
+  private past: { t: number; view: World }[] = [];
+
+  private rememberView(t: number): void {
+    this.past.push({ t, view: this.view() });
+    const horizon = t - this.keepPastMs;
+    // Keep the newest view at or before the horizon: it is the world as it was at the horizon.
+    while (this.past.length > 1 && this.past[1]!.t <= horizon) this.past.shift();
+  }
+
+  /**
+   * The world as it was `ageMs` ago (the newest remembered view no later than then), for a stale
+   * read; the present when nothing that old is remembered (the fault was added later).
+   */
+  viewAt(ageMs: number): World {
+    if (ageMs <= 0 || this.past.length === 0) return this;
+    const when = this.clock.now() - ageMs;
+    let found: World | undefined;
+    for (const p of this.past) {
+      if (p.t <= when) found = p.view;
+      else break;
+    }
+    return found ?? this.past[0]!.view;
+  }
+
+  /** A frozen copy of what the describe calls read; scheduled transitions are not copied. */
+  view(): World {
+    const v = Object.create(World.prototype) as World;
+    const groups = new Map(
+      [...this.groups].map(([k, g]) => [
+        k,
+        {
+          ...g,
+          suspended: new Map(g.suspended),
+          loadBalancerNames: [...g.loadBalancerNames],
+          targetGroupArns: [...g.targetGroupArns],
+          tags: new Map([...g.tags].map(([tk, tv]) => [tk, { ...tv }])),
+          availabilityZones: [...g.availabilityZones],
+          activities: g.activities.map((a) => ({ ...a })),
+          refreshes: g.refreshes.map((r) => ({ ...r })),
+        },
+      ]),
+    );
+    const instances = new Map(
+      [...this.instances].map(([k, i]) => [
+        k,
+        { ...i, appHealthyIn: new Map(i.appHealthyIn), tags: new Map(i.tags) },
+      ]),
+    );
+    const classicLbs = new Map(
+      [...this.classicLbs].map(([k, lb]) => [
+        k,
+        {
+          ...lb,
+          availabilityZones: [...lb.availabilityZones],
+          registrations: new Map([...lb.registrations].map(([id, r]) => [id, { state: r.state }])),
+          tags: new Map(lb.tags),
+        },
+      ]),
+    );
+    const targetGroups = new Map(
+      [...this.targetGroups].map(([k, tg]) => [
+        k,
+        {
+          ...tg,
+          loadBalancerArns: [...tg.loadBalancerArns],
+          targets: new Map([...tg.targets].map(([id, t]) => [id, { ...t, pending: undefined }])),
+          tags: new Map(tg.tags),
+        },
+      ]),
+    );
+    Object.assign(v, {
+      region: this.region,
+      accountId: this.accountId,
+      clock: this.clock,
+      timing: this.timing,
+      groups,
+      instances,
+      classicLbs,
+      targetGroups,
+      history: [],
+      lbHistory: [],
+      lastServing: new Map(),
+      lbMembers: new Map(),
+      keepPastMs: 0,
+      past: [],
+      ipCounter: this.ipCounter,
+    });
+    return v;
   }
 
   stop(): void {
