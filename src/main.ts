@@ -4,6 +4,7 @@ import { iamPolicy } from "./core/iam";
 import { loadDefaultsFile } from "./defaults-file";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
 import { jsonReport, outcomeOf } from "./ui/render";
+import { errorPrefix, stderrIsJournal } from "./ui/journal";
 import { createReporter } from "./ui/reporter";
 
 // The bundle pins its SDK version; the SDK's notice about future Node.js support is for people who
@@ -96,13 +97,13 @@ async function main(): Promise<void> {
           )}\n`,
         );
       } else {
-        process.stderr.write(`balanced: ${err.message}\n`);
+        process.stderr.write(`${errorPrefix(stderrIsJournal())}balanced: ${err.message}\n`);
       }
       return exit(err.exitCode);
     }
     const e = err as Error;
     process.stderr.write(
-      `balanced: internal error: ${e?.message ?? String(err)}\n${e?.stack ?? ""}\n` +
+      `${errorPrefix(stderrIsJournal())}balanced: internal error: ${e?.message ?? String(err)}\n${e?.stack ?? ""}\n` +
         "This is a bug in balanced; please report it with this output and `balanced --version`.\n",
     );
     if (json) {

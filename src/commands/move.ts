@@ -20,6 +20,7 @@ import {
   groupTurnStore,
   holdsTurn,
   pidAlive,
+  RELEASE_DEADLINE_MS,
   releaseTurn,
   withinActDeadline,
 } from "../aws/turn";
@@ -34,7 +35,7 @@ import {
 } from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
-import { shutdownKey } from "../core/shutdown";
+import { parseShutdownValue, shutdownKey, shutdownValue } from "../core/shutdown";
 import {
   defaultInTimeoutSeconds,
   defaultOutTimeoutSeconds,
@@ -44,7 +45,7 @@ import {
 } from "../core/timing";
 import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, type BalancedError, busy, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
@@ -637,6 +638,36 @@ async function groupOut(run: Run): Promise<MoveResult> {
 }
 
 async function groupIn(run: Run): Promise<MoveResult> {
+  if (!run.options.afterShutdown) return groupInOnce(run);
+  try {
+    return await groupInOnce(run);
+  } catch (err) {
+    if (err instanceof BalancedError) await recordBootFailure(run, err.exitCode);
+    throw err;
+  }
+}
+
+/**
+ * The boot's return failed: say so on the shutdown record, so `status` on any host shows it (the
+ * unit keeps running, "-" in ExecStart, so that the next shutdown still drains). Best effort, on its
+ * own short deadline: the failure itself is what the unit reports.
+ */
+async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
+  const g = run.snapshot?.group;
+  const id = run.identity?.instanceId;
+  if (!g || !id) return;
+  const key = shutdownKey(id);
+  const value = g.tags[key];
+  if (value === undefined) return;
+  const record = parseShutdownValue(id, value);
+  const failed = shutdownValue({ at: record.at, bootFailed: { at: new Date().toISOString(), exitCode } });
+  const ctx = await run.context();
+  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", AbortSignal.timeout(RELEASE_DEADLINE_MS), (o) =>
+    ctx.clients.autoscaling.send(new CreateOrUpdateTagsCommand({ Tags: [tagOf(g.name, key, failed)] }), o),
+  ).catch(() => undefined);
+}
+
+async function groupInOnce(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   const { snapshot } = await run.timed("read", () => run.refresh());
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown });

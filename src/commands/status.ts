@@ -52,9 +52,11 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
     const member = s.group.instances.find((i) => i.id === r.instanceId);
     lines.push(
       `${r.instanceId} was taken out by its shutdown at ${r.at}: ` +
-        (member
-          ? "its boot brings it back (systemd balanced.service), or run `balanced in` there"
-          : "it is no longer in the group; remove the tag"),
+        (!member
+          ? "it is no longer in the group; remove the tag"
+          : r.bootFailed
+            ? `its return at boot FAILED at ${r.bootFailed.at} (exit ${r.bootFailed.exitCode}): see \`journalctl -u balanced\` there, fix it, then run \`balanced in\` there`
+            : "its boot brings it back (systemd balanced.service), or run `balanced in` there"),
     );
   }
   for (const inst of s.group.instances.filter((i) => i.lifecycleState === "Standby")) {

@@ -11,12 +11,30 @@ export const shutdownKey = (instanceId: string) => `${SHUTDOWN_TAG_PREFIX}${inst
 export interface ShutdownRecord {
   instanceId: string;
   at: string;
+  /** The boot's `in --after-shutdown` failed: when, and with which exit code. */
+  bootFailed?: { at: string; exitCode: number };
+}
+
+/**
+ * The record's value: when the shutdown took the host out, and, once a boot failed to bring it back,
+ * `boot-failed=<when> exit=<code>` — so `status` on any host says so, instead of "its boot brings it
+ * back" about a host whose boot already tried and failed.
+ */
+export function shutdownValue(r: Pick<ShutdownRecord, "at" | "bootFailed">): string {
+  return r.bootFailed ? `${r.at} boot-failed=${r.bootFailed.at} exit=${r.bootFailed.exitCode}` : r.at;
+}
+
+export function parseShutdownValue(instanceId: string, value: string): ShutdownRecord {
+  const m = /^(\S+) boot-failed=(\S+) exit=(\d+)$/.exec(value.trim());
+  return m
+    ? { instanceId, at: m[1]!, bootFailed: { at: m[2]!, exitCode: Number(m[3]) } }
+    : { instanceId, at: value.trim() };
 }
 
 export const shutdownRecords = (tags: Record<string, string>): ShutdownRecord[] =>
   Object.entries(tags)
     .filter(([key]) => key.startsWith(SHUTDOWN_TAG_PREFIX))
-    .map(([key, at]) => ({ instanceId: key.slice(SHUTDOWN_TAG_PREFIX.length), at }));
+    .map(([key, value]) => parseShutdownValue(key.slice(SHUTDOWN_TAG_PREFIX.length), value));
 
 export const hasShutdownRecord = (tags: Record<string, string>, instanceId: string) =>
   shutdownKey(instanceId) in tags;

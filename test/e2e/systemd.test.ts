@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { closeSync, fstatSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
-import { lifecycleOf, registrationsOf, runCli, simState } from "../helpers/cli";
+import { BUNDLE, lifecycleOf, registrationsOf, runCli, simState } from "../helpers/cli";
 import { control } from "../helpers/clients";
-import { needs } from "../helpers/system";
+import { needs, tempDir } from "../helpers/system";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -86,6 +86,51 @@ describe("the unit's command lines against the simulator: shutdown drains, boot 
     assert.match(up.stdout, /is in: InService in web, healthy in .*; shutdown record removed/);
     assert.equal(await lifecycleOf(sim, A), "InService");
     assert.equal((await groupTags(sim))[SHUTDOWN_TAG], undefined);
+  });
+
+  it("a failed return at boot is loud: an error in the journal, and every host's status says so", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    assert.equal((await stop(sim, A)).code, 0);
+    // The application does not come back after the reboot: the return times out.
+    await control(sim, "POST", "events", {
+      kind: "set-health",
+      instance: A,
+      healthy: false,
+      scope: "web-tg",
+    });
+    // stderr is the journal: systemd names its device and inode in JOURNAL_STREAM.
+    const log = join(tempDir("journal"), "stderr");
+    const fd = openSync(log, "w");
+    const { dev, ino } = fstatSync(fd);
+    const args = execArgs("ExecStart").map((a, i, all) => (all[i - 1] === "--timeout" ? "3" : a));
+    const code = await new Promise<number | null>((resolve) => {
+      const child = spawn(process.execPath, [BUNDLE, ...args], {
+        env: {
+          PATH: process.env.PATH,
+          NO_COLOR: "1",
+          BALANCED_DEFAULTS_FILE: "/nonexistent",
+          JOURNAL_STREAM: `${dev}:${ino}`,
+          ...sim!.hosts[A]!.env,
+        },
+        stdio: ["ignore", "ignore", fd],
+      });
+      child.on("close", resolve);
+    });
+    closeSync(fd);
+    assert.equal(code, 5);
+    assert.match(
+      readFileSync(log, "utf8"),
+      /^<3>balanced: timed out after 3 s waiting for this host to take traffic/m,
+    );
+    const seen = await runCli(sim.hosts[B]!, ["status"]);
+    assert.match(
+      seen.stdout,
+      /i-0a000000000000001 was taken out by its shutdown at \S+: its return at boot FAILED at \S+ \(exit 5\): see `journalctl -u balanced` there/,
+    );
+    // Outside the journal, no priority prefix.
+    const plain = await runCli(sim.hosts[A]!, ["in", "--after-shutdown", "--timeout", "1"]);
+    assert.equal(plain.code, 5);
+    assert.match(plain.stderr, /^balanced: timed out/m);
   });
 
   it("boot leaves a host alone that an operator took out (no shutdown record)", async () => {
