@@ -3,8 +3,8 @@ import type { Run } from "./commands/run";
 import { iamPolicy } from "./core/iam";
 import { loadDefaultsFile } from "./defaults-file";
 import { BalancedError, ExitCode, InterruptedError } from "./errors";
-import { jsonReport, outcomeOf } from "./ui/render";
 import { errorPrefix, stderrIsJournal } from "./ui/journal";
+import { jsonReport, outcomeOf } from "./ui/render";
 import { createReporter } from "./ui/reporter";
 
 // The bundle pins its SDK version; the SDK's notice about future Node.js support is for people who

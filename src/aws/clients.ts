@@ -25,13 +25,20 @@ export interface AwsClients {
 const DEFAULT_MAX_ATTEMPTS = 10;
 /** Loopback or VPC endpoint: a connection that takes longer than this will not come. */
 const CONNECTION_TIMEOUT_MS = 3000;
+/** Per metadata request for instance-profile credentials, as patient as identity's second try. */
+const CREDENTIALS_TIMEOUT_MS = 4000;
+/** Retries of each such request: a metadata service under load answers the next one. */
+const CREDENTIALS_RETRIES = 2;
 /** No AWS describe call legitimately takes this long; a hung socket must not hang the deploy. */
 const REQUEST_TIMEOUT_MS = 15000;
 
 export function createClients(region: string): AwsClients {
   const config = {
     region,
-    credentials: fromNodeProviderChain(),
+    // The instance profile's credentials come from the metadata service, which identity already
+    // found answering, if perhaps slowly: the SDK's default (1 s, no retry) would give up on a busy
+    // host that identity waited for.
+    credentials: fromNodeProviderChain({ timeout: CREDENTIALS_TIMEOUT_MS, maxRetries: CREDENTIALS_RETRIES }),
     ...(process.env.AWS_RETRY_MODE ? {} : { retryMode: "adaptive" }),
     ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: DEFAULT_MAX_ATTEMPTS }),
     requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },

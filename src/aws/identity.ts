@@ -7,6 +7,8 @@ export interface Identity {
   region: string;
   availabilityZone: string;
   privateIp: string | undefined;
+  /** Something about the metadata service worth a line (IMDSv1 used because the token timed out). */
+  note?: string;
 }
 
 /**
@@ -71,12 +73,18 @@ export async function readIdentity(): Promise<Identity> {
     );
 
   let token: string | undefined;
+  let tokenTimedOut = false;
   try {
     token = await md.fetchMetadataToken();
   } catch (err) {
-    // 403/404/405: IMDSv2 is off or blocked here; IMDSv1 may still answer. Anything else: no IMDS.
-    if (![403, 404, 405].includes(statusOf(err))) throw unreachable(err);
+    // 403/404/405: IMDSv2 is off or blocked here; IMDSv1 may still answer. Connected but never
+    // answered: the PUT's answer died on the way, as it does in a container when the instance's hop
+    // limit is 1; IMDSv1 GETs may still answer. Anything else: no IMDS.
+    if (connectedButSlow(err)) tokenTimedOut = true;
+    else if (![403, 404, 405].includes(statusOf(err))) throw unreachable(err);
   }
+  const HOP_LIMIT =
+    "the IMDSv2 token request got no answer: the instance's metadata hop limit is likely 1 while this runs in a container (raise HttpPutResponseHopLimit to 2)";
   const headers: Record<string, string> = token ? { "x-aws-ec2-metadata-token": token } : {};
   const get = async (path: string): Promise<string | undefined> => {
     try {
@@ -86,7 +94,9 @@ export async function readIdentity(): Promise<Identity> {
       if (status === 404) return undefined;
       if (status === 401) {
         throw notManageable(
-          `instance metadata refused ${path} (401): this host requires IMDSv2 tokens, and no token could be had`,
+          tokenTimedOut
+            ? `instance metadata refused ${path} (401): this host requires IMDSv2 tokens, and ${HOP_LIMIT}`
+            : `instance metadata refused ${path} (401): this host requires IMDSv2 tokens, and no token could be had`,
         );
       }
       throw unreachable(err);
@@ -102,5 +112,11 @@ export async function readIdentity(): Promise<Identity> {
   ]);
   if (!instanceId) throw notManageable(`instance metadata at ${endpointShown()} has no instance id`);
   if (!region) throw notManageable("no region: instance metadata has none and AWS_REGION is not set");
-  return { instanceId, region, availabilityZone: availabilityZone ?? "", privateIp };
+  return {
+    instanceId,
+    region,
+    availabilityZone: availabilityZone ?? "",
+    privateIp,
+    ...(tokenTimedOut ? { note: `${HOP_LIMIT}; using IMDSv1` } : {}),
+  };
 }

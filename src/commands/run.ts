@@ -69,7 +69,10 @@ export class Run {
   }
 
   async context(): Promise<ReadContext> {
-    this.identity ??= await readIdentity();
+    if (!this.identity) {
+      this.identity = await readIdentity();
+      if (this.identity.note) this.reporter.step(`warning: ${this.identity.note}`);
+    }
     this.clients ??= createClients(this.identity.region);
     return {
       clients: this.clients,

@@ -30,7 +30,11 @@ export interface CliOptions {
 }
 
 /** Runs the built CLI as a host would: a child process whose only AWS settings are the host's env. */
-export function runCli(host: HostInfo, args: string[], opts: CliOptions = {}): Promise<CliResult> {
+export function runCli(
+  host: Pick<HostInfo, "env">,
+  args: string[],
+  opts: CliOptions = {},
+): Promise<CliResult> {
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? "",
     HOME: EMPTY_HOME,

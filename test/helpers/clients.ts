@@ -10,10 +10,7 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 export function clientsFor(host: HostInfo, extra: { maxAttempts?: number } = {}) {
   const config = {
     region: host.env.AWS_REGION!,
-    credentials: {
-      accessKeyId: host.env.AWS_ACCESS_KEY_ID!,
-      secretAccessKey: host.env.AWS_SECRET_ACCESS_KEY!,
-    },
+    credentials: host.credentials,
     maxAttempts: extra.maxAttempts ?? 3,
   };
   return {

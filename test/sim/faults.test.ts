@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
 import {
+  AutoScalingClient,
   CreateOrUpdateTagsCommand,
   DescribeAutoScalingInstancesCommand,
   DescribeTagsCommand,
@@ -193,6 +194,71 @@ describe("the serving timeline: per group and per load balancer", () => {
       assert.deepEqual(byScope("tg/web-tg"), [[false, 1]]);
       // The classic ELB still routes to a draining instance (AWS reports it InService until deregistered).
       assert.ok(byScope("elb/web-classic").length <= 1);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
+
+describe("SigV4 time: a request signed with a clock more than 5 minutes off", () => {
+  it("is refused as AWS refuses it, and the SDK corrects its clock from the answer's Date and retries", async () => {
+    const sim = await startSim(loadFleet("three-hosts"));
+    try {
+      const host = sim.hosts[A]!;
+      const skewed = new AutoScalingClient({
+        region: host.env.AWS_REGION!,
+        endpoint: host.env.AWS_ENDPOINT_URL_AUTO_SCALING,
+        credentials: host.credentials,
+        systemClockOffset: -10 * 60_000,
+        maxAttempts: 1,
+      });
+      const err = await skewed.send(new DescribeTagsCommand({})).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert.equal(err?.name, "SignatureDoesNotMatch");
+      assert.match(
+        err!.message,
+        /^Signature expired: \d{8}T\d{6}Z is now earlier than \d{8}T\d{6}Z \(\d{8}T\d{6}Z - 5 min\.\)$/,
+      );
+      // The SDK read the answer's Date header and corrected its offset: the next call passes. (It
+      // retries at once only when the corrected offset itself is over 4 minutes, a host clock
+      // really off; here the offset was the injected error, so the fix is the next call's.)
+      const ahead = new AutoScalingClient({
+        region: host.env.AWS_REGION!,
+        endpoint: host.env.AWS_ENDPOINT_URL_AUTO_SCALING,
+        credentials: host.credentials,
+        systemClockOffset: 10 * 60_000,
+        maxAttempts: 1,
+      });
+      const early = await ahead.send(new DescribeTagsCommand({})).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert.match(early?.message ?? "", /^Signature not yet current: .* \+ 5 min\.\)$/);
+      const corrected = ahead;
+      await corrected.send(new DescribeTagsCommand({}));
+      assert.ok(Math.abs(corrected.config.systemClockOffset ?? 0) < 60_000);
+    } finally {
+      await sim.stop();
+    }
+  });
+
+  it("refuses a forged session token", async () => {
+    const sim = await startSim(loadFleet("three-hosts"));
+    try {
+      const host = sim.hosts[A]!;
+      const forged = new AutoScalingClient({
+        region: host.env.AWS_REGION!,
+        endpoint: host.env.AWS_ENDPOINT_URL_AUTO_SCALING,
+        credentials: { ...host.credentials, sessionToken: "forged" },
+        maxAttempts: 1,
+      });
+      const err = await forged.send(new DescribeTagsCommand({})).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert.equal(err?.name, "InvalidClientTokenId");
     } finally {
       await sim.stop();
     }

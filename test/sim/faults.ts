@@ -17,6 +17,7 @@ export interface FaultSpec {
     | "deny"
     | "unreachable"
     | "tokens-required"
+    | "hop-limit"
     | "stale-reads"
     | "lost-response"
     | "slow-apply";
@@ -160,7 +161,7 @@ export class FaultBook {
   }
 
   /** The IMDS fault in force for a host, if any (latency: answers, but late). */
-  imds(host: string, kind: "unreachable" | "tokens-required" | "latency"): Fault | undefined {
+  imds(host: string, kind: "unreachable" | "tokens-required" | "latency" | "hop-limit"): Fault | undefined {
     return this.matching("imds", undefined, host).find((f) => f.kind === kind);
   }
 }

@@ -66,6 +66,11 @@ export interface FleetInstance {
   /** Whether the application answers health checks. */
   appHealthy?: boolean;
   imdsTokens?: "optional" | "required";
+  /**
+   * The instance profile's role, whose credentials the metadata service hands out (default
+   * balanced-instance-role); null: launched without an instance profile.
+   */
+  role?: string | null;
   protectedFromScaleIn?: boolean;
   /** Seconds before the simulator starts that this instance entered its lifecycle state. */
   stateSinceSeconds?: number;

@@ -11,6 +11,8 @@ import type { World } from "./world";
 export interface HostCredentials {
   accessKeyId: string;
   secretAccessKey: string;
+  /** Temporary credentials (from the instance profile) carry a session token. */
+  sessionToken?: string;
 }
 
 const TARGET_LIFECYCLE: Record<string, string> = {
@@ -27,8 +29,6 @@ const TARGET_LIFECYCLE: Record<string, string> = {
   Detaching: "Detached",
   Detached: "Detached",
 };
-
-const ROLE = "balanced-instance-role";
 
 export class ImdsServer {
   private server: Server;
@@ -82,6 +82,15 @@ export class ImdsServer {
 
     if (path === "/latest/api/token") {
       if (req.method !== "PUT") return send(405, "");
+      // A hop limit of 1 seen from a container: the answer dies one hop short, so the PUT never
+      // gets one (AWS: "the response ... is discarded"); IMDSv1 GETs are not limited so.
+      const hopLimit = this.faults.imds(this.instanceId, "hop-limit");
+      if (hopLimit) {
+        hopLimit.hits++;
+        this.hanging.add(res);
+        res.on("close", () => this.hanging.delete(res));
+        return;
+      }
       if (req.headers["x-forwarded-for"] !== undefined) return send(403, "");
       const ttl = Number(req.headers["x-aws-ec2-metadata-token-ttl-seconds"]);
       if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) return send(400, "");
@@ -113,7 +122,7 @@ export class ImdsServer {
       Type: "AWS-HMAC",
       AccessKeyId: this.credentials.accessKeyId,
       SecretAccessKey: this.credentials.secretAccessKey,
-      Token: "sim-session-token",
+      Token: this.credentials.sessionToken,
       Expiration: new Date(now.getTime() + 6 * 3600_000).toISOString(),
     });
     const routes: Record<string, () => string | undefined> = {
@@ -124,10 +133,15 @@ export class ImdsServer {
       "/latest/meta-data/instance-type": () => inst.instanceType,
       "/latest/meta-data/autoscaling/target-lifecycle-state": () =>
         inst.groupName ? TARGET_LIFECYCLE[inst.lifecycleState] : undefined,
-      "/latest/meta-data/iam/security-credentials/": () => ROLE,
-      [`/latest/meta-data/iam/security-credentials/${ROLE}`]: () => creds,
-      "/latest/meta-data/iam/security-credentials-extended/": () => ROLE,
-      [`/latest/meta-data/iam/security-credentials-extended/${ROLE}`]: () => creds,
+      // An instance without an instance profile has no iam/ category at all: 404 (AWS's IMDS docs).
+      ...(inst.role
+        ? {
+            "/latest/meta-data/iam/security-credentials/": () => inst.role,
+            [`/latest/meta-data/iam/security-credentials/${inst.role}`]: () => creds,
+            "/latest/meta-data/iam/security-credentials-extended/": () => inst.role,
+            [`/latest/meta-data/iam/security-credentials-extended/${inst.role}`]: () => creds,
+          }
+        : {}),
       "/latest/dynamic/instance-identity/document": () =>
         JSON.stringify(
           {

@@ -39,18 +39,21 @@ async function errorOf(p: Promise<unknown>) {
   assert.fail("expected the call to fail");
 }
 
+/** A hand-made query request, signed (in form only) with host A's instance-profile credentials. */
 const post = (sim: Sim, body: string, auth?: string) =>
   fetch(sim.endpoint, {
     method: "POST",
     headers: {
       "content-type": "application/x-www-form-urlencoded",
-      ...(auth ? { authorization: auth } : {}),
+      "x-amz-date": new Date().toISOString().replace(/[-:]|\.\d{3}/g, ""),
+      "x-amz-security-token": sim.hosts[A]!.credentials.sessionToken!,
+      ...(auth ? { authorization: auth.replace("KEY", sim.hosts[A]!.credentials.accessKeyId) } : {}),
     },
     body,
   });
 
 const scope = (service: string, region = "us-east-1") =>
-  `AWS4-HMAC-SHA256 Credential=AKIA0A00000000000001/20261123/${region}/${service}/aws4_request, SignedHeaders=host, Signature=00`;
+  `AWS4-HMAC-SHA256 Credential=KEY/20261123/${region}/${service}/aws4_request, SignedHeaders=host, Signature=00`;
 
 describe("query protocol: errors and signatures", () => {
   let sim: Sim;
@@ -344,15 +347,14 @@ describe("npm run sim", () => {
     assert.match(started.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(started.control, `${started.endpoint}/_sim`);
     assert.deepEqual(Object.keys(started.hosts), [A, "i-0a000000000000002", "i-0a000000000000003"]);
+    // No keys: as on EC2, credentials come from the instance profile, through the metadata service.
     assert.deepEqual(Object.keys(started.hosts[A]!.env).sort(), [
-      "AWS_ACCESS_KEY_ID",
       "AWS_EC2_METADATA_SERVICE_ENDPOINT",
       "AWS_ENDPOINT_URL_AUTO_SCALING",
       "AWS_ENDPOINT_URL_EC2",
       "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
       "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
       "AWS_REGION",
-      "AWS_SECRET_ACCESS_KEY",
     ]);
     const state = (await (await fetch(`${started.control}/state`)).json()) as { timeScale: number };
     assert.equal(state.timeScale, 10);

@@ -26,11 +26,19 @@ export interface SimOptions {
   port?: number;
   /** Seeds the faults' random draws (probability, jitter, staleness), so a chaos trial replays. */
   seed?: number;
+  /**
+   * Where hosts get credentials: "instance-profile" (default, as on EC2: from the metadata service,
+   * temporary, with a session token) or "static" (access keys in each host's environment).
+   */
+  credentials?: "instance-profile" | "static";
 }
 
 export interface HostInfo {
   imds: string;
+  /** What a process on this host has in its environment: region, endpoints, metadata address. */
   env: Record<string, string>;
+  /** The host's credentials, for tests that call AWS as this host through the SDK directly. */
+  credentials: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 }
 
 export interface CallRecord {
@@ -99,6 +107,31 @@ const CREDENTIAL_SCOPE = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\/([^/]+)\/aws4_r
 export const accessKeyFor = (instanceId: string) =>
   `AKIA${instanceId.replace(/^i-/, "").toUpperCase().padEnd(16, "0")}`;
 
+/** Temporary credentials from an instance profile start with ASIA, as AWS's do. */
+const temporaryKeyFor = (instanceId: string) => accessKeyFor(instanceId).replace(/^AKIA/, "ASIA");
+
+/**
+ * SigV4 refuses a request signed more than 5 minutes from the service's clock, in either direction
+ * (AWS General Reference, "Signature Version 4": the request date must be within 5 minutes); the SDKs
+ * read the answer's Date header and correct their clock offset (clock skew correction).
+ */
+const MAX_SKEW_MS = 5 * 60_000;
+
+const amzDate = (t: number) => new Date(t).toISOString().replace(/[-:]|\.\d{3}/g, "");
+
+function skewError(signedAt: number, now: number): string | undefined {
+  if (signedAt < now - MAX_SKEW_MS)
+    return `Signature expired: ${amzDate(signedAt)} is now earlier than ${amzDate(now - MAX_SKEW_MS)} (${amzDate(now)} - 5 min.)`;
+  if (signedAt > now + MAX_SKEW_MS)
+    return `Signature not yet current: ${amzDate(signedAt)} is still later than ${amzDate(now + MAX_SKEW_MS)} (${amzDate(now)} + 5 min.)`;
+  return undefined;
+}
+
+const parseAmzDate = (v: string | undefined) => {
+  const m = /^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)Z$/.exec(v ?? "");
+  return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : undefined;
+};
+
 const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -115,6 +148,8 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
   const faults = new FaultBook(options.seed === undefined ? Math.random : seededRandom(options.seed));
   const calls: CallRecord[] = [];
   const keyToHost = new Map<string, string>();
+  /** Session tokens of temporary credentials, by access key: a request must carry the right one. */
+  const tokenOfKey = new Map<string, string>();
   const imdsServers: ImdsServer[] = [];
 
   const server: Server = createServer((req, res) => {
@@ -175,6 +210,17 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         `Credential should be scoped to correct service: '${def.signingName}'.`,
       );
     }
+
+    if (!keyToHost.has(scope[1]!) || tokenOfKey.get(scope[1]!) !== req.headers["x-amz-security-token"])
+      return service === "ec2"
+        ? fail(401, "AuthFailure", "AWS was not able to validate the provided access credentials")
+        : fail(403, "InvalidClientTokenId", "The security token included in the request is invalid.");
+    const signedAt = parseAmzDate(req.headers["x-amz-date"] as string | undefined);
+    const skewed = signedAt === undefined ? "Missing X-Amz-Date" : skewError(signedAt, Date.now());
+    if (skewed)
+      return service === "ec2"
+        ? fail(400, "RequestExpired", "Request has expired.")
+        : fail(403, "SignatureDoesNotMatch", skewed);
 
     const outcome = faults.evaluate(service, action, host, Date.now());
     if (outcome.delayMs > 0) await sleep(outcome.delayMs);
@@ -315,9 +361,17 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
   const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const hosts: Record<string, HostInfo> = {};
+  const fromProfile = (options.credentials ?? "instance-profile") === "instance-profile";
   for (const inst of world.instances.values()) {
-    const credentials = { accessKeyId: accessKeyFor(inst.id), secretAccessKey: `sim-secret-${inst.id}` };
+    const credentials = fromProfile
+      ? {
+          accessKeyId: temporaryKeyFor(inst.id),
+          secretAccessKey: `sim-secret-${inst.id}`,
+          sessionToken: `sim-session-token-${inst.id}`,
+        }
+      : { accessKeyId: accessKeyFor(inst.id), secretAccessKey: `sim-secret-${inst.id}` };
     keyToHost.set(credentials.accessKeyId, inst.id);
+    if (credentials.sessionToken) tokenOfKey.set(credentials.accessKeyId, credentials.sessionToken);
     const imds = new ImdsServer(
       inst.id,
       () => world,
@@ -337,10 +391,15 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     const imdsUrl = await imds.listen();
     hosts[inst.id] = {
       imds: imdsUrl,
+      credentials,
       env: {
         AWS_REGION: world.region,
-        AWS_ACCESS_KEY_ID: credentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+        ...(fromProfile
+          ? {}
+          : {
+              AWS_ACCESS_KEY_ID: credentials.accessKeyId,
+              AWS_SECRET_ACCESS_KEY: credentials.secretAccessKey,
+            }),
         AWS_ENDPOINT_URL_AUTO_SCALING: endpoint,
         AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING: endpoint,
         AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: endpoint,

@@ -37,6 +37,8 @@ export interface SimInstance {
   appHealthy: boolean;
   appHealthyIn: Map<string, boolean>;
   imdsTokensRequired: boolean;
+  /** The instance profile's role; undefined: none (the metadata service has no credentials). */
+  role: string | undefined;
   protectedFromScaleIn: boolean;
   launchTime: number;
   ec2State: "pending" | "running" | "shutting-down" | "terminated";
@@ -305,6 +307,7 @@ export class World {
       appHealthy: fi.appHealthy ?? true,
       appHealthyIn: new Map(),
       imdsTokensRequired: fi.imdsTokens === "required",
+      role: fi.role === null ? undefined : (fi.role ?? "balanced-instance-role"),
       protectedFromScaleIn: fi.protectedFromScaleIn ?? false,
       launchTime: now - 86_400_000,
       ec2State: "running",
