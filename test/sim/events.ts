@@ -15,6 +15,14 @@ export type SimEvent = { inSeconds?: number } & (
   | { kind: "set-sizes"; group: string; min?: number; max?: number; desired?: number }
   | { kind: "set-lifecycle"; instance: string; state: string }
   | { kind: "suspend" | "resume"; group: string; processes: string[] }
+  /** Deleted under the group (which keeps naming it): its describes answer NotFound from now on. */
+  | { kind: "delete-target-group"; name: string }
+  | { kind: "delete-load-balancer"; name: string }
+  /** DetachLoadBalancerTargetGroups / DetachLoadBalancers: the group's instances are deregistered. */
+  | { kind: "detach-target-group"; group: string; name: string }
+  | { kind: "detach-load-balancer"; group: string; name: string }
+  /** The zones a classic ELB (or a target group's load balancer) routes to. */
+  | { kind: "set-zones"; name: string; zones: string[] }
 );
 
 const instance = (world: World, id: string) => {
@@ -106,6 +114,31 @@ function runEvent(world: World, event: SimEvent, id: string): void {
       inst.stateSince = world.clock.now();
       return;
     }
+    case "delete-target-group":
+      world.targetGroups.delete(world.tgByName(event.name).arn);
+      return;
+    case "delete-load-balancer":
+      if (!world.classicLbs.delete(event.name)) throw new SimError("NotFound", `no load balancer ${event.name}`);
+      return;
+    case "detach-target-group": {
+      const group = world.group(event.group);
+      const tg = world.tgByName(event.name);
+      group.targetGroupArns = group.targetGroupArns.filter((a) => a !== tg.arn);
+      for (const inst of world.groupInstances(group))
+        world.tgDeregister(tg, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port);
+      return;
+    }
+    case "detach-load-balancer": {
+      const group = world.group(event.group);
+      const lb = world.classicLbs.get(event.name);
+      if (!lb) throw new SimError("NotFound", `no load balancer ${event.name}`);
+      group.loadBalancerNames = group.loadBalancerNames.filter((n) => n !== lb.name);
+      for (const inst of world.groupInstances(group)) world.classicDeregister(lb, inst);
+      return;
+    }
+    case "set-zones":
+      world.setZones(event.name, event.zones);
+      return;
     case "suspend":
     case "resume": {
       const group = world.group(event.group);

@@ -55,6 +55,16 @@ export interface FleetGroup {
   /** Generate this many InService, Healthy instances instead of listing them. */
   instanceCount?: number;
   availabilityZones?: string[];
+  lifecycleHooks?: FleetLifecycleHook[];
+}
+
+/** PutLifecycleHook's parameters, as botocore's autoscaling model names them. */
+export interface FleetLifecycleHook {
+  name: string;
+  transition: "autoscaling:EC2_INSTANCE_LAUNCHING" | "autoscaling:EC2_INSTANCE_TERMINATING";
+  /** Seconds in the wait state without a heartbeat before the default result (AWS: 30-7200, 3600). */
+  heartbeatTimeout?: number;
+  defaultResult?: "CONTINUE" | "ABANDON";
 }
 
 export interface FleetInstance {
@@ -107,6 +117,8 @@ export interface FleetTargetGroup {
   deregistrationDelay?: number;
   /** Name of the load balancer it is attached to; null or absent: attached to none. */
   loadBalancer?: string | null;
+  /** The zones that load balancer is enabled in (default: every zone); a target elsewhere is unused. */
+  loadBalancerZones?: string[];
 }
 
 const FLEETS_DIR = join(dirname(fileURLToPath(import.meta.url)), "fleets");

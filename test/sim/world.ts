@@ -44,6 +44,7 @@ export interface SimInstance {
   ec2State: "pending" | "running" | "shutting-down" | "terminated";
   instanceType: string;
   tags: Map<string, string>;
+  lifecycleAction?: LifecycleAction;
 }
 
 export interface Activity {
@@ -85,10 +86,36 @@ export interface SimGroup {
   availabilityZones: string[];
   activities: Activity[];
   refreshes: InstanceRefresh[];
+  lifecycleHooks: LifecycleHook[];
+}
+
+export interface LifecycleHook {
+  name: string;
+  transition: "autoscaling:EC2_INSTANCE_LAUNCHING" | "autoscaling:EC2_INSTANCE_TERMINATING";
+  heartbeatTimeout: number;
+  /** AWS: 100 times the heartbeat timeout or 48 hours, whichever is smaller. */
+  globalTimeout: number;
+  defaultResult: "CONTINUE" | "ABANDON";
+}
+
+/** An instance held in Pending:Wait or Terminating:Wait by a hook, until completed or timed out. */
+export interface LifecycleAction {
+  hook: LifecycleHook;
+  token: string;
+  startedAt: number;
+  heartbeat: Scheduled;
+  global: Scheduled;
+  finish: (result: "CONTINUE" | "ABANDON") => void;
 }
 
 /** Classic ELB view of one instance. `deregistering` is still reported InService, as AWS does. */
-export type ClassicState = "registering" | "InService" | "OutOfService" | "deregistering";
+export type ClassicState =
+  | "registering"
+  | "InService"
+  | "OutOfService"
+  | "deregistering"
+  /** Registered, in a zone the load balancer does not route to: no traffic, whatever its health. */
+  | "outside-zones";
 
 export interface ClassicLb {
   name: string;
@@ -133,6 +160,8 @@ export interface TargetGroup {
   };
   deregistrationDelay: number;
   loadBalancerArns: string[];
+  /** The zones its load balancer is enabled in; undefined: every zone. */
+  lbZones: string[] | undefined;
   targets: Map<string, TgTarget>;
   tags: Map<string, string>;
 }
@@ -238,6 +267,7 @@ export class World {
               `arn:aws:elasticloadbalancing:${this.region}:${this.accountId}:loadbalancer/app/${tg.loadBalancer}/50dc6c495c0c9188`,
             ]
           : [],
+        lbZones: tg.loadBalancerZones,
         targets: new Map(),
         tags: new Map(),
       });
@@ -273,6 +303,16 @@ export class World {
       availabilityZones: g.availabilityZones ?? this.azs(),
       activities: [],
       refreshes: [],
+      lifecycleHooks: (g.lifecycleHooks ?? []).map((h) => {
+        const heartbeatTimeout = h.heartbeatTimeout ?? 3600;
+        return {
+          name: h.name,
+          transition: h.transition,
+          heartbeatTimeout,
+          globalTimeout: Math.min(100 * heartbeatTimeout, 172_800),
+          defaultResult: h.defaultResult ?? "ABANDON",
+        };
+      }),
     };
     this.groups.set(group.name, group);
     const listed: FleetInstance[] =
@@ -288,9 +328,8 @@ export class World {
       );
       // Instances that were serving before the simulator started are registered and settled.
       if (["InService", "EnteringStandby", "Terminating", "Terminating:Wait"].includes(inst.lifecycleState)) {
-        for (const lbName of group.loadBalancerNames)
-          this.classicRegisterSettled(this.classicLbs.get(lbName)!, inst);
-        for (const arn of group.targetGroupArns) this.tgRegisterSettled(this.targetGroups.get(arn)!, inst);
+        for (const lb of this.groupClassicLbs(group)) this.classicRegisterSettled(lb, inst);
+        for (const tg of this.groupTargetGroups(group)) this.tgRegisterSettled(tg, inst);
       }
     });
   }
@@ -355,9 +394,18 @@ export class World {
   }
 
   private classicRegisterSettled(lb: ClassicLb, inst: SimInstance): void {
-    lb.registrations.set(inst.id, {
-      state: this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService",
-    });
+    lb.registrations.set(inst.id, { state: this.classicSettledState(lb, inst) });
+  }
+
+  /**
+   * Where a registered instance settles: an instance in a zone the load balancer is not configured
+   * for stays OutOfService however healthy ("Instance is in the EC2 Availability Zone for which
+   * LoadBalancer is not configured to route traffic to", the ELB API's InstanceState), until
+   * someone enables the zone.
+   */
+  private classicSettledState(lb: ClassicLb, inst: SimInstance): ClassicState {
+    if (!lb.availabilityZones.includes(inst.az)) return "outside-zones";
+    return this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService";
   }
 
   private tgRegisterSettled(tg: TargetGroup, inst: SimInstance, port?: number): void {
@@ -369,7 +417,9 @@ export class World {
   }
 
   private settleTarget(tg: TargetGroup, target: TgTarget, inst: SimInstance | undefined): void {
-    if (tg.loadBalancerArns.length === 0) {
+    // Target.NotInUse: "the target group is not used by any load balancer or the target is in an
+    // Availability Zone that is not enabled for its load balancer" (ELBv2 API, TargetHealth).
+    if (tg.loadBalancerArns.length === 0 || this.outsideZones(tg, target)) {
       target.state = "unused";
       target.reason = "Target.NotInUse";
     } else if (!tg.healthCheck.enabled) {
@@ -382,6 +432,20 @@ export class World {
       target.state = "unhealthy";
       target.reason = "Target.FailedHealthChecks";
     }
+  }
+
+  /** A target its load balancer cannot route to: its zone is not enabled there. */
+  outsideZones(tg: TargetGroup, target: TgTarget): boolean {
+    return tg.lbZones !== undefined && target.az !== "all" && !tg.lbZones.includes(target.az);
+  }
+
+  /** The group's classic ELBs and target groups that still exist (one may be deleted under it). */
+  groupClassicLbs(group: SimGroup): ClassicLb[] {
+    return group.loadBalancerNames.flatMap((n) => this.classicLbs.get(n) ?? []);
+  }
+
+  groupTargetGroups(group: SimGroup): TargetGroup[] {
+    return group.targetGroupArns.flatMap((a) => this.targetGroups.get(a) ?? []);
   }
 
   instanceForTarget(tg: TargetGroup, targetId: string): SimInstance | undefined {
@@ -399,7 +463,7 @@ export class World {
     const healthy = this.appHealthyFor(inst, lb.name);
     const checks = healthy ? lb.healthCheck.healthyThreshold : lb.healthCheck.unhealthyThreshold;
     reg.pending = this.clock.after(lb.healthCheck.interval * checks, () => {
-      reg.state = this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService";
+      reg.state = this.classicSettledState(lb, inst);
       reg.pending = undefined;
       this.afterLbHealthChange(inst);
     });
@@ -486,6 +550,7 @@ export class World {
       if (lbKey && lbKey !== lb.name) continue;
       const reg = lb.registrations.get(inst.id);
       if (!reg || reg.state === "deregistering" || reg.state === "registering") continue;
+      if (reg.state === "outside-zones") continue;
       reg.pending?.cancel();
       const checks = healthy ? lb.healthCheck.healthyThreshold : lb.healthCheck.unhealthyThreshold;
       reg.pending = this.clock.after(lb.healthCheck.interval * checks, () => {
@@ -511,6 +576,26 @@ export class World {
     }
   }
 
+  /** Enables exactly these zones on a classic ELB, or on a target group's load balancer. */
+  setZones(name: string, zones: string[]): void {
+    const lb = this.classicLbs.get(name);
+    if (lb) {
+      lb.availabilityZones = [...zones];
+      for (const [id, reg] of lb.registrations) {
+        const inst = this.instances.get(id);
+        if (!inst || reg.state === "registering" || reg.state === "deregistering") continue;
+        reg.state = this.classicSettledState(lb, inst);
+      }
+      return;
+    }
+    const tg = this.tgByName(name);
+    tg.lbZones = [...zones];
+    for (const t of tg.targets.values()) {
+      if (t.state === "initial" || t.state === "draining") continue;
+      this.settleTarget(tg, t, this.instanceForTarget(tg, t.id));
+    }
+  }
+
   /** With ELB health checks, an instance out of service in a load balancer becomes Unhealthy in its group. */
   private afterLbHealthChange(inst: SimInstance): void {
     const group = inst.groupName ? this.groups.get(inst.groupName) : undefined;
@@ -521,18 +606,21 @@ export class World {
   }
 
   healthyInAllLbs(group: SimGroup, inst: SimInstance): boolean {
-    for (const name of group.loadBalancerNames) {
-      if (this.classicLbs.get(name)?.registrations.get(inst.id)?.state !== "InService") return false;
+    for (const lb of this.groupClassicLbs(group)) {
+      if (lb.registrations.get(inst.id)?.state !== "InService") return false;
     }
-    for (const arn of group.targetGroupArns) {
-      const tg = this.targetGroups.get(arn)!;
+    for (const tg of this.groupTargetGroups(group)) {
       const id = tg.targetType === "ip" ? inst.privateIp : inst.id;
       const target = [...tg.targets.values()].find((t) => t.id === id);
-      if (!target) return false;
-      if (target.state !== "healthy" && target.state !== "unavailable" && target.state !== "unused")
-        return false;
+      if (!target || !this.targetServes(tg, target)) return false;
     }
     return true;
+  }
+
+  /** Healthy, or with checks disabled, or in a group with no load balancer; never outside its zones. */
+  targetServes(tg: TargetGroup, t: TgTarget): boolean {
+    if (this.outsideZones(tg, t)) return false;
+    return t.state === "healthy" || t.state === "unavailable" || t.state === "unused";
   }
 
   // ---- Auto Scaling ----------------------------------------------------------------------------
@@ -601,7 +689,9 @@ export class World {
           (decrement ? `, shrinking the capacity from ${before} to ${group.desired}.` : "."),
         progress: 50,
       });
-      let waiting = group.loadBalancerNames.length + group.targetGroupArns.length + 1;
+      const classic = this.groupClassicLbs(group);
+      const tgs = this.groupTargetGroups(group);
+      let waiting = classic.length + tgs.length + 1;
       const oneDone = () => {
         waiting -= 1;
         if (waiting > 0) return;
@@ -610,12 +700,9 @@ export class World {
         this.finishActivity(activity);
         this.recordServing();
       };
-      for (const name of group.loadBalancerNames)
-        this.classicDeregister(this.classicLbs.get(name)!, inst, oneDone);
-      for (const arn of group.targetGroupArns) {
-        const tg = this.targetGroups.get(arn)!;
+      for (const lb of classic) this.classicDeregister(lb, inst, oneDone);
+      for (const tg of tgs)
         this.tgDeregister(tg, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port, oneDone);
-      }
       this.clock.after(this.timing.enterStandbySeconds, oneDone);
       return activity;
     });
@@ -654,11 +741,9 @@ export class World {
   }
 
   private registerWithGroupLbs(group: SimGroup, inst: SimInstance): void {
-    for (const name of group.loadBalancerNames) this.classicRegister(this.classicLbs.get(name)!, inst);
-    for (const arn of group.targetGroupArns) {
-      const tg = this.targetGroups.get(arn)!;
+    for (const lb of this.groupClassicLbs(group)) this.classicRegister(lb, inst);
+    for (const tg of this.groupTargetGroups(group))
       this.tgRegister(tg, inst, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port);
-    }
   }
 
   /** Instances that count towards desired capacity. */
@@ -706,17 +791,72 @@ export class World {
       statusCode: "PreInService",
       progress: 30,
     });
-    this.clock.after(this.timing.launchSeconds, () => {
-      if (inst.lifecycleState !== "Pending") return;
-      inst.ec2State = "running";
+    const inService = () => {
       this.registerWithGroupLbs(group, inst);
       this.setLifecycle(inst, "InService");
       this.finishActivity(activity);
+    };
+    this.clock.after(this.timing.launchSeconds, () => {
+      if (inst.lifecycleState !== "Pending") return;
+      inst.ec2State = "running";
+      const hook = group.lifecycleHooks.find((h) => h.transition === "autoscaling:EC2_INSTANCE_LAUNCHING");
+      if (!hook) return inService();
+      // Registered with the load balancers only once the hook lets it go (AWS's lifecycle docs).
+      this.hold(inst, hook, "Pending:Wait", (result) => {
+        if (result === "ABANDON") {
+          this.finishActivity(activity, "Cancelled", "Instance failed to complete user's Lifecycle Action: Lifecycle Action with token was abandoned");
+          return this.terminate(inst, "an instance was terminated because its launch lifecycle action was abandoned", false);
+        }
+        this.setLifecycle(inst, "Pending:Proceed");
+        this.clock.after(this.timing.enterStandbySeconds, () => {
+          if (inst.lifecycleState === "Pending:Proceed") inService();
+        });
+      });
     });
     return inst;
   }
 
-  terminate(inst: SimInstance, why: string): void {
+  /**
+   * Holds an instance in a hook's wait state until CompleteLifecycleAction, or its heartbeat timeout
+   * (restarted by RecordLifecycleActionHeartbeat) or global timeout, whichever comes first, with the
+   * hook's default result.
+   */
+  private hold(
+    inst: SimInstance,
+    hook: LifecycleHook,
+    waitState: string,
+    then: (result: "CONTINUE" | "ABANDON") => void,
+  ): void {
+    this.setLifecycle(inst, waitState);
+    const timeout = () => action.finish(hook.defaultResult);
+    const action: LifecycleAction = {
+      hook,
+      token: randomUUID(),
+      startedAt: this.clock.now(),
+      heartbeat: this.clock.after(hook.heartbeatTimeout, timeout),
+      global: this.clock.after(hook.globalTimeout, timeout),
+      finish: (result) => {
+        if (inst.lifecycleAction !== action) return;
+        action.heartbeat.cancel();
+        action.global.cancel();
+        inst.lifecycleAction = undefined;
+        then(result);
+        this.recordServing();
+      },
+    };
+    inst.lifecycleAction = action;
+  }
+
+  /** RecordLifecycleActionHeartbeat: the heartbeat timeout starts again. */
+  heartbeat(inst: SimInstance): void {
+    const action = inst.lifecycleAction!;
+    action.heartbeat.cancel();
+    action.heartbeat = this.clock.after(action.hook.heartbeatTimeout, () =>
+      action.finish(action.hook.defaultResult),
+    );
+  }
+
+  terminate(inst: SimInstance, why: string, hooks = true): void {
     const group = inst.groupName ? this.groups.get(inst.groupName) : undefined;
     const finish = () => {
       this.setLifecycle(inst, "Terminated");
@@ -741,22 +881,32 @@ export class World {
     const wasServing = inst.lifecycleState === "InService";
     this.setLifecycle(inst, "Terminating");
     inst.ec2State = "shutting-down";
-    let waiting = 1 + (wasServing ? group.loadBalancerNames.length + group.targetGroupArns.length : 0);
-    const oneDone = () => {
-      waiting -= 1;
-      if (waiting > 0) return;
+    const classic = this.groupClassicLbs(group);
+    const tgs = this.groupTargetGroups(group);
+    let waiting = 1 + (wasServing ? classic.length + tgs.length : 0);
+    const done = () => {
       finish();
       this.finishActivity(activity);
       this.fillCapacity(group);
       this.recordServing();
     };
+    const oneDone = () => {
+      waiting -= 1;
+      if (waiting > 0) return;
+      // Deregistered (and drained) first, then the terminating hook holds it (AWS's lifecycle docs).
+      const hook = hooks
+        ? group.lifecycleHooks.find((h) => h.transition === "autoscaling:EC2_INSTANCE_TERMINATING")
+        : undefined;
+      if (!hook) return done();
+      this.hold(inst, hook, "Terminating:Wait", () => {
+        this.setLifecycle(inst, "Terminating:Proceed");
+        this.clock.after(1, done);
+      });
+    };
     if (wasServing) {
-      for (const name of group.loadBalancerNames)
-        this.classicDeregister(this.classicLbs.get(name)!, inst, oneDone);
-      for (const arn of group.targetGroupArns) {
-        const tg = this.targetGroups.get(arn)!;
+      for (const lb of classic) this.classicDeregister(lb, inst, oneDone);
+      for (const tg of tgs)
         this.tgDeregister(tg, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port, oneDone);
-      }
     }
     this.clock.after(1, oneDone);
   }
@@ -822,19 +972,15 @@ export class World {
     for (const lb of this.classicLbs.values())
       for (const [id, r] of lb.registrations) if (r.state === "InService") ok.add(`${lb.name} ${id}`);
     for (const tg of this.targetGroups.values())
-      for (const t of tg.targets.values())
-        if (t.state === "healthy" || t.state === "unavailable" || t.state === "unused")
-          ok.add(`${tg.arn} ${t.id}`);
+      for (const t of tg.targets.values()) if (this.targetServes(tg, t)) ok.add(`${tg.arn} ${t.id}`);
     return ok;
   }
 
   private servingWith(index: Set<string>, group: SimGroup, inst: SimInstance): boolean {
     if (inst.lifecycleState !== "InService" || inst.health !== "Healthy") return false;
-    for (const name of group.loadBalancerNames) if (!index.has(`${name} ${inst.id}`)) return false;
-    for (const arn of group.targetGroupArns) {
-      const tg = this.targetGroups.get(arn)!;
-      if (!index.has(`${arn} ${tg.targetType === "ip" ? inst.privateIp : inst.id}`)) return false;
-    }
+    for (const lb of this.groupClassicLbs(group)) if (!index.has(`${lb.name} ${inst.id}`)) return false;
+    for (const tg of this.groupTargetGroups(group))
+      if (!index.has(`${tg.arn} ${tg.targetType === "ip" ? inst.privateIp : inst.id}`)) return false;
     return true;
   }
 
@@ -966,13 +1112,14 @@ export class World {
           availabilityZones: [...g.availabilityZones],
           activities: g.activities.map((a) => ({ ...a })),
           refreshes: g.refreshes.map((r) => ({ ...r })),
+          lifecycleHooks: [...g.lifecycleHooks],
         },
       ]),
     );
     const instances = new Map(
       [...this.instances].map(([k, i]) => [
         k,
-        { ...i, appHealthyIn: new Map(i.appHealthyIn), tags: new Map(i.tags) },
+        { ...i, appHealthyIn: new Map(i.appHealthyIn), tags: new Map(i.tags), lifecycleAction: undefined },
       ]),
     );
     const classicLbs = new Map(

@@ -127,6 +127,27 @@ const filtersOf = (ctx: CallContext) =>
     values: strList(f, "Values"),
   }));
 
+/**
+ * The instance a lifecycle action call names (by InstanceId or LifecycleActionToken), which must be
+ * waiting in that hook: otherwise AWS's ValidationError "No active Lifecycle Action found ...".
+ */
+function lifecycleActionOf(ctx: CallContext) {
+  const group = groupParam(ctx);
+  const hookName = str(ctx.params, "LifecycleHookName") ?? "";
+  const id = str(ctx.params, "InstanceId");
+  const token = str(ctx.params, "LifecycleActionToken");
+  const inst = ctx.world
+    .groupInstances(group)
+    .find((i) => (id ? i.id === id : i.lifecycleAction?.token === token));
+  if (!inst?.lifecycleAction || inst.lifecycleAction.hook.name !== hookName)
+    throw validation(
+      id
+        ? `No active Lifecycle Action found with instance ID ${id}`
+        : `No active Lifecycle Action found with token ${token ?? "null"}`,
+    );
+  return { group, inst };
+}
+
 export const autoscalingActions: Record<string, ActionHandler> = {
   DescribeAutoScalingInstances(ctx) {
     const ids = strList(ctx.params, "InstanceIds");
@@ -361,6 +382,38 @@ export const autoscalingActions: Record<string, ActionHandler> = {
       maxSize: 100,
     });
     return { Tags: page.map(({ g, k, t }) => tagXml(g, k, t)), NextToken: next };
+  },
+
+  DescribeLifecycleHooks(ctx) {
+    const group = groupParam(ctx);
+    const names = strList(ctx.params, "LifecycleHookNames");
+    return {
+      LifecycleHooks: group.lifecycleHooks
+        .filter((h) => names.length === 0 || names.includes(h.name))
+        .map((h) => ({
+          LifecycleHookName: h.name,
+          AutoScalingGroupName: group.name,
+          LifecycleTransition: h.transition,
+          HeartbeatTimeout: h.heartbeatTimeout,
+          GlobalTimeout: h.globalTimeout,
+          DefaultResult: h.defaultResult,
+        })),
+    };
+  },
+
+  CompleteLifecycleAction(ctx) {
+    const { inst } = lifecycleActionOf(ctx);
+    const result = str(ctx.params, "LifecycleActionResult");
+    if (result !== "CONTINUE" && result !== "ABANDON")
+      throw validation(`Invalid LifecycleActionResult: ${result ?? "null"}. Valid values are CONTINUE and ABANDON.`);
+    inst.lifecycleAction!.finish(result);
+    return {};
+  },
+
+  RecordLifecycleActionHeartbeat(ctx) {
+    const { inst } = lifecycleActionOf(ctx);
+    ctx.world.heartbeat(inst);
+    return {};
   },
 
   SuspendProcesses(ctx) {

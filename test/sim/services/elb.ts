@@ -46,6 +46,13 @@ function instanceState(world: World, lb: ClassicLb, id: string): XmlObject {
         "Instance",
         "Instance has failed at least the UnhealthyThreshold number of health checks consecutively.",
       );
+    case "outside-zones":
+      // The ELB API reference's InstanceState lists this wording.
+      return row(
+        "OutOfService",
+        "ELB",
+        "Instance is in the EC2 Availability Zone for which LoadBalancer is not configured to route traffic to.",
+      );
   }
   void world;
 }
