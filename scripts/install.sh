@@ -68,6 +68,7 @@ if [ -z "$root" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/nu
 
 bin="$root$prefix/bin/balanced"
 unit="$root$unit_dir/balanced.service"
+watch_unit="$root$unit_dir/balanced-watch.service"
 defaults="$root/etc/default/balanced"
 doc="$root$prefix/share/doc/balanced"
 
@@ -77,15 +78,15 @@ if $uninstall; then
   # The binary goes first: stopping the unit then runs no `out` (ExecStop's "-" ignores the missing
   # binary), so uninstalling never drains the host.
   rm -f "$bin"
-  if $live; then systemctl disable --now balanced.service >/dev/null 2>&1 || true; fi
-  rm -f "$unit"
+  if $live; then systemctl disable --now balanced.service balanced-watch.service >/dev/null 2>&1 || true; fi
+  rm -f "$unit" "$watch_unit"
   rm -rf "$doc"
   if $live; then systemctl daemon-reload; fi
   if $purge; then
     rm -f "$defaults"
-    say "removed $bin, $unit, $doc and $defaults"
+    say "removed $bin, $unit, $watch_unit, $doc and $defaults"
   else
-    say "removed $bin, $unit and $doc; kept $defaults (--purge removes it)"
+    say "removed $bin, $unit, $watch_unit and $doc; kept $defaults (--purge removes it)"
   fi
   exit 0
 fi
@@ -130,6 +131,10 @@ sed -e "s|/usr/local/bin/balanced|$prefix/bin/balanced|g" \
   -e "s|/usr/local/share/doc/balanced|$prefix/share/doc/balanced|g" \
   "$repo/systemd/balanced.service" >"$tmp/balanced.service"
 place 0644 "$tmp/balanced.service" "$unit"
+sed -e "s|/usr/local/bin/balanced|$prefix/bin/balanced|g" \
+  -e "s|/usr/local/share/doc/balanced|$prefix/share/doc/balanced|g" \
+  "$repo/systemd/balanced-watch.service" >"$tmp/balanced-watch.service"
+place 0644 "$tmp/balanced-watch.service" "$watch_unit"
 place 0644 "$repo/README.md" "$doc/README.md"
 if [ -f "$defaults" ]; then
   if cmp -s "$repo/systemd/balanced.default" "$defaults"; then
@@ -146,8 +151,8 @@ if $live; then
   if $start; then
     # Starting runs `balanced in --after-shutdown`: nothing, unless a shutdown took this host out.
     # Enabled and active, the unit's stop drains the host at the next shutdown.
-    systemctl enable --now balanced.service
-    say "balanced.service enabled and active: this host drains on shutdown"
+    systemctl enable --now balanced.service balanced-watch.service
+    say "balanced.service and balanced-watch.service enabled and active: this host drains on shutdown, and before AWS takes it away"
   fi
 elif [ -z "$root" ]; then
   say "systemd is not running here: balanced.service installed but not started"

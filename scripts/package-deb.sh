@@ -65,8 +65,10 @@ set -e
 # Never restarted on upgrade: a restart would take the host out and back in.
 if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
   systemctl daemon-reload || true
-  systemctl enable balanced.service || true
+  systemctl enable balanced.service balanced-watch.service || true
   systemctl start balanced.service || true
+  # The watch loop is stateless: (re)starting it on upgrade is safe.
+  systemctl restart balanced-watch.service || true
 fi
 POSTINST
   cat >"$stage/DEBIAN/prerm" <<'PRERM'
@@ -76,6 +78,7 @@ set -e
 # unit's stop at the next shutdown runs nothing.
 if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
   systemctl disable balanced.service || true
+  systemctl disable --now balanced-watch.service || true
 fi
 PRERM
   cat >"$stage/DEBIAN/postrm" <<'POSTRM'

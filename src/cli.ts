@@ -6,7 +6,7 @@ import { parseDuration, parseQuantity } from "./options";
 declare const __BALANCED_VERSION__: string;
 export const VERSION = typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev";
 
-export type CommandName = "status" | "out" | "in" | "run" | "repair" | "iam-policy";
+export type CommandName = "status" | "out" | "in" | "run" | "repair" | "iam-policy" | "watch";
 
 export interface Invocation {
   command: CommandName;
@@ -141,6 +141,41 @@ export const STATUS_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+export const WATCH_OPTIONS = {
+  "poll-interval": {
+    type: "string",
+    default: "2s",
+    describe:
+      "`watch`: how often to read the instance metadata service (it spends no AWS API calls while idle)",
+  },
+  "on-rebalance": {
+    type: "string",
+    choices: ["ignore", "drain"],
+    default: "ignore",
+    describe:
+      "`watch`: on a rebalance recommendation (a Spot Instance at elevated risk), leave the load balancers (drain) or only log it (ignore)",
+  },
+  "maintenance-lead": {
+    type: "string",
+    default: "10m",
+    describe:
+      "`watch`: leave the load balancers this long before a scheduled event (reboot, retirement) may start",
+  },
+  "ready-url": {
+    type: "string",
+    describe: "`watch`: a launch lifecycle hook is completed with CONTINUE once this URL answers 2xx",
+  },
+  "ready-command": {
+    type: "string",
+    describe: "`watch`: ... or once this shell command exits 0 (without either, at once)",
+  },
+  "ready-timeout": {
+    type: "string",
+    default: "10m",
+    describe: "`watch`: complete the launch hook with ABANDON when the host is not ready within this long",
+  },
+} satisfies Record<string, Options>;
+
 export const BUDGET_OPTIONS = {
   "min-healthy": {
     type: "string",
@@ -165,6 +200,7 @@ export const ALL_OPTIONS = {
   ...RUN_OPTIONS,
   ...STATUS_OPTIONS,
   ...IAM_OPTIONS,
+  ...WATCH_OPTIONS,
 } satisfies Record<string, Options>;
 
 /** What a flag's value looks like, for the docs. */
@@ -177,6 +213,11 @@ export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
   "wait-for-turn": "DURATION",
   "stale-after": "DURATION",
   group: "NAME",
+  "poll-interval": "DURATION",
+  "maintenance-lead": "DURATION",
+  "ready-url": "URL",
+  "ready-command": "COMMAND",
+  "ready-timeout": "DURATION",
 };
 
 /**
@@ -191,6 +232,7 @@ export const COMMAND_OPTIONS = {
   run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS },
   repair: {},
   "iam-policy": IAM_OPTIONS,
+  watch: WATCH_OPTIONS,
   completion: {},
 } satisfies Record<CommandName | "completion", Record<string, Options>>;
 
@@ -312,12 +354,21 @@ export function buildParser(argv: string[], settings: Record<string, unknown> = 
         .example("$0 iam-policy --group web > policy.json", "Changes allowed on group web only"),
     )
     .command(
+      "watch",
+      "Run until stopped (systemd's balanced-watch.service): leave the load balancers before AWS takes this host away (Spot interruption, scheduled event, Auto Scaling lifecycle hook)",
+      (y) =>
+        y
+          .options(COMMAND_OPTIONS.watch)
+          .example("$0 watch", "Drain on Spot interruptions, retirements and scale-in hooks")
+          .example("$0 watch --ready-url http://localhost/health", "Also answer launch hooks once healthy"),
+    )
+    .command(
       "repair",
       "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
       (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
     )
     .completion("completion", "Print a bash/zsh completion script: balanced completion >> ~/.bashrc")
-    .demandCommand(1, "Name a command: status, out, in, run, repair, iam-policy or completion")
+    .demandCommand(1, "Name a command: status, out, in, run, watch, repair, iam-policy or completion")
     .parserConfiguration({ "populate--": true })
     .strict()
     .version(VERSION)
@@ -414,6 +465,8 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
   const waitForTurnSeconds =
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
+  if (command === "watch" && parseDuration("poll-interval", String(get("poll-interval") ?? "2s")) < 0.1)
+    throw usageError("--poll-interval must be at least 100ms");
   return {
     command,
     options: {
@@ -437,6 +490,19 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       targetGroupArns: list(get("target-group")),
       loadBalancerNames: list(get("load-balancer")),
       discover: Boolean(get("discover")),
+      ...(command === "watch"
+        ? {
+            watch: {
+              pollIntervalMs: parseDuration("poll-interval", String(get("poll-interval") ?? "2s")) * 1000,
+              onRebalance: get("on-rebalance") === "drain" ? "drain" : "ignore",
+              maintenanceLeadMs:
+                parseDuration("maintenance-lead", String(get("maintenance-lead") ?? "10m")) * 1000,
+              readyUrl: get("ready-url") === undefined ? undefined : String(get("ready-url")),
+              readyCommand: get("ready-command") === undefined ? undefined : String(get("ready-command")),
+              readyTimeoutMs: parseDuration("ready-timeout", String(get("ready-timeout") ?? "10m")) * 1000,
+            },
+          }
+        : {}),
     },
   };
 }

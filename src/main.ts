@@ -64,7 +64,7 @@ async function main(): Promise<void> {
     if (json) {
       const extra =
         result.outcome === "status"
-          ? { out: result.out, in: result.in, leftovers: result.leftovers }
+          ? { out: result.out, in: result.in, leftovers: result.leftovers, notices: result.notices }
           : "commandExitCode" in result
             ? { commandExitCode: result.commandExitCode }
             : {};

@@ -3,12 +3,13 @@ import { in_, out } from "./move";
 import { repair } from "./repair";
 import type { Run } from "./run";
 import { status } from "./status";
+import { watch } from "./watch";
 import { wrap } from "./wrap";
 
 export { Run } from "./run";
 
 /** The commands, behind one dynamic import so that `--help` and `--version` load no AWS SDK. */
 export function runCommand(command: Exclude<CommandName, "iam-policy">, run: Run) {
-  const commands = { status, out, in: in_, run: wrap, repair } as const;
+  const commands = { status, out, in: in_, run: wrap, repair, watch } as const;
   return commands[command](run);
 }

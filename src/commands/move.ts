@@ -103,8 +103,11 @@ function standbyRefused(err: unknown, action: string, sizeLimit: RegExp, sizeRea
 
 async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
+  const replace = run.options.replace === true;
   run.reporter.step(
-    `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
+    replace
+      ? `entering standby in ${g.name} without decrementing desired capacity (${g.desiredCapacity}): the group launches a replacement`
+      : `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
   );
   try {
     await withinActDeadline(run.signal, "EnterStandby", (signal) =>
@@ -113,7 +116,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
           new EnterStandbyCommand({
             AutoScalingGroupName: g.name,
             InstanceIds: [ctx.identity.instanceId],
-            ShouldDecrementDesiredCapacity: true,
+            ShouldDecrementDesiredCapacity: !replace,
           }),
           o,
         ),
@@ -594,7 +597,7 @@ async function shutdownOut(run: Run): Promise<MoveResult> {
   if (!run.options.dryRun && LEAVING.has(lifecycleState)) await releaseOrphanedTurn(run, ctx, group);
   const snapshot = run.snapshot!;
   run.budget = assessBudget(snapshot, run.options.policy);
-  const decision = decideShutdown(snapshot, run.options.policy);
+  const decision = decideShutdown(snapshot, run.options.policy, { replace: run.options.replace === true });
   run.decision = decision;
   if (decision.verdict === "refuse") throw refusalError(decision);
   if (decision.verdict === "done")

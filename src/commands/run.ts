@@ -5,6 +5,7 @@ import type { Budget, Decision } from "../core/decide";
 import type { StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
 import type { Reporter } from "../ui/reporter";
+import type { WatchOptions } from "./watch";
 
 export interface CommandOptions {
   json: boolean;
@@ -31,6 +32,13 @@ export interface CommandOptions {
   loadBalancerNames: string[];
   /** No group: find the load balancers by asking each one in the region. */
   discover: boolean;
+  /**
+   * `out --shutdown` on behalf of `watch`, for a host that is not coming back: leave without
+   * decrementing desired capacity (the group replaces it at once) and record no shutdown.
+   */
+  replace?: boolean;
+  /** `watch`. */
+  watch?: WatchOptions;
 }
 
 export interface StepRecord {

@@ -2,6 +2,8 @@
  * `status`, `out` and `in` for a host in no Auto Scaling group (src/core/standalone.ts): the same
  * safety, turn-taking and exit codes, with the load balancers as the shared state.
  */
+
+import { pendingNotices } from "../aws/notices";
 import { type ReadContext, readSelfInLoadBalancer } from "../aws/read";
 import {
   deregister,
@@ -347,7 +349,7 @@ export async function standaloneIn(run: Run): Promise<MoveResult> {
 
 export async function standaloneStatus(run: Run): Promise<StatusResult> {
   const ctx = await run.context();
-  const s = await read(run, ctx);
+  const [s, notices] = await Promise.all([read(run, ctx), pendingNotices()]);
   const policy = run.options.policy;
   const outDecision = decideStandaloneOut(s, policy);
   const inDecision = decideStandaloneIn(s);
@@ -375,6 +377,7 @@ export async function standaloneStatus(run: Run): Promise<StatusResult> {
       return `${pad(i === 0 ? "peers" : "")}${lbLabel(l.lb).padEnd(28)} ${b.healthyOthers.length} of ${others} other${others === 1 ? "" : "s"} healthy; at least ${b.requiredHealthy} must remain, at most ${b.maxUnavailable} out at once`;
     }),
     ...leftovers.map((line, i) => `${pad(i === 0 ? "left over" : "")}${line}`),
+    ...notices.map((line, i) => `${pad(i === 0 ? "notices" : "")}${line}`),
     `${pad("out")}${verdictLine(outDecision)}`,
     `${pad("in")}${verdictLine(inDecision)}`,
   ];
@@ -384,6 +387,7 @@ export async function standaloneStatus(run: Run): Promise<StatusResult> {
     out: outDecision,
     in: inDecision,
     leftovers,
+    notices,
   };
 }
 

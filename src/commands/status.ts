@@ -1,3 +1,4 @@
+import { pendingNotices } from "../aws/notices";
 import { pidAlive } from "../aws/turn";
 import {
   assessBudget,
@@ -24,6 +25,8 @@ export interface StatusResult {
   out: Decision<string>;
   in: Decision<string>;
   leftovers: string[];
+  /** What the metadata service says AWS is about to do to this host (balanced watch acts on it). */
+  notices: string[];
 }
 
 function describeTurn(value: string | undefined, instanceId: string): string {
@@ -83,7 +86,10 @@ export function status(run: Run): Promise<StatusResult> {
 }
 
 async function groupStatus(run: Run): Promise<StatusResult> {
-  const { snapshot: s } = await run.timed("read", () => run.refresh());
+  const [{ snapshot: s }, notices] = await Promise.all([
+    run.timed("read", () => run.refresh()),
+    pendingNotices(),
+  ]);
   const budget = assessBudget(s, run.options.policy);
   run.budget = budget;
   const outDecision = decideOut(s, run.options.policy);
@@ -114,6 +120,7 @@ async function groupStatus(run: Run): Promise<StatusResult> {
     `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
     `${pad("turn")}${describeTurn(s.group.tags[TURN_TAG], id.instanceId)}`,
     ...left.map((l, i) => `${pad(i === 0 ? "left over" : "")}${l}`),
+    ...notices.map((l, i) => `${pad(i === 0 ? "notices" : "")}${l}`),
     `${pad("out")}${verdictLine(outDecision)}`,
     `${pad("in")}${verdictLine(inDecision)}`,
   ];
@@ -123,5 +130,6 @@ async function groupStatus(run: Run): Promise<StatusResult> {
     out: outDecision,
     in: inDecision,
     leftovers: left,
+    notices,
   };
 }

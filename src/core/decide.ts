@@ -259,7 +259,7 @@ const TERMINATING = new Set(["Terminating", "Terminating:Wait", "Terminating:Pro
  * serving; they become a warning in the summary instead of a refusal. Only what AWS itself would
  * refuse (MinSize, under --min-size refuse) still refuses.
  */
-export function decideShutdown(s: Snapshot, policy: Policy): Decision {
+export function decideShutdown(s: Snapshot, policy: Policy, opts: { replace?: boolean } = {}): Decision {
   const me = self(s);
   const lbCount = plural(s.loadBalancers.length, "load balancer");
   if (TERMINATING.has(me.lifecycleState)) {
@@ -282,10 +282,19 @@ export function decideShutdown(s: Snapshot, policy: Policy): Decision {
       ? { verdict: "done", summary: `${me.lifecycleState}, not in service: nothing to drain` }
       : usual;
   }
-  const minSizeRefused = minSizeRefusal(s, policy);
-  if (minSizeRefused) return minSizeRefused;
   const usual = decideOut(s, policy);
   const overruled = usual.verdict === "refuse" ? usual.reason.replace(/^refusing: /, "") : undefined;
+  if (opts.replace) {
+    // Not coming back: desired capacity stays, so MinSize is no obstacle and nothing is recorded.
+    return {
+      verdict: "act",
+      overruled,
+      steps: ["enter-standby", "wait-out"],
+      summary: `leaving for good: would enter standby without decrementing desired capacity (${s.group.name} launches a replacement) and leave ${lbCount}${overruled ? `, although ${overruled}` : ""}`,
+    };
+  }
+  const minSizeRefused = minSizeRefusal(s, policy);
+  if (minSizeRefused) return minSizeRefused;
   return {
     verdict: "act",
     overruled,

@@ -8,6 +8,7 @@ export const READ_ACTIONS = [
   "autoscaling:DescribeScalingActivities",
   "autoscaling:DescribeInstanceRefreshes",
   "autoscaling:DescribeTags",
+  "autoscaling:DescribeLifecycleHooks",
   "elasticloadbalancing:DescribeLoadBalancers",
   "elasticloadbalancing:DescribeLoadBalancerAttributes",
   "elasticloadbalancing:DescribeInstanceHealth",
@@ -25,6 +26,8 @@ export const GROUP_ACTIONS = [
   "autoscaling:UpdateAutoScalingGroup",
   "autoscaling:CreateOrUpdateTags",
   "autoscaling:DeleteTags",
+  "autoscaling:CompleteLifecycleAction",
+  "autoscaling:RecordLifecycleActionHeartbeat",
 ] as const;
 
 /** The changes balanced makes to load balancers themselves: only for hosts in no Auto Scaling group. */

@@ -23,6 +23,22 @@ export type SimEvent = { inSeconds?: number } & (
   | { kind: "detach-load-balancer"; group: string; name: string }
   /** The zones a classic ELB (or a target group's load balancer) routes to. */
   | { kind: "set-zones"; name: string; zones: string[] }
+  /** A Spot interruption notice now; EC2 takes the instance `noticeSeconds` (default 120) later. */
+  | {
+      kind: "spot-interruption";
+      instance: string;
+      noticeSeconds?: number;
+      action?: "terminate" | "stop" | "hibernate";
+    }
+  | { kind: "rebalance-recommendation"; instance: string }
+  /** A scheduled event (system-reboot, instance-retirement, ...) starting `notBeforeSeconds` from now. */
+  | {
+      kind: "scheduled-maintenance";
+      instance: string;
+      code: string;
+      notBeforeSeconds: number;
+      durationSeconds?: number;
+    }
 );
 
 const instance = (world: World, id: string) => {
@@ -118,7 +134,8 @@ function runEvent(world: World, event: SimEvent, id: string): void {
       world.targetGroups.delete(world.tgByName(event.name).arn);
       return;
     case "delete-load-balancer":
-      if (!world.classicLbs.delete(event.name)) throw new SimError("NotFound", `no load balancer ${event.name}`);
+      if (!world.classicLbs.delete(event.name))
+        throw new SimError("NotFound", `no load balancer ${event.name}`);
       return;
     case "detach-target-group": {
       const group = world.group(event.group);
@@ -139,6 +156,34 @@ function runEvent(world: World, event: SimEvent, id: string): void {
     case "set-zones":
       world.setZones(event.name, event.zones);
       return;
+    case "spot-interruption": {
+      const inst = instance(world, event.instance);
+      const time = world.clock.now() + world.clock.realMs(event.noticeSeconds ?? 120);
+      inst.notices.spot = { action: event.action ?? "terminate", time };
+      world.clock.at(time, () =>
+        world.reclaim(
+          inst,
+          "an instance was taken out of service in response to an EC2 Spot Instance interruption",
+        ),
+      );
+      return;
+    }
+    case "rebalance-recommendation":
+      instance(world, event.instance).notices.rebalanceAt = world.clock.now();
+      return;
+    case "scheduled-maintenance": {
+      const inst = instance(world, event.instance);
+      const notBefore = world.clock.now() + world.clock.realMs(event.notBeforeSeconds);
+      inst.notices.maintenance.push({
+        code: event.code,
+        description: `scheduled ${event.code.replace(/-/g, " ")}`,
+        eventId: `instance-event-${id.replace(/-/g, "").slice(0, 17)}`,
+        notBefore,
+        notAfter: notBefore + world.clock.realMs(event.durationSeconds ?? 1800),
+        state: "active",
+      });
+      return;
+    }
     case "suspend":
     case "resume": {
       const group = world.group(event.group);

@@ -125,7 +125,31 @@ export class ImdsServer {
       Token: this.credentials.sessionToken,
       Expiration: new Date(now.getTime() + 6 * 3600_000).toISOString(),
     });
+    const notices = inst.notices;
+    const isoSeconds = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
+    // Scheduled events give their times as "21 Jan 2019 09:00:43 GMT" (EC2's IMDS docs).
+    const gmt = (t: number) => new Date(t).toUTCString().replace(/^\w+, 0?/, "");
     const routes: Record<string, () => string | undefined> = {
+      // 404 until there is a notice (EC2 user guide, "Spot Instance interruption notices").
+      "/latest/meta-data/spot/instance-action": () =>
+        notices.spot
+          ? JSON.stringify({ action: notices.spot.action, time: isoSeconds(notices.spot.time) })
+          : undefined,
+      "/latest/meta-data/events/recommendations/rebalance": () =>
+        notices.rebalanceAt !== undefined
+          ? JSON.stringify({ noticeTime: isoSeconds(notices.rebalanceAt) })
+          : undefined,
+      "/latest/meta-data/events/maintenance/scheduled": () =>
+        JSON.stringify(
+          notices.maintenance.map((e) => ({
+            NotBefore: gmt(e.notBefore),
+            Code: e.code,
+            Description: e.description,
+            EventId: e.eventId,
+            NotAfter: gmt(e.notAfter),
+            State: e.state,
+          })),
+        ),
       "/latest/meta-data/instance-id": () => inst.id,
       "/latest/meta-data/placement/region": () => world.region,
       "/latest/meta-data/placement/availability-zone": () => inst.az,

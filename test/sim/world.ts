@@ -45,6 +45,24 @@ export interface SimInstance {
   instanceType: string;
   tags: Map<string, string>;
   lifecycleAction?: LifecycleAction;
+  /** What the metadata service tells this host about AWS taking it away (src: EC2's IMDS docs). */
+  notices: HostNotices;
+}
+
+export interface HostNotices {
+  /** spot/instance-action: what happens to the Spot Instance, and when. */
+  spot?: { action: "terminate" | "stop" | "hibernate"; time: number };
+  /** events/recommendations/rebalance: when the rebalance recommendation was made. */
+  rebalanceAt?: number;
+  /** events/maintenance/scheduled. */
+  maintenance: {
+    code: string;
+    description: string;
+    eventId: string;
+    notBefore: number;
+    notAfter: number;
+    state: "active" | "completed" | "canceled";
+  }[];
 }
 
 export interface Activity {
@@ -326,6 +344,12 @@ export class World {
         group.name,
         now,
       );
+      // An instance listed as Pending:Wait is held by the group's launch hook from the start.
+      const launchHook = group.lifecycleHooks.find(
+        (h) => h.transition === "autoscaling:EC2_INSTANCE_LAUNCHING",
+      );
+      if (inst.lifecycleState === "Pending:Wait" && launchHook)
+        this.holdLaunch(group, inst, launchHook, undefined);
       // Instances that were serving before the simulator started are registered and settled.
       if (["InService", "EnteringStandby", "Terminating", "Terminating:Wait"].includes(inst.lifecycleState)) {
         for (const lb of this.groupClassicLbs(group)) this.classicRegisterSettled(lb, inst);
@@ -352,6 +376,7 @@ export class World {
       ec2State: "running",
       instanceType: "t3.micro",
       tags: new Map(groupName ? [["aws:autoscaling:groupName", groupName]] : []),
+      notices: { maintenance: [] },
     };
     this.instances.set(inst.id, inst);
     return inst;
@@ -791,29 +816,48 @@ export class World {
       statusCode: "PreInService",
       progress: 30,
     });
-    const inService = () => {
-      this.registerWithGroupLbs(group, inst);
-      this.setLifecycle(inst, "InService");
-      this.finishActivity(activity);
-    };
     this.clock.after(this.timing.launchSeconds, () => {
       if (inst.lifecycleState !== "Pending") return;
       inst.ec2State = "running";
       const hook = group.lifecycleHooks.find((h) => h.transition === "autoscaling:EC2_INSTANCE_LAUNCHING");
-      if (!hook) return inService();
-      // Registered with the load balancers only once the hook lets it go (AWS's lifecycle docs).
-      this.hold(inst, hook, "Pending:Wait", (result) => {
-        if (result === "ABANDON") {
-          this.finishActivity(activity, "Cancelled", "Instance failed to complete user's Lifecycle Action: Lifecycle Action with token was abandoned");
-          return this.terminate(inst, "an instance was terminated because its launch lifecycle action was abandoned", false);
-        }
-        this.setLifecycle(inst, "Pending:Proceed");
-        this.clock.after(this.timing.enterStandbySeconds, () => {
-          if (inst.lifecycleState === "Pending:Proceed") inService();
-        });
-      });
+      if (!hook) return this.enterService(group, inst, activity);
+      this.holdLaunch(group, inst, hook, activity);
     });
     return inst;
+  }
+
+  private enterService(group: SimGroup, inst: SimInstance, activity: Activity | undefined): void {
+    this.registerWithGroupLbs(group, inst);
+    this.setLifecycle(inst, "InService");
+    if (activity) this.finishActivity(activity);
+  }
+
+  /** Registered with the load balancers only once the launch hook lets it go (AWS's lifecycle docs). */
+  private holdLaunch(
+    group: SimGroup,
+    inst: SimInstance,
+    hook: LifecycleHook,
+    activity: Activity | undefined,
+  ): void {
+    this.hold(inst, hook, "Pending:Wait", (result) => {
+      if (result === "ABANDON") {
+        if (activity)
+          this.finishActivity(
+            activity,
+            "Cancelled",
+            "Instance failed to complete user's Lifecycle Action: Lifecycle Action with token was abandoned",
+          );
+        return this.terminate(
+          inst,
+          "an instance was terminated because its launch lifecycle action was abandoned",
+          false,
+        );
+      }
+      this.setLifecycle(inst, "Pending:Proceed");
+      this.clock.after(this.timing.enterStandbySeconds, () => {
+        if (inst.lifecycleState === "Pending:Proceed") this.enterService(group, inst, activity);
+      });
+    });
   }
 
   /**
@@ -909,6 +953,29 @@ export class World {
         this.tgDeregister(tg, tg.targetType === "ip" ? inst.privateIp : inst.id, tg.port, oneDone);
     }
     this.clock.after(1, oneDone);
+  }
+
+  /**
+   * EC2 takes the instance away (a Spot interruption's time, a retirement): it stops serving at once,
+   * wherever it is still registered (what was not drained is dropped), and its group replaces it.
+   */
+  reclaim(inst: SimInstance, why: string): void {
+    if (inst.ec2State === "terminated") return;
+    inst.ec2State = "shutting-down";
+    for (const lb of this.classicLbs.values()) lb.registrations.delete(inst.id);
+    for (const tg of this.targetGroups.values())
+      for (const [key, t] of tg.targets)
+        if (t.id === inst.id || t.id === inst.privateIp) tg.targets.delete(key);
+    inst.lifecycleAction?.heartbeat.cancel();
+    inst.lifecycleAction?.global.cancel();
+    inst.lifecycleAction = undefined;
+    const group = inst.groupName ? this.groups.get(inst.groupName) : undefined;
+    if (!group) {
+      this.setLifecycle(inst, "Terminated");
+      inst.ec2State = "terminated";
+      return;
+    }
+    this.terminate(inst, why, false);
   }
 
   setGroupHealth(inst: SimInstance, health: "Healthy" | "Unhealthy"): void {
@@ -1119,7 +1186,13 @@ export class World {
     const instances = new Map(
       [...this.instances].map(([k, i]) => [
         k,
-        { ...i, appHealthyIn: new Map(i.appHealthyIn), tags: new Map(i.tags), lifecycleAction: undefined },
+        {
+          ...i,
+          appHealthyIn: new Map(i.appHealthyIn),
+          tags: new Map(i.tags),
+          lifecycleAction: undefined,
+          notices: { ...i.notices, maintenance: [...i.notices.maintenance] },
+        },
       ]),
     );
     const classicLbs = new Map(

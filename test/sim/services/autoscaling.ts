@@ -405,7 +405,9 @@ export const autoscalingActions: Record<string, ActionHandler> = {
     const { inst } = lifecycleActionOf(ctx);
     const result = str(ctx.params, "LifecycleActionResult");
     if (result !== "CONTINUE" && result !== "ABANDON")
-      throw validation(`Invalid LifecycleActionResult: ${result ?? "null"}. Valid values are CONTINUE and ABANDON.`);
+      throw validation(
+        `Invalid LifecycleActionResult: ${result ?? "null"}. Valid values are CONTINUE and ABANDON.`,
+      );
     inst.lifecycleAction!.finish(result);
     return {};
   },

@@ -1,0 +1,134 @@
+/**
+ * `balanced watch`: what the metadata service says AWS is about to do to this host, and what to do
+ * about it. Pure: notices in, one next action out (src/commands/watch.ts polls and acts).
+ *
+ * Sources (EC2 user guide, instance metadata categories):
+ *   - spot/instance-action: {"action": "terminate"|"stop"|"hibernate", "time": ISO}, 404 until a
+ *     Spot interruption notice (two minutes before);
+ *   - events/recommendations/rebalance: {"noticeTime": ISO}, 404 until a rebalance recommendation;
+ *   - events/maintenance/scheduled: [{Code, Description, EventId, NotBefore, NotAfter, State}], times
+ *     as "21 Jan 2019 09:00:43 GMT";
+ *   - autoscaling/target-lifecycle-state: the Auto Scaling lifecycle state the instance is heading
+ *     to ("InService", "Standby", "Terminated", ...).
+ */
+export type SpotAction = "terminate" | "stop" | "hibernate";
+
+export interface Notices {
+  spot?: { action: SpotAction; time: number };
+  rebalanceAt?: number;
+  maintenance: { code: string; eventId: string; notBefore: number; state: string }[];
+  /** autoscaling/target-lifecycle-state; undefined outside a group. */
+  targetLifecycle?: string;
+}
+
+export interface WatchConfig {
+  /** Drain on a rebalance recommendation (a Spot Instance at elevated risk), or only note it. */
+  onRebalance: "drain" | "ignore";
+  /** Drain this long before a scheduled event's NotBefore. */
+  maintenanceLeadMs: number;
+}
+
+export type WatchAction =
+  | { kind: "none" }
+  /**
+   * Leave every load balancer before `leaveBy`. `replace`: the host is not coming back, so it leaves
+   * without decrementing desired capacity and its group launches a replacement at once; otherwise
+   * (a reboot) it leaves as the systemd unit's shutdown does, recorded, to return at boot.
+   */
+  | { kind: "drain"; key: string; reason: string; leaveBy: number; replace: boolean }
+  /** Auto Scaling is terminating this host: see it drained, then complete its lifecycle hook. */
+  | { kind: "terminating"; key: string }
+  /** Auto Scaling launched this host and may hold it in Pending:Wait until it is ready. */
+  | { kind: "launching"; key: string };
+
+/** Scheduled event codes after which the instance comes back (a reboot); the others stop it. */
+const RETURNS = new Set(["instance-reboot", "system-reboot", "system-maintenance"]);
+
+const iso = (t: number) => new Date(t).toISOString();
+
+/**
+ * The one thing to do next, given what is pending and what was already handled (by key, so each
+ * notice is acted on once). The nearest deadline first: a Spot interruption, then maintenance, then
+ * a rebalance recommendation; lifecycle transitions when nothing is about to take the host away.
+ */
+export function nextWatchAction(
+  n: Notices,
+  now: number,
+  cfg: WatchConfig,
+  handled: ReadonlySet<string>,
+): WatchAction {
+  const drains: Extract<WatchAction, { kind: "drain" }>[] = [];
+  if (n.spot) {
+    drains.push({
+      kind: "drain",
+      key: `spot:${n.spot.action}:${n.spot.time}`,
+      reason: `Spot interruption notice: AWS will ${n.spot.action} this instance at ${iso(n.spot.time)}`,
+      leaveBy: n.spot.time,
+      replace: true,
+    });
+  }
+  for (const e of n.maintenance) {
+    if (e.state !== "active" || e.notBefore - cfg.maintenanceLeadMs > now) continue;
+    drains.push({
+      kind: "drain",
+      key: `maintenance:${e.eventId}`,
+      reason: `scheduled ${e.code} (${e.eventId}) not before ${iso(e.notBefore)}`,
+      leaveBy: e.notBefore,
+      replace: !RETURNS.has(e.code),
+    });
+  }
+  if (n.rebalanceAt !== undefined && cfg.onRebalance === "drain") {
+    drains.push({
+      kind: "drain",
+      key: `rebalance:${n.rebalanceAt}`,
+      reason: `rebalance recommendation at ${iso(n.rebalanceAt)}: this Spot Instance is at elevated risk of interruption`,
+      // No deadline comes with it; a Spot notice, if one follows, gives two minutes.
+      leaveBy: n.rebalanceAt + 120_000,
+      replace: true,
+    });
+  }
+  const due = drains.filter((d) => !handled.has(d.key)).sort((a, b) => a.leaveBy - b.leaveBy)[0];
+  if (due) return due;
+  if (n.targetLifecycle === "Terminated" && !handled.has("lifecycle:Terminated"))
+    return { kind: "terminating", key: "lifecycle:Terminated" };
+  if (n.targetLifecycle === "InService" && !handled.has("lifecycle:InService"))
+    return { kind: "launching", key: "lifecycle:InService" };
+  return { kind: "none" };
+}
+
+/** Scheduled events' times: "21 Jan 2019 09:00:43 GMT". */
+export function parseGmt(text: string): number {
+  const t = Date.parse(text);
+  if (Number.isNaN(t)) throw new Error(`not a time: ${text}`);
+  return t;
+}
+
+export function parseSpot(json: string): Notices["spot"] {
+  const v = JSON.parse(json) as { action?: string; time?: string };
+  if (v.action !== "terminate" && v.action !== "stop" && v.action !== "hibernate") return undefined;
+  const time = Date.parse(v.time ?? "");
+  return Number.isNaN(time) ? undefined : { action: v.action, time };
+}
+
+export function parseMaintenance(json: string): Notices["maintenance"] {
+  const list = JSON.parse(json) as { Code?: string; EventId?: string; NotBefore?: string; State?: string }[];
+  return (Array.isArray(list) ? list : []).map((e) => ({
+    code: e.Code ?? "unknown",
+    eventId: e.EventId ?? "unknown",
+    notBefore: parseGmt(e.NotBefore ?? ""),
+    state: e.State ?? "active",
+  }));
+}
+
+/** A line per pending notice, for `status` and the journal. */
+export function describeNotices(n: Notices, now: number): string[] {
+  const inS = (t: number) => `${Math.round((t - now) / 1000)} s`;
+  const lines: string[] = [];
+  if (n.spot)
+    lines.push(`Spot interruption: ${n.spot.action} at ${iso(n.spot.time)} (in ${inS(n.spot.time)})`);
+  if (n.rebalanceAt !== undefined) lines.push(`rebalance recommendation since ${iso(n.rebalanceAt)}`);
+  for (const e of n.maintenance.filter((x) => x.state === "active"))
+    lines.push(`scheduled ${e.code} (${e.eventId}) not before ${iso(e.notBefore)} (in ${inS(e.notBefore)})`);
+  if (n.targetLifecycle === "Terminated") lines.push("Auto Scaling is terminating this instance");
+  return lines;
+}
