@@ -9,9 +9,10 @@
  * Overhead = wall time of the command - floor.
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { control } from "../test/helpers/clients";
 import { type FleetFile, loadFleet } from "../test/sim/fleet";
@@ -326,6 +327,52 @@ async function main(): Promise<void> {
     );
   row("status --discover (1 ELB, 1 TG)", `${r(discovered.ms)} ms, ${discoverCalls} API calls`, "");
   await pair.stop();
+
+  // 3c. balanced watch: its idle cost, and how long from a Spot notice to drained everywhere.
+  process.stderr.write("watch...\n");
+  const watched = await startSim(loadFleet("three-hosts"));
+  const [watchId, watchHost] = firstHost(watched);
+  const watcher = spawn(process.execPath, [BUNDLE, "watch", "-q"], {
+    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), BALANCED_DEFAULTS_FILE: "/nonexistent", ...watchHost.env },
+    stdio: "ignore",
+  });
+  const procStat = () => {
+    const fields = readFileSync(`/proc/${watcher.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+    return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
+  };
+  const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${watcher.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  await sleep(5000); // started and settled into its loop
+  const IDLE_MS = flags.quick ? 10_000 : 30_000;
+  const ticks0 = procStat();
+  await sleep(IDLE_MS);
+  const idleCpuPercent = ((procStat() - ticks0) / 100 / (IDLE_MS / 1000)) * 100; // USER_HZ is 100 on Linux
+  const idleRss = rssMb();
+  const noticeAt = Date.now();
+  await control(watched, "POST", "events", { kind: "spot-interruption", instance: watchId, noticeSeconds: 120 });
+  const left = async () => {
+    const history = watched.world().lbHistory.filter((h) => h.instanceId === watchId && !h.serving);
+    return history.length >= 2 ? Math.max(...history.map((h) => h.t)) : undefined;
+  };
+  let drainedAt: number | undefined;
+  for (let i = 0; i < 600 && drainedAt === undefined; i++) {
+    drainedAt = await left();
+    if (drainedAt === undefined) await sleep(100);
+  }
+  watcher.kill("SIGTERM");
+  await watched.stop();
+  report.watch = {
+    idleCpuPercent: r(idleCpuPercent, 2),
+    idleRssMB: r(idleRss, 1),
+    pollIntervalS: 2,
+    noticeToDrainedMs: drainedAt === undefined ? null : r(drainedAt - noticeAt),
+    windowMs: 120_000,
+  };
+  row("watch idle (poll every 2 s)", `${r(idleCpuPercent, 2)}% of a core, ${r(idleRss, 1)} MB RSS`, "small");
+  row(
+    "watch: Spot notice -> drained everywhere",
+    drainedAt === undefined ? "not drained" : `${r((drainedAt - noticeAt) / 1000, 1)} s`,
+    "within the 120 s window (2 s drain here)",
+  );
 
   // 4. Scale.
   process.stderr.write("scale...\n");
