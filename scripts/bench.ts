@@ -333,14 +333,20 @@ async function main(): Promise<void> {
   const watched = await startSim(loadFleet("three-hosts"));
   const [watchId, watchHost] = firstHost(watched);
   const watcher = spawn(process.execPath, [BUNDLE, "watch", "-q"], {
-    env: { PATH: process.env.PATH ?? "", HOME: os.tmpdir(), BALANCED_DEFAULTS_FILE: "/nonexistent", ...watchHost.env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      HOME: os.tmpdir(),
+      BALANCED_DEFAULTS_FILE: "/nonexistent",
+      ...watchHost.env,
+    },
     stdio: "ignore",
   });
   const procStat = () => {
     const fields = readFileSync(`/proc/${watcher.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
     return Number(fields[11]) + Number(fields[12]); // utime + stime, in clock ticks
   };
-  const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${watcher.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
+  const rssMb = () =>
+    Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${watcher.pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
   await sleep(5000); // started and settled into its loop
   const IDLE_MS = flags.quick ? 10_000 : 30_000;
   const ticks0 = procStat();
@@ -348,10 +354,18 @@ async function main(): Promise<void> {
   const idleCpuPercent = ((procStat() - ticks0) / 100 / (IDLE_MS / 1000)) * 100; // USER_HZ is 100 on Linux
   const idleRss = rssMb();
   const noticeAt = Date.now();
-  await control(watched, "POST", "events", { kind: "spot-interruption", instance: watchId, noticeSeconds: 120 });
+  await control(watched, "POST", "events", {
+    kind: "spot-interruption",
+    instance: watchId,
+    noticeSeconds: 120,
+  });
+  // Drained everywhere: deregistered (draining done) from every load balancer, as `out` waits for.
   const left = async () => {
-    const history = watched.world().lbHistory.filter((h) => h.instanceId === watchId && !h.serving);
-    return history.length >= 2 ? Math.max(...history.map((h) => h.t)) : undefined;
+    const w = watched.world();
+    const registered =
+      [...w.classicLbs.values()].some((lb) => lb.registrations.has(watchId)) ||
+      [...w.targetGroups.values()].some((tg) => [...tg.targets.values()].some((t) => t.id === watchId));
+    return registered ? undefined : Date.now();
   };
   let drainedAt: number | undefined;
   for (let i = 0; i < 600 && drainedAt === undefined; i++) {

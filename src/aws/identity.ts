@@ -25,7 +25,10 @@ const METADATA_PATIENT_TIMEOUT_MS = 4000;
 const connectedButSlow = (err: unknown) =>
   /requestTimeout|socket hang up/i.test((err as Error)?.message ?? "");
 
-type Metadata = Pick<MetadataService, "fetchMetadataToken" | "request">;
+type Metadata = Pick<MetadataService, "fetchMetadataToken" | "request"> & {
+  /** One quick try only: after a token request that timed out, IMDS has had its patient chance. */
+  quickRequest: MetadataService["request"];
+};
 
 /** Quick first, patient second, but only when the first one connected. */
 function metadataClient(): Metadata {
@@ -36,6 +39,7 @@ function metadataClient(): Metadata {
   const retrySlow = <T>(first: () => Promise<T>, second: () => Promise<T>) =>
     first().catch((err: unknown) => (connectedButSlow(err) ? second() : Promise.reject(err)));
   return {
+    quickRequest: (path, options) => quick.request(path, options),
     fetchMetadataToken: () =>
       retrySlow(
         () => quick.fetchMetadataToken(),
@@ -88,7 +92,8 @@ export async function readIdentity(): Promise<Identity> {
   const headers: Record<string, string> = token ? { "x-aws-ec2-metadata-token": token } : {};
   const get = async (path: string): Promise<string | undefined> => {
     try {
-      return (await md.request(path, { headers: { ...headers } })).trim();
+      const request = tokenTimedOut ? md.quickRequest : md.request;
+      return (await request(path, { headers: { ...headers } })).trim();
     } catch (err) {
       const status = statusOf(err);
       if (status === 404) return undefined;

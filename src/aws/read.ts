@@ -171,9 +171,24 @@ async function describeTargetGroups(ctx: ReadContext, arns: string[]): Promise<T
   return pages.flatMap((p) => p.TargetGroups ?? []);
 }
 
+/** EC2 takes at most 200 values in one filter ("FilterLimitExceeded" beyond). */
+const EC2_FILTER_VALUES = 200;
+
 /** Private IPs of the group's instances, needed only when a target group registers by IP. */
-async function privateIps(ctx: ReadContext, instanceIds: string[]): Promise<Map<string, string>> {
+async function privateIps(ctx: ReadContext, allIds: string[]): Promise<Map<string, string>> {
   const byIp = new Map<string, string>();
+  const chunks: string[][] = [];
+  for (let i = 0; i < allIds.length; i += EC2_FILTER_VALUES)
+    chunks.push(allIds.slice(i, i + EC2_FILTER_VALUES));
+  for (const instanceIds of chunks) await privateIpsOf(ctx, instanceIds, byIp);
+  return byIp;
+}
+
+async function privateIpsOf(
+  ctx: ReadContext,
+  instanceIds: string[],
+  byIp: Map<string, string>,
+): Promise<void> {
   let token: string | undefined;
   do {
     const page = await awsCall(ctx.log, "ec2:DescribeInstances", ctx.signal, (o) =>
@@ -192,7 +207,6 @@ async function privateIps(ctx: ReadContext, instanceIds: string[]): Promise<Map<
     }
     token = page.NextToken;
   } while (token);
-  return byIp;
 }
 
 /**
@@ -271,7 +285,8 @@ function standbySince(group: GroupView, activities: Activity[]): Record<string, 
   const since: Record<string, string> = {};
   for (const inst of group.instances) {
     if (inst.lifecycleState !== "Standby") continue;
-    const a = activities.find((x) => x.Description === `Moving EC2 instance out of service: ${inst.id}`);
+    // AWS's wording for EnterStandby's activity (its API reference and botocore's examples).
+    const a = activities.find((x) => x.Description === `Moving EC2 instance to Standby: ${inst.id}`);
     const t = a?.EndTime ?? a?.StartTime;
     if (t) since[inst.id] = t.toISOString();
   }

@@ -708,7 +708,8 @@ export class World {
     const activities = insts.map((inst) => {
       this.setLifecycle(inst, "EnteringStandby");
       const activity = this.startActivity(group, {
-        description: `Moving EC2 instance out of service: ${inst.id}`,
+        // AWS's own wording (botocore's autoscaling examples-1.json, EnterStandby/ExitStandby).
+        description: `Moving EC2 instance to Standby: ${inst.id}`,
         cause:
           `At ${ACTIVITY_CAUSE_TIME(this.clock.now())} instance ${inst.id} was moved to standby in response to a user request` +
           (decrement ? `, shrinking the capacity from ${before} to ${group.desired}.` : "."),
@@ -748,7 +749,7 @@ export class World {
     return insts.map((inst) => {
       this.setLifecycle(inst, "Pending");
       const activity = this.startActivity(group, {
-        description: `Moving EC2 instance to InService: ${inst.id}`,
+        description: `Moving EC2 instance out of Standby: ${inst.id}`,
         cause:
           `At ${ACTIVITY_CAUSE_TIME(this.clock.now())} instance ${inst.id} was moved out of standby in response to a user request, ` +
           `increasing the capacity from ${before} to ${group.desired}.`,

@@ -24,6 +24,14 @@ const chooseInstances = (ctx: CallContext): SimInstance[] => {
     name: str(f, "Name") ?? "",
     values: strList(f, "Value"),
   }));
+  // EC2 refuses more than 200 filter values in one call (EC2 API reference, Filter; the error it
+  // answers is FilterLimitExceeded).
+  const values = filters.reduce((n, f) => n + f.values.length, 0);
+  if (values > 200)
+    throw new SimError(
+      "FilterLimitExceeded",
+      "The maximum number of filter values specified on a single call is 200",
+    );
   return [...ctx.world.instances.values()].filter(
     (i) =>
       (ids.length === 0 || ids.includes(i.id)) &&
