@@ -20,7 +20,7 @@ import {
   type DescribeTargetHealthCommandOutput,
   type TargetGroup,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { classifyClassic, classifyTarget } from "../core/health";
+import { classifyClassic, classifyNotInUse, classifyTarget } from "../core/health";
 import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot } from "../core/types";
 import { AwsCallError, noGroup, notManageable } from "../errors";
 import { type AwsClients, awsCall, type CallLog } from "./clients";
@@ -133,9 +133,16 @@ export async function readClassic(
         ),
       ]);
       const draining = attrs.LoadBalancerAttributes?.ConnectionDraining;
+      // DescribeInstanceHealth also answers for instances no longer registered; the load balancer's
+      // own instance list says who is (AWS: "the state of terminated instances is not returned").
+      const registered = new Set((d?.Instances ?? []).map((i) => i.InstanceId));
       const members: Record<string, MemberHealth> = {};
       for (const s of health.InstanceStates ?? []) {
-        if (s.InstanceId) members[s.InstanceId] = classifyClassic(s.State, s.Description);
+        if (!s.InstanceId) continue;
+        members[s.InstanceId] =
+          d?.Instances && !registered.has(s.InstanceId)
+            ? { state: "absent", detail: "not registered" }
+            : classifyClassic(s.State, s.Description);
       }
       return {
         kind: "classic" as const,
@@ -250,7 +257,12 @@ export async function readTargetGroups(
         if (targetId === selfId && d.Target?.Port !== undefined) selfPorts.push(d.Target.Port);
         if (!instanceId) continue;
         const list = byInstance.get(instanceId) ?? [];
-        list.push(classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description));
+        list.push(
+          classifyNotInUse(
+            classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),
+            (tg?.LoadBalancerArns?.length ?? 0) > 0,
+          ),
+        );
         byInstance.set(instanceId, list);
       }
       selfTargets[arn] = {
@@ -271,6 +283,7 @@ export async function readTargetGroups(
         healthCheckIntervalSeconds: tg?.HealthCheckIntervalSeconds ?? 30,
         healthyThreshold: tg?.HealthyThresholdCount ?? 5,
         healthChecksEnabled: tg?.HealthCheckEnabled ?? true,
+        routed: (tg?.LoadBalancerArns?.length ?? 0) > 0,
         targetType: targetType as "instance" | "ip",
         port: tg?.Port,
         members: Object.fromEntries([...byInstance].map(([id, states]) => [id, combineMembers(states)])),
@@ -414,7 +427,9 @@ export async function readSelfInLoadBalancer(
       throw err;
     }
     const s = res.InstanceStates?.[0];
-    return classifyClassic(s?.State, s?.Description);
+    // AWS leaves out instances it no longer knows: not listed is not registered.
+    if (!s) return { state: "absent", detail: "not registered" };
+    return classifyClassic(s.State, s.Description);
   }
   const target = selfTarget ?? { id, ports: lb.port !== undefined ? [lb.port] : [] };
   const targets = target.ports.length
@@ -431,7 +446,10 @@ export async function readSelfInLoadBalancer(
   }
   return combineMembers(
     (res.TargetHealthDescriptions ?? []).map((d) =>
-      classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),
+      classifyNotInUse(
+        classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),
+        lb.routed !== false,
+      ),
     ),
   );
 }

@@ -380,6 +380,11 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
         poll: async () => {
           last = await pollSelf(ctx, run, (lifecycle) => lifecycle === "InService");
           if (last.lifecycleState === "InService") inServiceAt ??= Date.now();
+          const stuck = last.lbs.find(({ member }) => member.stuck);
+          if (stuck)
+            throw timedOut(
+              `this host will not take traffic from ${lbLabel(stuck.lb)} however long it waits: ${stuck.member.stuck} (AWS says: ${stuck.member.detail})`,
+            );
           return last;
         },
         isDone: (s) =>

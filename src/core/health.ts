@@ -11,7 +11,22 @@ export function classifyClassic(state: string | undefined, description: string |
   }
   if (/not currently registered/i.test(description ?? "")) return { state: "absent", detail };
   if (/registration is still in progress/i.test(description ?? "")) return { state: "registering", detail };
+  if (/Availability Zone for which LoadBalancer is not configured/i.test(description ?? ""))
+    return { state: "unhealthy", detail, stuck: OUTSIDE_ZONES };
   return { state: "unhealthy", detail };
+}
+
+const OUTSIDE_ZONES =
+  "it does not route to this host's Availability Zone: enable that zone on the load balancer (or move the host), then run balanced in again";
+
+/**
+ * ELBv2's Target.NotInUse means one of two things (its API reference): the target group is used by
+ * no load balancer (no traffic anywhere, so nothing to wait for), or the target is in a zone its load
+ * balancer does not serve — no traffic for this host, which no wait will change.
+ */
+export function classifyNotInUse(m: MemberHealth, targetGroupHasLoadBalancer: boolean): MemberHealth {
+  if (m.state !== "not-in-use" || !targetGroupHasLoadBalancer) return m;
+  return { state: "unhealthy", detail: m.detail, stuck: OUTSIDE_ZONES };
 }
 
 /** ELBv2: DescribeTargetHealth's State and Reason. */

@@ -20,6 +20,11 @@ export interface MemberHealth {
   state: MemberState;
   /** AWS's own words (reason code and description), for humans. */
   detail: string;
+  /**
+   * A state no wait will change, only a change to the load balancer (a zone it does not route to):
+   * `in` fails at once, naming it, instead of waiting for a deadline and blaming the application.
+   */
+  stuck?: string;
 }
 
 export interface LoadBalancerView {
@@ -35,6 +40,8 @@ export interface LoadBalancerView {
   healthCheckIntervalSeconds: number;
   healthyThreshold: number;
   healthChecksEnabled: boolean;
+  /** Some load balancer routes to it (classic ELBs always; a target group only once attached to one). */
+  routed?: boolean;
   /** Target groups: the id the group registers this host under (instance id, or private IP for ip targets). */
   targetType: "instance" | "ip";
   port: number | undefined;

@@ -72,4 +72,42 @@ describe("AWS as it behaves, not as the simulator once invented it", () => {
     assert.ok(calls.filter((c) => c.action === "DescribeInstances").length >= 2, "one call per 200 ids");
     assert.ok(!calls.some((c) => c.outcome === "FilterLimitExceeded"));
   });
+
+  it("in fails at once, naming the zone, when a target group's load balancer does not serve this host's zone", async () => {
+    const fleet = loadFleet("three-hosts");
+    fleet.targetGroups![0]!.loadBalancerZones = ["us-east-1b", "us-east-1c"];
+    fleet.groups![0]!.instances![0]!.lifecycleState = "Standby";
+    sim = await startSim(fleet);
+    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "300"]);
+    assert.equal(res.code, 5);
+    assert.match(
+      res.stderr,
+      /balanced: this host will not take traffic from tg\/web-tg however long it waits: it does not route to this host's Availability Zone: enable that zone on the load balancer .*\(AWS says: Target\.NotInUse/,
+    );
+    assert.ok(res.ms < 60_000, `took ${res.ms} ms`);
+  });
+
+  it("in fails at once on a classic ELB not configured for this host's zone, in AWS's words", async () => {
+    const fleet = loadFleet("three-hosts");
+    fleet.loadBalancers![0]!.availabilityZones = ["us-east-1b", "us-east-1c"];
+    fleet.groups![0]!.instances![0]!.lifecycleState = "Standby";
+    sim = await startSim(fleet);
+    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "300"]);
+    assert.equal(res.code, 5);
+    assert.match(
+      res.stderr,
+      /from elb\/web-classic however long it waits: .*Instance is in the EC2 Availability Zone for which LoadBalancer is not configured to route traffic to/,
+    );
+  });
+
+  it("a peer in a zone its target group's load balancer does not serve is not a healthy peer", async () => {
+    const fleet = loadFleet("three-hosts");
+    // Only this host's zone is served: the peers take no traffic from the ALB.
+    fleet.targetGroups![0]!.loadBalancerZones = ["us-east-1a"];
+    sim = await startSim(fleet);
+    const res = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(res.stderr, /refusing: 0 healthy peers would remain/);
+    assert.equal(sim.world().instances.get(A)!.lifecycleState, "InService");
+  });
 });
