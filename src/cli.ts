@@ -87,6 +87,12 @@ export const OUT_OPTIONS = {
     describe:
       "`out`: when the group is at its MinSize, lower it by one while this host is out (recorded on the group, restored by `in` or `repair`), or refuse (exit 3)",
   },
+  "staleness-bound": {
+    type: "string",
+    default: "3s",
+    describe:
+      "`out`: how stale AWS's describe answers may be; the turn waits 2 s + twice this before trusting its read-back, and is kept this long after leaving",
+  },
   "wait-for-turn": {
     type: "string",
     describe:
@@ -211,6 +217,7 @@ export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
   "max-unavailable": "N or P%",
   timeout: "DURATION",
   "wait-for-turn": "DURATION",
+  "staleness-bound": "DURATION",
   "stale-after": "DURATION",
   group: "NAME",
   "poll-interval": "DURATION",
@@ -490,6 +497,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       targetGroupArns: list(get("target-group")),
       loadBalancerNames: list(get("load-balancer")),
       discover: Boolean(get("discover")),
+      stalenessMs: parseDuration("staleness-bound", String(get("staleness-bound") ?? "3s")) * 1000,
       ...(command === "watch"
         ? {
             watch: {

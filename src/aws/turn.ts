@@ -43,6 +43,20 @@
  *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
  *     host sees its predecessor's pid is gone and takes over at once.
  *
+ * Stale reads. AWS's describe calls are eventually consistent: an answer may show the world as it
+ * was up to S ago (S = --staleness-bound, default 3 s), a host need not read its own writes, and two
+ * reads of one host may see different pasts. The claim holds for any staleness up to S when:
+ *   - the settle exceeds WRITE_BOUND + 2S. Q's first read, issued at r_Q ≤ w_Q and at most
+ *     WRITE_BOUND before w_Q, reflects the world as of r_Q − S or later; to have missed P's tag it
+ *     reflects a time before w_P, so w_Q < w_P + S + WRITE_BOUND. P's read-back at b_P ≥ w_P + settle
+ *     reflects the world as of b_P − S > w_P + S + WRITE_BOUND > w_Q: it shows Q's tag (or a later
+ *     one), not P's — P does not pass step 3. (The chaos fault stale-reads tests it.)
+ *   - the turn is released no earlier than S after EnterStandby was acknowledged. The next holder
+ *     reads the released tag, so its snapshot is read after the release and reflects the world as of
+ *     at least S before — after EnterStandby took effect: it counts P as out of service.
+ *   - an acting call whose outcome is unknown (no answer: a deadline, a signal, a lost response)
+ *     keeps the turn until it expires: AWS may still apply it.
+ *
  * A write acknowledged too late (step 2) leaves this process's tag in place; the process starts again
  * at step 1 (up to LATE_ATTEMPTS), reading its own tag as free. That is no weaker than a first
  * attempt: the claim only uses the read and write of the attempt that passed step 3, and the tag it
@@ -65,8 +79,16 @@ import type { ReadContext } from "./read";
 
 /** Longest read-to-write-acknowledged interval accepted (step 2). API calls take ~0.1 s. */
 export const WRITE_BOUND_MS = 2000;
-/** Step 3's sleep: longer than WRITE_BOUND, with room for a replica to catch up. */
-export const SETTLE_MS = 2500;
+/** How stale AWS's describe answers may be, by default (--staleness-bound): see "Stale reads" above. */
+export const DEFAULT_STALENESS_MS = 3000;
+/** Slack on top of the bounds below, for timers and scheduling. */
+const SETTLE_SLACK_MS = 500;
+
+/**
+ * Step 3's sleep, for reads up to `stalenessMs` old: longer than WRITE_BOUND plus twice the
+ * staleness (see "Stale reads" above). 2.5 s for fresh reads; 8.5 s for the default bound.
+ */
+export const settleMs = (stalenessMs: number) => WRITE_BOUND_MS + 2 * stalenessMs + SETTLE_SLACK_MS;
 /** A turn lives this long: far longer than step 3 plus deciding and EnterStandby. */
 export const TURN_TTL_MS = 120_000;
 /** P acts only while this much of its turn remains. */
@@ -190,9 +212,13 @@ export function groupTurnStore(group: string): TurnStore {
  * several resources, a live turn on any of them is a refusal, and the read-back must find this
  * turn on all of them: two contenders that share any one resource exclude each other on it.
  */
-export async function attemptTurn(ctx: ReadContext, store: TurnStore): Promise<TurnAttempt> {
+export async function attemptTurn(
+  ctx: ReadContext,
+  store: TurnStore,
+  stalenessMs = DEFAULT_STALENESS_MS,
+): Promise<TurnAttempt> {
   for (let attempt = 1; ; attempt++) {
-    const result = await attemptTurnOnce(ctx, store);
+    const result = await attemptTurnOnce(ctx, store, stalenessMs);
     if (result.taken || result.view.state !== "late" || attempt >= LATE_ATTEMPTS) return result;
     // A late write is this process's own tag: the next attempt reads it as ours and writes again,
     // so a throttled write never blocks its own host until the turn expires.
@@ -209,7 +235,11 @@ export const LATE_ATTEMPTS = 4;
 /** Mean pause between those attempts, jittered so contenders spread out. */
 export const LATE_RETRY_MS = 1000;
 
-async function attemptTurnOnce(ctx: ReadContext, store: TurnStore): Promise<TurnAttempt> {
+async function attemptTurnOnce(
+  ctx: ReadContext,
+  store: TurnStore,
+  stalenessMs: number,
+): Promise<TurnAttempt> {
   const read = await store.read(ctx);
   for (const value of read.values) {
     // This very process's own earlier, late write: not a live turn of anyone else.
@@ -227,7 +257,7 @@ async function attemptTurnOnce(ctx: ReadContext, store: TurnStore): Promise<Turn
   await store.write(ctx, formatTurn(turn));
   if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
     return { taken: false, view: { state: "late" } };
-  await sleep(SETTLE_MS, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+  await sleep(settleMs(stalenessMs), undefined, ctx.signal ? { signal: ctx.signal } : undefined);
   return { taken: true, turn };
 }
 
@@ -253,4 +283,35 @@ export async function releaseTurn(ctx: ReadContext, group: string, turn: Turn): 
       o,
     ),
   );
+}
+
+/**
+ * When a held turn may be given back, given the acting call under it (EnterStandby; the
+ * deregistrations of a host in no group): not while its outcome is unknown (sent, never answered:
+ * AWS may still apply it), and not before the staleness bound has passed since it was acknowledged,
+ * so that the next holder's reads show it.
+ */
+export class TurnRelease {
+  private sent = false;
+  private ackedAt: number | undefined;
+
+  constructor(private readonly stalenessMs: number) {}
+
+  /** Wraps the acting call. */
+  async acting<T>(call: () => Promise<T>): Promise<T> {
+    this.sent = true;
+    const result = await call();
+    this.ackedAt = performance.now();
+    return result;
+  }
+
+  /** Waits until the turn may go, or says it must be kept (false). */
+  async ready(): Promise<boolean> {
+    if (this.sent && this.ackedAt === undefined) return false;
+    if (this.ackedAt !== undefined) {
+      const wait = this.ackedAt + this.stalenessMs - performance.now();
+      if (wait > 0) await sleep(wait);
+    }
+    return true;
+  }
 }

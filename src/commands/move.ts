@@ -17,11 +17,13 @@ import {
   ActDeadlineError,
   attemptTurn,
   canAct,
+  DEFAULT_STALENESS_MS,
   groupTurnStore,
   holdsTurn,
   pidAlive,
   RELEASE_DEADLINE_MS,
   releaseTurn,
+  TurnRelease,
   withinActDeadline,
 } from "../aws/turn";
 import {
@@ -110,18 +112,20 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       : `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
   );
   try {
-    await withinActDeadline(run.signal, "EnterStandby", (signal) =>
-      awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
-        ctx.clients.autoscaling.send(
-          new EnterStandbyCommand({
-            AutoScalingGroupName: g.name,
-            InstanceIds: [ctx.identity.instanceId],
-            ShouldDecrementDesiredCapacity: !replace,
-          }),
-          o,
+    const send = () =>
+      withinActDeadline(run.signal, "EnterStandby", (signal) =>
+        awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
+          ctx.clients.autoscaling.send(
+            new EnterStandbyCommand({
+              AutoScalingGroupName: g.name,
+              InstanceIds: [ctx.identity.instanceId],
+              ShouldDecrementDesiredCapacity: !replace,
+            }),
+            o,
+          ),
         ),
-      ),
-    );
+      );
+    await (run.turnRelease ? run.turnRelease.acting(send) : send());
   } catch (err) {
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
@@ -541,7 +545,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   }
 
   run.reporter.step(`taking the group's turn in ${group} (so no other host leaves at the same time)`);
-  const attempt = await run.timed("take-turn", () => attemptTurn(ctx, groupTurnStore(group)));
+  const attempt = await run.timed("take-turn", () =>
+    attemptTurn(ctx, groupTurnStore(group), run.options.stalenessMs),
+  );
   if (!attempt.taken) {
     const v = attempt.view;
     if (v.state === "late")
@@ -556,10 +562,12 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   // Only a turn the read-back showed to be ours is ever deleted: unverified, the tag may be another
   // host's by now (a failed read leaves ours to expire instead).
   let held: Turn | undefined;
+  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS);
+  run.turnRelease = guard;
   const release = async () => {
     const turn = held;
     held = undefined;
-    if (turn) await releaseTurn(ctx, group, turn);
+    if (turn && (await guard.ready())) await releaseTurn(ctx, group, turn);
   };
   try {
     await run.timed("read", () => run.refresh(group));

@@ -1,6 +1,7 @@
 import { type AwsClients, CallLog, createClients } from "../aws/clients";
 import { type Identity, readIdentity } from "../aws/identity";
 import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
+import type { TurnRelease } from "../aws/turn";
 import type { Budget, Decision } from "../core/decide";
 import type { StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
@@ -39,6 +40,8 @@ export interface CommandOptions {
   replace?: boolean;
   /** `watch`. */
   watch?: WatchOptions;
+  /** `out`, `run`: how stale AWS's describe answers may be (the turn's settle follows from it). */
+  stalenessMs?: number;
 }
 
 export interface StepRecord {
@@ -60,6 +63,8 @@ export class Run {
   /** A host in no Auto Scaling group: what its load balancers say (src/core/standalone.ts). */
   standalone: { snapshot: StandaloneSnapshot; selfTargets: ReadResult["selfTargets"] } | undefined;
   budget: Budget | undefined;
+  /** The turn held by this `out`, and when it may be given back (src/aws/turn.ts). */
+  turnRelease: TurnRelease | undefined;
   readonly steps: StepRecord[] = [];
   /** Things worth a line in the result (MinSize restored, ...). */
   readonly notes: string[] = [];

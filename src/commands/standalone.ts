@@ -15,7 +15,15 @@ import {
   register,
   releaseLbTurn,
 } from "../aws/standalone";
-import { ActDeadlineError, attemptTurn, canAct, pidAlive, withinActDeadline } from "../aws/turn";
+import {
+  ActDeadlineError,
+  attemptTurn,
+  canAct,
+  DEFAULT_STALENESS_MS,
+  pidAlive,
+  TurnRelease,
+  withinActDeadline,
+} from "../aws/turn";
 import { refusalError } from "../core/decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
 import {
@@ -176,8 +184,10 @@ async function execute(
         return;
       case "deregister":
         run.reporter.step(`deregistering from ${targets.map((l) => withPorts(l, l.selfPorts)).join(", ")}`);
-        await withinActDeadline(run.signal, "the deregistration", (signal) =>
-          Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
+        await (run.turnRelease ?? new TurnRelease(0)).acting(() =>
+          withinActDeadline(run.signal, "the deregistration", (signal) =>
+            Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
+          ),
         );
         await onLeft?.();
         return;
@@ -273,7 +283,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   run.reporter.step(
     `taking the turn on ${lbs.map((l) => lbLabel(l.lb)).join(", ")} (so no other host leaves at the same time)`,
   );
-  const attempt = await run.timed("take-turn", () => attemptTurn(ctx, lbTurnStore(lbs)));
+  const attempt = await run.timed("take-turn", () =>
+    attemptTurn(ctx, lbTurnStore(lbs), run.options.stalenessMs),
+  );
   if (!attempt.taken) {
     const v = attempt.view;
     if (v.state === "late")
@@ -286,10 +298,12 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   // Given back only where the read-back showed it is ours: elsewhere, or unverified, the tag may be
   // another host's by now (a failed read leaves ours to expire instead).
   let heldOn: StandaloneLb[] = [];
+  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS);
+  run.turnRelease = guard;
   const release = async () => {
     const lbsHeld = heldOn;
     heldOn = [];
-    if (lbsHeld.length) await releaseLbTurn(ctx, lbsHeld);
+    if (lbsHeld.length && (await guard.ready())) await releaseLbTurn(ctx, lbsHeld);
   };
   try {
     const fresh = await read(run, ctx);

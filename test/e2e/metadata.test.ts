@@ -57,7 +57,10 @@ describe("instance metadata: identity and credentials, exit 6 with a reason when
     const calls = (await control(sim, "GET", "calls")) as { service: string; status: number }[];
     // Every request carried a token (none refused with 401); 404 is "no notice" for the notice paths.
     const imds = calls.filter((c) => c.service === "imds");
-    assert.ok(imds.length > 0 && imds.every((c) => c.status === 200 || c.status === 404), JSON.stringify(imds));
+    assert.ok(
+      imds.length > 0 && imds.every((c) => c.status === 200 || c.status === 404),
+      JSON.stringify(imds),
+    );
     assert.ok(imds.some((c) => c.status === 200));
   });
 
