@@ -133,7 +133,7 @@ export const RELEASE_DEADLINE_MS = 5_000;
 
 export type TurnAttempt =
   | { taken: true; turn: Turn }
-  | { taken: false; view: Extract<TurnView, { state: "held" }> | { state: "late" } };
+  | { taken: false; view: Extract<TurnView, { state: "held" | "unreadable" }> | { state: "late" } };
 
 export const pidAlive = (pid: number) => {
   try {
@@ -246,7 +246,7 @@ async function attemptTurnOnce(
     const own = parseTurn(value);
     if (own && own.holder === ctx.identity.instanceId && own.pid === process.pid) continue;
     const view = viewTurn(value, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
-    if (view.state === "held") return { taken: false, view };
+    if (view.state === "held" || view.state === "unreadable") return { taken: false, view };
   }
   const turn: Turn = {
     holder: ctx.identity.instanceId,
@@ -271,14 +271,17 @@ export const canAct = (turn: Turn, now = Date.now()) => turn.expiresAt - now > A
  * Step 4's release. Only our own turn is ever deleted: the caller has seen it in place, and no
  * contender writes over a live turn. Runs on its own short deadline, so a SIGTERM cannot skip it.
  */
-export async function releaseTurn(ctx: ReadContext, group: string, turn: Turn): Promise<void> {
+export function releaseTurn(ctx: ReadContext, group: string, turn: Turn): Promise<void> {
+  return deleteTurnTag(ctx, group, formatTurn(turn));
+}
+
+/** DeleteTags of the turn tag with this value (`repair` also clears a value it cannot read). */
+export async function deleteTurnTag(ctx: ReadContext, group: string, value: string): Promise<void> {
   const signal = AbortSignal.timeout(RELEASE_DEADLINE_MS);
   await awsCall(ctx.log, "autoscaling:DeleteTags", signal, (o) =>
     ctx.clients.autoscaling.send(
       new DeleteTagsCommand({
-        Tags: [
-          { ResourceId: group, ResourceType: "auto-scaling-group", Key: TURN_TAG, Value: formatTurn(turn) },
-        ],
+        Tags: [{ ResourceId: group, ResourceType: "auto-scaling-group", Key: TURN_TAG, Value: value }],
       }),
       o,
     ),

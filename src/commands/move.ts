@@ -34,6 +34,7 @@ import {
   decideShutdown,
   refusalError,
   type Step,
+  withTurn,
 } from "../core/decide";
 import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
@@ -45,7 +46,7 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { parseTurn, TURN_TAG, type Turn, viewTurn } from "../core/turn";
+import { parseTurn, TURN_TAG, type Turn, turnRefusal, viewTurn } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
@@ -533,8 +534,17 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     if (!run.options.dryRun && LEAVING.has(lifecycleState)) await releaseOrphanedTurn(run, ctx, group);
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d;
-    if (run.options.dryRun)
+    if (run.options.dryRun) {
+      // The real run would meet the group's turn: answer as it would (exit 4 while another holds it).
+      const turn = viewTurn(run.snapshot!.group.tags[TURN_TAG], Date.now(), {
+        instanceId: ctx.identity.instanceId,
+        isAlive: pidAlive,
+      });
+      const withTheTurn = lifecycleState === "InService" ? withTurn(d, turn, Date.now()) : d;
+      run.decision = withTheTurn;
+      if (withTheTurn.verdict === "refuse") return retry(refusalError(withTheTurn));
       return { kind: "result", value: { outcome: "dry-run", message: dryRunMessage(d) } };
+    }
     await execute(
       run,
       ctx,
@@ -552,12 +562,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     const v = attempt.view;
     if (v.state === "late")
       return retry(busy("refusing: AWS answered too slowly to take the group's turn safely; try again"));
-    const left = Math.max(0, Math.round((v.turn.expiresAt - Date.now()) / 1000));
-    return retry(
-      busy(
-        `refusing: another host is leaving: ${v.turn.holder} holds the group's turn (for up to ${left} s more)`,
-      ),
-    );
+    return retry(busy(turnRefusal(v, Date.now())!));
   }
   // Only a turn the read-back showed to be ours is ever deleted: unverified, the tag may be another
   // host's by now (a failed read leaves ours to expire instead).

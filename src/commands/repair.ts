@@ -1,4 +1,4 @@
-import { pidAlive, releaseTurn } from "../aws/turn";
+import { deleteTurnTag, pidAlive, releaseTurn } from "../aws/turn";
 import { isHealthyServing } from "../core/health";
 import { parseRecords } from "../core/minsize";
 import { parseTurn, TURN_TAG, viewTurn } from "../core/turn";
@@ -48,7 +48,11 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
   }
   const turnValue = snapshot.group.tags[TURN_TAG];
   const view = viewTurn(turnValue, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
-  if (view.state === "expired" || view.state === "orphaned") {
+  if (view.state === "unreadable") {
+    run.reporter.step(`removing the group's turn tag balanced cannot read (${JSON.stringify(view.value)})`);
+    await deleteTurnTag(ctx, group, view.value);
+    done.push("removed an unreadable turn tag");
+  } else if (view.state === "expired" || view.state === "orphaned") {
     const turn = parseTurn(turnValue)!;
     run.reporter.step(`removing the group's turn left behind by ${turn.holder} (${view.state})`);
     await releaseTurn(ctx, group, turn);

@@ -45,7 +45,7 @@ import {
   drainSeconds,
   healthySeconds,
 } from "../core/timing";
-import { isMine, TURN_TAG, viewTurn } from "../core/turn";
+import { isMine, TURN_TAG, turnRefusal, viewTurn } from "../core/turn";
 import type { MemberHealth } from "../core/types";
 import { BalancedError, busy, notManageable, timedOut } from "../errors";
 import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
@@ -290,10 +290,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
     const v = attempt.view;
     if (v.state === "late")
       return busy("refusing: AWS answered too slowly to take the turn safely; try again");
-    const left = Math.max(0, Math.round((v.turn.expiresAt - Date.now()) / 1000));
-    return busy(
-      `refusing: another host is leaving: ${v.turn.holder} holds the turn (for up to ${left} s more)`,
-    );
+    return busy(turnRefusal(v, Date.now())!.replace("the group's turn", "the turn"));
   }
   // Given back only where the read-back showed it is ours: elsewhere, or unverified, the tag may be
   // another host's by now (a failed read leaves ours to expire instead).
@@ -314,7 +311,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
         ? viewTurn(other.tags[TURN_TAG], Date.now(), { instanceId: "", isAlive: () => true })
         : undefined;
       return busy(
-        `refusing: another host is leaving: ${holder && holder.state !== "free" ? holder.turn.holder : "another host"} took the turn`,
+        `refusing: another host is leaving: ${holder && "turn" in holder ? holder.turn.holder : "another host"} took the turn`,
       );
     }
     const d = decideStandaloneOut(fresh, policy);

@@ -8,6 +8,7 @@ import {
   decideOut,
   formatQuantity,
   self,
+  withTurn,
 } from "../core/decide";
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
 import { parseRecords } from "../core/minsize";
@@ -32,6 +33,8 @@ export interface StatusResult {
 function describeTurn(value: string | undefined, instanceId: string): string {
   const view = viewTurn(value, Date.now(), { instanceId, isAlive: pidAlive });
   if (view.state === "free") return "free";
+  if (view.state === "unreadable")
+    return `unreadable (${JSON.stringify(view.value.slice(0, 60))}): it blocks every \`out\`; \`balanced repair\` clears it`;
   const left = Math.round((view.turn.expiresAt - Date.now()) / 1000);
   if (view.state === "expired")
     return `left behind by ${view.turn.holder}, expired ${-left} s ago (the next \`out\` takes it over)`;
@@ -92,7 +95,11 @@ async function groupStatus(run: Run): Promise<StatusResult> {
   ]);
   const budget = assessBudget(s, run.options.policy);
   run.budget = budget;
-  const outDecision = decideOut(s, run.options.policy);
+  const outDecision = withTurn(
+    decideOut(s, run.options.policy),
+    viewTurn(s.group.tags[TURN_TAG], Date.now(), { instanceId: run.identity!.instanceId, isAlive: pidAlive }),
+    Date.now(),
+  );
   const inDecision = decideIn(s);
   run.decision = outDecision;
   const me = self(s);

@@ -2,6 +2,7 @@ import { BalancedError, ExitCode } from "../errors";
 import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
 import { hasShutdownRecord, shutdownKey } from "./shutdown";
+import { type TurnView, turnRefusal } from "./turn";
 import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
 
 /**
@@ -391,4 +392,15 @@ function decideInIgnoringMinSize(s: Snapshot): Decision {
         reason: `refusing: this host is ${me.lifecycleState}; it can come back only from Standby`,
       };
   }
+}
+
+/**
+ * What the real `out` would answer once it met the group's turn: an act becomes the turn's refusal
+ * (exit 4) while another host holds it or it is unreadable. For `--dry-run` and `status`, which take
+ * no turn themselves but must give the real run's answer.
+ */
+export function withTurn<S extends string>(d: Decision<S>, turn: TurnView, now: number): Decision<S> {
+  if (d.verdict !== "act") return d;
+  const reason = turnRefusal(turn, now);
+  return reason ? { verdict: "refuse", exitCode: ExitCode.Busy, kind: "busy", reason } : d;
 }

@@ -33,11 +33,13 @@ export type TurnView =
   | { state: "expired"; turn: Turn }
   /** Held by this host's process that no longer runs (killed): ours to take over. */
   | { state: "orphaned"; turn: Turn }
-  | { state: "held"; turn: Turn };
+  | { state: "held"; turn: Turn }
+  /** Something balanced cannot parse: blocks like a held turn (safety first) until `repair` clears it. */
+  | { state: "unreadable"; value: string };
 
 /**
- * What a tag value means for `me`. An unparseable value is treated as held until it is removed by
- * hand (or by `balanced repair`), never as free: safety first.
+ * What a tag value means for `me`. An unparseable value is never free (safety first): it blocks
+ * until `balanced repair` (or a person) removes it, and every refusal says so.
  */
 export function viewTurn(
   value: string | undefined,
@@ -46,11 +48,7 @@ export function viewTurn(
 ): TurnView {
   if (value === undefined || value === "") return { state: "free" };
   const turn = parseTurn(value);
-  if (!turn)
-    return {
-      state: "held",
-      turn: { holder: value.slice(0, 40), pid: 0, nonce: "?", expiresAt: Number.POSITIVE_INFINITY },
-    };
+  if (!turn) return { state: "unreadable", value };
   if (turn.expiresAt <= now) return { state: "expired", turn };
   if (turn.holder === me.instanceId && !me.isAlive(turn.pid)) return { state: "orphaned", turn };
   return { state: "held", turn };
@@ -60,3 +58,15 @@ export const isMine = (value: string | undefined, mine: Turn) => {
   const t = parseTurn(value);
   return t !== undefined && t.holder === mine.holder && t.nonce === mine.nonce;
 };
+
+/**
+ * Why `out` would be refused for the turn right now (exit 4), or undefined: what `--dry-run` and
+ * `status` report, so that they give the real run's answer.
+ */
+export function turnRefusal(view: TurnView, now: number): string | undefined {
+  if (view.state === "unreadable")
+    return `refusing: the group's turn tag holds something balanced cannot read (${JSON.stringify(view.value.slice(0, 60))}); run \`balanced repair\` to clear it`;
+  if (view.state !== "held") return undefined;
+  const left = Math.max(0, Math.round((view.turn.expiresAt - now) / 1000));
+  return `refusing: another host is leaving: ${view.turn.holder} holds the group's turn (for up to ${left} s more)`;
+}
