@@ -4,7 +4,7 @@ import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balanci
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { IamAction } from "../core/iam";
-import { AwsCallError, ExitCode } from "../errors";
+import { AwsCallError, ExitCode, timedOut } from "../errors";
 
 /**
  * The AWS clients, configured only through the standard AWS environment (region, endpoints,
@@ -134,6 +134,9 @@ export async function awsCall<T>(
   try {
     return await send(signal ? { abortSignal: signal } : {});
   } catch (err) {
+    // Aborted by a deadline (AbortSignal.timeout), not by the operator: a timeout, naming the call.
+    if (signal?.aborted && (signal.reason as { name?: string } | undefined)?.name === "TimeoutError")
+      throw timedOut(`timed out: AWS had not answered ${iamAction} by the deadline (--timeout)`);
     if (isAbort(err) || signal?.aborted) throw err;
     throw toAwsCallError(iamAction, err);
   }

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { isAbort } from "../aws/clients";
 import { nextPollDelayMs } from "../core/timing";
-import { BalancedError, ExitCode, InterruptedError } from "../errors";
+import { BalancedError, ExitCode, InterruptedError, timedOut } from "../errors";
 import type { Reporter } from "../ui/reporter";
 import type { Run } from "./run";
 
@@ -33,8 +33,28 @@ export type WaitOutcome<T> = { reached: true; state: T } | { reached: false; sta
 export async function waitUntil<T>(spec: WaitSpec<T>): Promise<WaitOutcome<T>> {
   const now = spec.now ?? Date.now;
   const started = now();
+  let last: T | undefined;
   for (;;) {
-    const state = await spec.poll();
+    let state: T;
+    try {
+      // The last poll, at the deadline, still gets a moment to answer; a hung one is cut then.
+      const polled = await beforeDeadline(spec.poll(), Math.max(spec.deadlineAt - now(), LAST_POLL_GRACE_MS));
+      if (polled.late) {
+        // A call hung past the deadline: report where things last stood, not how long AWS hangs.
+        spec.reporter.endProgress();
+        if (last === undefined) throw timedOut("timed out: AWS did not answer before the deadline");
+        return { reached: false, state: last };
+      }
+      state = polled.value;
+    } catch (err) {
+      // A poll that failed after the SDK's own retries (throttling, a 5xx, a dropped connection) is
+      // no reason to give up a wait with time left: try again, until the deadline.
+      if (!isTransient(err) || now() >= spec.deadlineAt || last === undefined) throw err;
+      spec.reporter.progress(`AWS did not answer (${(err as Error).message}); trying again`, "poll-failed");
+      await sleep(TRANSIENT_RETRY_MS, undefined, spec.signal ? { signal: spec.signal } : undefined);
+      continue;
+    }
+    last = state;
     const t = now();
     if (spec.isDone(state)) {
       spec.reporter.endProgress();
@@ -51,6 +71,32 @@ export async function waitUntil<T>(spec: WaitSpec<T>): Promise<WaitOutcome<T>> {
     await sleep(delay, undefined, spec.signal ? { signal: spec.signal } : undefined);
   }
 }
+
+/** Resolves with the promise's value, or `late` once `ms` pass first (the promise is left to settle). */
+async function beforeDeadline<T>(
+  p: Promise<T>,
+  ms: number,
+): Promise<{ late: false; value: T } | { late: true }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<{ late: true }>((resolve) => {
+    timer = setTimeout(() => resolve({ late: true }), Math.max(0, ms));
+  });
+  try {
+    return await Promise.race([p.then((value) => ({ late: false as const, value })), late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Failures a later poll may not meet: throttling, AWS unreachable or failing for a moment. */
+const isTransient = (err: unknown) =>
+  err instanceof BalancedError && ["throttled", "unreachable", "aws-error"].includes(err.kind);
+
+/** How long a poll at (or after) the deadline may take before the wait reports where things stood. */
+const LAST_POLL_GRACE_MS = 3000;
+
+/** Pause after a failed poll before the next. */
+const TRANSIENT_RETRY_MS = 1000;
 
 /** Turns an abort during a wait into the interruption report: where things stand, and what continues. */
 function interrupted(run: Run, standing: string, next: string): InterruptedError {

@@ -136,6 +136,27 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     }
   });
 
+  it("keeps waiting through polls that fail after the SDK's retries, until the deadline", async () => {
+    sim = await startSim(slowDrain());
+    const res = await runCli(sim.hosts[A]!, ["out"], {
+      env: { AWS_MAX_ATTEMPTS: "1" },
+      // Once draining, the next 3 health polls fail outright.
+      onStderr: {
+        when: /EnteringStandby; elb/,
+        run: () =>
+          void control(sim!, "POST", "faults", {
+            service: "elb",
+            action: "DescribeInstanceHealth",
+            kind: "error",
+            status: 503,
+            count: 3,
+          }),
+      },
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /AWS did not answer \(.*\); trying again/);
+  });
+
   it("stops waiting on SIGINT (exit 130), leaves AWS as it is, and says what continues", async () => {
     sim = await startSim(slowDrain());
     const res = await runCli(sim.hosts[A]!, ["out"], {
