@@ -28,7 +28,7 @@ const USAGE = `usage: npm run chaos -- [options]
   --pause              30% of agent runs paused (SIGSTOP) for 1-5 s
   --skew-ms S          each host's clock off by up to ±S ms (needs faketime)
   --scenarios LIST     of chain,run,repair,shutdown (default chain,run,repair)
-  --agent-args "..."   flags for every agent, given as BALANCED_* settings
+  --agent-args="..."   flags for every agent, given as BALANCED_* settings (note the =)
   --naive              an unguarded mover instead of the agent: must show violations
   --seed K             first trial's seed (trial i uses K+i); replay one with --seed K --trials 1
   --json               last stdout line is the JSON summary
@@ -39,8 +39,8 @@ function fail(message: string): never {
   process.exit(2);
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
+const parse = () =>
+  parseArgs({
     options: {
       fleet: { type: "string", default: "ten-hosts" },
       hosts: { type: "string", default: "3" },
@@ -60,6 +60,15 @@ async function main(): Promise<void> {
       help: { type: "boolean", short: "h", default: false },
     },
   });
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (err) {
+    fail((err as Error).message.split("\n")[0]!);
+  }
+  const { values } = parsed;
   if (values.help) {
     process.stdout.write(USAGE);
     return;
