@@ -168,7 +168,9 @@ function replayArgs(values: Record<string, string | boolean | undefined>, seed: 
   const skip = new Set(["seed", "trials", "parallel", "json", "help"]);
   const args = Object.entries(values)
     .filter(([k, v]) => !skip.has(k) && v !== false && v !== "" && v !== "0")
-    .map(([k, v]) => (v === true ? `--${k}` : `--${k} ${/\s/.test(String(v)) ? JSON.stringify(v) : v}`));
+    .map(([k, v]) =>
+      v === true ? `--${k}` : /^-|\s/.test(String(v)) ? `--${k}=${JSON.stringify(v)}` : `--${k} ${v}`,
+    );
   return [...args, `--seed ${seed}`, "--trials 1"].join(" ");
 }
 
