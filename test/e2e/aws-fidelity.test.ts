@@ -73,32 +73,34 @@ describe("AWS as it behaves, not as the simulator once invented it", () => {
     assert.ok(!calls.some((c) => c.outcome === "FilterLimitExceeded"));
   });
 
-  it("in fails at once, naming the zone, when a target group's load balancer does not serve this host's zone", async () => {
-    const fleet = loadFleet("three-hosts");
-    fleet.targetGroups![0]!.loadBalancerZones = ["us-east-1b", "us-east-1c"];
-    fleet.groups![0]!.instances![0]!.lifecycleState = "Standby";
-    sim = await startSim(fleet);
-    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "300"]);
-    assert.equal(res.code, 5);
-    assert.match(
-      res.stderr,
-      /balanced: this host will not take traffic from tg\/web-tg however long it waits: it does not route to this host's Availability Zone: enable that zone on the load balancer .*\(AWS says: Target\.NotInUse/,
-    );
-    assert.ok(res.ms < 60_000, `took ${res.ms} ms`);
-  });
-
-  it("in fails at once on a classic ELB not configured for this host's zone, in AWS's words", async () => {
-    const fleet = loadFleet("three-hosts");
-    fleet.loadBalancers![0]!.availabilityZones = ["us-east-1b", "us-east-1c"];
-    fleet.groups![0]!.instances![0]!.lifecycleState = "Standby";
-    sim = await startSim(fleet);
-    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "300"]);
-    assert.equal(res.code, 5);
-    assert.match(
-      res.stderr,
+  const zoneCases: [string, (f: FleetFile) => void, RegExp][] = [
+    [
+      "a target group's load balancer",
+      (f) => {
+        f.targetGroups![0]!.loadBalancerZones = ["us-east-1b", "us-east-1c"];
+      },
+      /from tg\/web-tg however long it waits: it does not route to this host's Availability Zone: enable that zone on the load balancer .*\(AWS says: Target\.NotInUse/,
+    ],
+    [
+      "a classic ELB (in AWS's words)",
+      (f) => {
+        f.loadBalancers![0]!.availabilityZones = ["us-east-1b", "us-east-1c"];
+      },
       /from elb\/web-classic however long it waits: .*Instance is in the EC2 Availability Zone for which LoadBalancer is not configured to route traffic to/,
-    );
-  });
+    ],
+  ];
+  for (const [what, setup, reason] of zoneCases)
+    it(`in fails at once, naming the zone, when ${what} does not serve this host's zone`, async () => {
+      const fleet = loadFleet("three-hosts");
+      setup(fleet);
+      fleet.groups![0]!.instances![0]!.lifecycleState = "Standby";
+      sim = await startSim(fleet);
+      const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "300"]);
+      assert.equal(res.code, 5);
+      assert.match(res.stderr, /^balanced: this host will not take traffic /m);
+      assert.match(res.stderr, reason);
+      assert.ok(res.ms < 60_000, `took ${res.ms} ms`);
+    });
 
   it("a peer in a zone its target group's load balancer does not serve is not a healthy peer", async () => {
     const fleet = loadFleet("three-hosts");

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { lifecycleOf, runCli, simState } from "../helpers/cli";
-import { clientsFor, control } from "../helpers/clients";
+import { control, setGroupTag } from "../helpers/clients";
 import { type FleetFile, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -110,19 +109,7 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
   it("repair removes a turn left behind past its expiry", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     const value = `${C} pid=999999 nonce=abc expires=2020-01-01T00:00:00.000Z`;
-    await clientsFor(sim.hosts[A]!).asg.send(
-      new CreateOrUpdateTagsCommand({
-        Tags: [
-          {
-            ResourceId: "web",
-            ResourceType: "auto-scaling-group",
-            Key: "balanced:turn",
-            Value: value,
-            PropagateAtLaunch: false,
-          },
-        ],
-      }),
-    );
+    await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", value);
     assert.match(
       (await runCli(sim.hosts[A]!, ["status"])).stdout,
       /turn +left behind by i-0a000000000000003, expired \d+ s ago/,

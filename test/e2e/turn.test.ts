@@ -1,28 +1,14 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { runCli } from "../helpers/cli";
-import { clientsFor } from "../helpers/clients";
+import { setGroupTag } from "../helpers/clients";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
 const A = "i-0a000000000000001";
 const B = "i-0a000000000000002";
 
-const setTurn = (sim: Sim, value: string) =>
-  clientsFor(sim.hosts[B]!).asg.send(
-    new CreateOrUpdateTagsCommand({
-      Tags: [
-        {
-          ResourceId: "web",
-          ResourceType: "auto-scaling-group",
-          Key: "balanced:turn",
-          Value: value,
-          PropagateAtLaunch: false,
-        },
-      ],
-    }),
-  );
+const setTurn = (sim: Sim, value: string) => setGroupTag(sim.hosts[B]!, "web", "balanced:turn", value);
 
 describe("the group's turn as dry runs, status and repair see it", () => {
   let sim: Sim;

@@ -1,4 +1,4 @@
-import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { AutoScalingClient, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -64,3 +64,19 @@ export async function control(
   if (!res.ok) throw new Error(`control ${method} ${path}: ${JSON.stringify(json)}`);
   return json;
 }
+
+/** Writes a tag on an Auto Scaling group as `host` would (a turn or a record, as a test sets it up). */
+export const setGroupTag = (host: HostInfo, group: string, key: string, value: string) =>
+  clientsFor(host).asg.send(
+    new CreateOrUpdateTagsCommand({
+      Tags: [
+        {
+          ResourceId: group,
+          ResourceType: "auto-scaling-group",
+          Key: key,
+          Value: value,
+          PropagateAtLaunch: false,
+        },
+      ],
+    }),
+  );
