@@ -247,7 +247,7 @@ async function main(): Promise<void> {
         cmd === "out"
           ? world.groups
               .get("web")!
-              .activities.find((a) => a.description === `Moving EC2 instance out of service: ${id}`)!.endTime!
+              .activities.find((a) => a.description === `Moving EC2 instance to Standby: ${id}`)!.endTime!
           : world.history.filter((h) => h.instanceId === id && h.serving).at(-1)!.t;
       moves[cmd]!.wall.push(run.ms);
       moves[cmd]!.floor.push(end - acted.t);
