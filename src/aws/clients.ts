@@ -12,6 +12,12 @@ import { AwsCallError, ExitCode, timedOut } from "../errors";
  */
 export interface AwsClients {
   autoscaling: AutoScalingClient;
+  /**
+   * For EnterStandby and ExitStandby, which are not idempotent: one attempt a send. When the answer
+   * is lost the SDK would send it again, and the second answer ("not in InService") would hide that
+   * the first was applied; the caller re-reads instead (src/commands/move.ts, sendOnce).
+   */
+  autoscalingOnce: AutoScalingClient;
   elb: ElasticLoadBalancingClient;
   elbv2: ElasticLoadBalancingV2Client;
   ec2: EC2Client;
@@ -45,6 +51,7 @@ export function createClients(region: string): AwsClients {
   };
   return {
     autoscaling: new AutoScalingClient(config),
+    autoscalingOnce: new AutoScalingClient({ ...config, maxAttempts: 1 }),
     elb: new ElasticLoadBalancingClient(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
     ec2: new EC2Client(config),

@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   CreateOrUpdateTagsCommand,
   DeleteTagsCommand,
@@ -104,6 +105,60 @@ function standbyRefused(err: unknown, action: string, sizeLimit: RegExp, sizeRea
   throw err;
 }
 
+/** Lifecycle states that show EnterStandby (resp. ExitStandby) was applied. */
+const ENTERED = new Set(["EnteringStandby", "Standby"]);
+const EXITED = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService"]);
+/** Sends of a standby call, when earlier ones were throttled or their outcome stayed unknown. */
+const SEND_ATTEMPTS = 3;
+
+/**
+ * Sends a standby call once per attempt (no SDK retries: it is not idempotent). Throttled: not
+ * applied, send again after a pause. No answer (a dropped connection, a 5xx, a timeout) or AWS's "not
+ * in InService/Standby": re-read this host's lifecycle state for up to the staleness bound; a state
+ * showing the call applied is success; otherwise send again.
+ */
+async function sendOnce(
+  run: Run,
+  ctx: ReadContext,
+  applied: Set<string>,
+  send: () => Promise<unknown>,
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      if (!(err instanceof AwsCallError) || attempt >= SEND_ATTEMPTS) throw err;
+      if (err.kind === "throttled") {
+        await sleep(
+          500 * attempt + Math.random() * 500,
+          undefined,
+          run.signal ? { signal: run.signal } : undefined,
+        );
+        continue;
+      }
+      const unknown = ["unreachable", "aws-error"].includes(err.kind) && err.awsCode !== "ValidationError";
+      // AWS's answer to a second send of a call that was applied: "The instance ... is not in InService."
+      const movedAlready =
+        err.awsCode === "ValidationError" && /is not in (InService|Standby)/.test(err.awsMessage);
+      if (!unknown && !movedAlready) throw err;
+      const until = Date.now() + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) + 1000;
+      for (;;) {
+        const { lifecycleState } = await readSelfLifecycle(ctx);
+        if (applied.has(lifecycleState)) {
+          run.reporter.step(
+            `AWS had applied it (${lifecycleState}) though its answer said otherwise or got lost`,
+          );
+          return;
+        }
+        if (Date.now() >= until) break;
+        await sleep(500, undefined, run.signal ? { signal: run.signal } : undefined);
+      }
+      if (!unknown) throw err;
+    }
+  }
+}
+
 async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const replace = run.options.replace === true;
@@ -116,7 +171,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     const send = () =>
       withinActDeadline(run.signal, "EnterStandby", (signal) =>
         awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
-          ctx.clients.autoscaling.send(
+          ctx.clients.autoscalingOnce.send(
             new EnterStandbyCommand({
               AutoScalingGroupName: g.name,
               InstanceIds: [ctx.identity.instanceId],
@@ -126,7 +181,8 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
           ),
         ),
       );
-    await (run.turnRelease ? run.turnRelease.acting(send) : send());
+    const once = () => sendOnce(run, ctx, ENTERED, send);
+    await (run.turnRelease ? run.turnRelease.acting(once) : once());
   } catch (err) {
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
@@ -278,10 +334,12 @@ async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
     `exiting standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity + 1})`,
   );
   try {
-    await awsCall(run.log, "autoscaling:ExitStandby", run.signal, (o) =>
-      ctx.clients.autoscaling.send(
-        new ExitStandbyCommand({ AutoScalingGroupName: g.name, InstanceIds: [ctx.identity.instanceId] }),
-        o,
+    await sendOnce(run, ctx, EXITED, () =>
+      awsCall(run.log, "autoscaling:ExitStandby", run.signal, (o) =>
+        ctx.clients.autoscalingOnce.send(
+          new ExitStandbyCommand({ AutoScalingGroupName: g.name, InstanceIds: [ctx.identity.instanceId] }),
+          o,
+        ),
       ),
     );
   } catch (err) {

@@ -157,6 +157,30 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     assert.match(res.stderr, /AWS did not answer \(.*\); trying again/);
   });
 
+  it("EnterStandby and ExitStandby are sent once: a lost answer is resolved by re-reading, not by a second send", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", action: "EnterStandby", kind: "lost-response", count: 1 },
+      { service: "autoscaling", action: "ExitStandby", kind: "lost-response", count: 1 },
+    ]);
+    const out = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(
+      out.stderr,
+      /AWS had applied it \(EnteringStandby\) though its answer said otherwise or got lost/,
+    );
+    const back = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    const calls = (await control(sim, "GET", "calls")) as { action: string; outcome: string }[];
+    assert.deepEqual(
+      calls
+        .filter((c) => c.action === "EnterStandby" || c.action === "ExitStandby")
+        .map((c) => `${c.action} ${c.outcome}`),
+      ["EnterStandby lost-response", "ExitStandby lost-response"],
+    );
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
   it("stops waiting on SIGINT (exit 130), leaves AWS as it is, and says what continues", async () => {
     sim = await startSim(slowDrain());
     const res = await runCli(sim.hosts[A]!, ["out"], {
