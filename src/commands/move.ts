@@ -108,14 +108,15 @@ function standbyRefused(err: unknown, action: string, sizeLimit: RegExp, sizeRea
 /** Lifecycle states that show EnterStandby (resp. ExitStandby) was applied. */
 const ENTERED = new Set(["EnteringStandby", "Standby"]);
 const EXITED = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService"]);
-/** Sends of a standby call, when earlier ones were throttled or their outcome stayed unknown. */
+/** Sends of a standby call, when the earlier ones were throttled. */
 const SEND_ATTEMPTS = 3;
 
 /**
- * Sends a standby call once per attempt (no SDK retries: it is not idempotent). Throttled: not
- * applied, send again after a pause. No answer (a dropped connection, a 5xx, a timeout) or AWS's "not
- * in InService/Standby": re-read this host's lifecycle state for up to the staleness bound; a state
- * showing the call applied is success; otherwise send again.
+ * Sends a standby call with no SDK retries (it is not idempotent). Throttled: refused unprocessed, so
+ * sent again after a pause. No answer (a dropped connection, a 5xx, a timeout) or AWS's "not in
+ * InService/Standby": re-read this host's lifecycle state for up to the staleness bound; a state
+ * showing the call applied is success; otherwise the error stands and the call is not sent again —
+ * its outcome is unknown, so the turn is kept until it expires (src/aws/turn.ts).
  */
 async function sendOnce(
   run: Run,
@@ -154,7 +155,7 @@ async function sendOnce(
         if (Date.now() >= until) break;
         await sleep(500, undefined, run.signal ? { signal: run.signal } : undefined);
       }
-      if (!unknown) throw err;
+      throw err;
     }
   }
 }
@@ -168,20 +169,22 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       : `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
   );
   try {
-    const send = () =>
+    // One act deadline for every send: the turn's argument needs acting to end inside it.
+    const once = () =>
       withinActDeadline(run.signal, "EnterStandby", (signal) =>
-        awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
-          ctx.clients.autoscalingOnce.send(
-            new EnterStandbyCommand({
-              AutoScalingGroupName: g.name,
-              InstanceIds: [ctx.identity.instanceId],
-              ShouldDecrementDesiredCapacity: !replace,
-            }),
-            o,
+        sendOnce(run, ctx, ENTERED, () =>
+          awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
+            ctx.clients.autoscalingOnce.send(
+              new EnterStandbyCommand({
+                AutoScalingGroupName: g.name,
+                InstanceIds: [ctx.identity.instanceId],
+                ShouldDecrementDesiredCapacity: !replace,
+              }),
+              o,
+            ),
           ),
         ),
       );
-    const once = () => sendOnce(run, ctx, ENTERED, send);
     await (run.turnRelease ? run.turnRelease.acting(once) : once());
   } catch (err) {
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
