@@ -472,7 +472,8 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
   const waitForTurnSeconds =
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
-  if (command === "watch" && parseDuration("poll-interval", String(get("poll-interval") ?? "2s")) < 0.1)
+  const pollIntervalSeconds = parseDuration("poll-interval", String(get("poll-interval") ?? "2s"));
+  if (command === "watch" && pollIntervalSeconds < 0.1)
     throw usageError("--poll-interval must be at least 100ms");
   return {
     command,
@@ -501,7 +502,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       ...(command === "watch"
         ? {
             watch: {
-              pollIntervalMs: parseDuration("poll-interval", String(get("poll-interval") ?? "2s")) * 1000,
+              pollIntervalMs: pollIntervalSeconds * 1000,
               onRebalance: get("on-rebalance") === "drain" ? "drain" : "ignore",
               maintenanceLeadMs:
                 parseDuration("maintenance-lead", String(get("maintenance-lead") ?? "10m")) * 1000,

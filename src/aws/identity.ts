@@ -55,7 +55,8 @@ function metadataClient(): Metadata {
 
 const endpointShown = () => process.env.AWS_EC2_METADATA_SERVICE_ENDPOINT ?? "http://169.254.169.254";
 
-const statusOf = (err: unknown) => {
+/** The HTTP status of a metadata service error, however the SDK reports it. */
+export const statusOf = (err: unknown) => {
   const e = err as { statusCode?: number; $metadata?: { httpStatusCode?: number }; message?: string };
   return (
     e.statusCode ??

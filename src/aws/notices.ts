@@ -1,16 +1,12 @@
 import { MetadataService } from "@aws-sdk/ec2-metadata-service";
 import { describeNotices, type Notices, parseMaintenance, parseSpot } from "../core/watch";
+import { statusOf } from "./identity";
 
 /** A notice poll is local and cheap; one that takes this long is a metadata service in trouble. */
 const NOTICE_TIMEOUT_MS = 2000;
 /** Tokens live 6 hours; a session asks for a new one well before. */
 const TOKEN_TTL_S = 21_600;
 const TOKEN_REFRESH_MS = (TOKEN_TTL_S - 600) * 1000;
-
-const statusOf = (err: unknown) => {
-  const e = err as { statusCode?: number; message?: string };
-  return e.statusCode ?? Number(/status code (\d+)/.exec(e.message ?? "")?.[1] ?? Number.NaN);
-};
 
 /**
  * Reads the metadata service's notices with one IMDSv2 token for hours (not a token per request, as

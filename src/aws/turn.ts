@@ -144,6 +144,10 @@ export const pidAlive = (pid: number) => {
   }
 };
 
+/** A turn tag's value as this host sees it now (its own killed runs are orphaned, not held). */
+export const viewTurnHere = (value: string | undefined, instanceId: string) =>
+  viewTurn(value, Date.now(), { instanceId, isAlive: pidAlive });
+
 /** Where a turn is kept: one group tag, or one tag on each of several load balancers. */
 export interface TurnStore {
   /** Reads the turn value on every resource; `attemptSentAt` is when the earliest answering attempt was sent. */
@@ -245,7 +249,7 @@ async function attemptTurnOnce(
     // This very process's own earlier, late write: not a live turn of anyone else.
     const own = parseTurn(value);
     if (own && own.holder === ctx.identity.instanceId && own.pid === process.pid) continue;
-    const view = viewTurn(value, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
+    const view = viewTurnHere(value, ctx.identity.instanceId);
     if (view.state === "held" || view.state === "unreadable") return { taken: false, view };
   }
   const turn: Turn = {
@@ -287,6 +291,10 @@ export async function deleteTurnTag(ctx: ReadContext, group: string, value: stri
     ),
   );
 }
+
+/** Runs an acting call under `guard` when a turn is held (a shutdown holds none). */
+export const actUnder = <T>(guard: TurnRelease | undefined, call: () => Promise<T>): Promise<T> =>
+  guard ? guard.acting(call) : call();
 
 /**
  * When a held turn may be given back, given the acting call under it (EnterStandby; the

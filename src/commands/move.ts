@@ -16,15 +16,16 @@ import {
 } from "../aws/read";
 import {
   ActDeadlineError,
+  actUnder,
   attemptTurn,
   canAct,
   DEFAULT_STALENESS_MS,
   groupTurnStore,
   holdsTurn,
-  pidAlive,
   RELEASE_DEADLINE_MS,
   releaseTurn,
   TurnRelease,
+  viewTurnHere,
   withinActDeadline,
 } from "../aws/turn";
 import {
@@ -47,7 +48,7 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { parseTurn, TURN_TAG, type Turn, turnRefusal, viewTurn } from "../core/turn";
+import { parseTurn, TURN_TAG, type Turn, turnRefusal } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
@@ -185,7 +186,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
           ),
         ),
       );
-    await (run.turnRelease ? run.turnRelease.acting(once) : once());
+    await actUnder(run.turnRelease, once);
   } catch (err) {
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
@@ -566,7 +567,7 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
  */
 async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): Promise<void> {
   const value = run.snapshot!.group.tags[TURN_TAG];
-  const view = viewTurn(value, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
+  const view = viewTurnHere(value, ctx.identity.instanceId);
   if (view.state !== "orphaned") return;
   run.reporter.step(
     `giving back the group's turn left by a killed earlier run on this host (pid ${view.turn.pid})`,
@@ -597,10 +598,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     if (!("verdict" in d)) return d;
     if (run.options.dryRun) {
       // The real run would meet the group's turn: answer as it would (exit 4 while another holds it).
-      const turn = viewTurn(run.snapshot!.group.tags[TURN_TAG], Date.now(), {
-        instanceId: ctx.identity.instanceId,
-        isAlive: pidAlive,
-      });
+      const turn = viewTurnHere(run.snapshot!.group.tags[TURN_TAG], ctx.identity.instanceId);
       const withTheTurn = lifecycleState === "InService" ? withTurn(d, turn, Date.now()) : d;
       run.decision = withTheTurn;
       if (withTheTurn.verdict === "refuse") return retry(refusalError(withTheTurn));

@@ -1,7 +1,7 @@
-import { deleteTurnTag, pidAlive, releaseTurn } from "../aws/turn";
+import { deleteTurnTag, releaseTurn, viewTurnHere } from "../aws/turn";
 import { isHealthyServing } from "../core/health";
 import { parseRecords } from "../core/minsize";
-import { parseTurn, TURN_TAG, viewTurn } from "../core/turn";
+import { parseTurn, TURN_TAG } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { notManageable } from "../errors";
 import { restoreMinSize } from "./move";
@@ -47,7 +47,7 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
     if (note) done.push(`${note} (record of ${instanceId}: ${why})`);
   }
   const turnValue = snapshot.group.tags[TURN_TAG];
-  const view = viewTurn(turnValue, Date.now(), { instanceId: ctx.identity.instanceId, isAlive: pidAlive });
+  const view = viewTurnHere(turnValue, ctx.identity.instanceId);
   if (view.state === "unreadable") {
     run.reporter.step(`removing the group's turn tag balanced cannot read (${JSON.stringify(view.value)})`);
     await deleteTurnTag(ctx, group, view.value);

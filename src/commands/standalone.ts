@@ -17,11 +17,12 @@ import {
 } from "../aws/standalone";
 import {
   ActDeadlineError,
+  actUnder,
   attemptTurn,
   canAct,
   DEFAULT_STALENESS_MS,
-  pidAlive,
   TurnRelease,
+  viewTurnHere,
   withinActDeadline,
 } from "../aws/turn";
 import { refusalError } from "../core/decide";
@@ -184,7 +185,7 @@ async function execute(
         return;
       case "deregister":
         run.reporter.step(`deregistering from ${targets.map((l) => withPorts(l, l.selfPorts)).join(", ")}`);
-        await (run.turnRelease ?? new TurnRelease(0)).acting(() =>
+        await actUnder(run.turnRelease, () =>
           withinActDeadline(run.signal, "the deregistration", (signal) =>
             Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
           ),
@@ -233,9 +234,7 @@ function outDone(run: Run, targets: string[]): MoveResult {
  */
 async function releaseOrphanedTurns(run: Run, ctx: ReadContext, s: StandaloneSnapshot): Promise<void> {
   const orphaned = s.loadBalancers.filter(
-    (l) =>
-      viewTurn(l.tags[TURN_TAG], Date.now(), { instanceId: s.instanceId, isAlive: pidAlive }).state ===
-      "orphaned",
+    (l) => viewTurnHere(l.tags[TURN_TAG], s.instanceId).state === "orphaned",
   );
   if (orphaned.length === 0) return;
   run.reporter.step(
@@ -290,7 +289,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
     const v = attempt.view;
     if (v.state === "late")
       return busy("refusing: AWS answered too slowly to take the turn safely; try again");
-    return busy(turnRefusal(v, Date.now())!.replace("the group's turn", "the turn"));
+    return busy(turnRefusal(v, Date.now(), "the turn")!);
   }
   // Given back only where the read-back showed it is ours: elsewhere, or unverified, the tag may be
   // another host's by now (a failed read leaves ours to expire instead).

@@ -1,5 +1,5 @@
 import { pendingNotices } from "../aws/notices";
-import { pidAlive } from "../aws/turn";
+import { viewTurnHere } from "../aws/turn";
 import {
   assessBudget,
   busyReasons,
@@ -13,7 +13,7 @@ import {
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
 import { parseRecords } from "../core/minsize";
 import { shutdownRecords } from "../core/shutdown";
-import { TURN_TAG, viewTurn } from "../core/turn";
+import { TURN_TAG, type TurnView } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { verdictLine } from "../ui/render";
 import { staleRecords } from "./repair";
@@ -30,8 +30,7 @@ export interface StatusResult {
   notices: string[];
 }
 
-function describeTurn(value: string | undefined, instanceId: string): string {
-  const view = viewTurn(value, Date.now(), { instanceId, isAlive: pidAlive });
+function describeTurn(view: TurnView): string {
   if (view.state === "free") return "free";
   if (view.state === "unreadable")
     return `unreadable (${JSON.stringify(view.value.slice(0, 60))}): it blocks every \`out\`; \`balanced repair\` clears it`;
@@ -95,11 +94,8 @@ async function groupStatus(run: Run): Promise<StatusResult> {
   ]);
   const budget = assessBudget(s, run.options.policy);
   run.budget = budget;
-  const outDecision = withTurn(
-    decideOut(s, run.options.policy),
-    viewTurn(s.group.tags[TURN_TAG], Date.now(), { instanceId: run.identity!.instanceId, isAlive: pidAlive }),
-    Date.now(),
-  );
+  const turn = viewTurnHere(s.group.tags[TURN_TAG], run.identity!.instanceId);
+  const outDecision = withTurn(decideOut(s, run.options.policy), turn, Date.now());
   const inDecision = decideIn(s);
   run.decision = outDecision;
   const me = self(s);
@@ -125,7 +121,7 @@ async function groupStatus(run: Run): Promise<StatusResult> {
       (budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "") +
       `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,
     `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
-    `${pad("turn")}${describeTurn(s.group.tags[TURN_TAG], id.instanceId)}`,
+    `${pad("turn")}${describeTurn(turn)}`,
     ...left.map((l, i) => `${pad(i === 0 ? "left over" : "")}${l}`),
     ...notices.map((l, i) => `${pad(i === 0 ? "notices" : "")}${l}`),
     `${pad("out")}${verdictLine(outDecision)}`,

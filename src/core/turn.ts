@@ -63,10 +63,10 @@ export const isMine = (value: string | undefined, mine: Turn) => {
  * Why `out` would be refused for the turn right now (exit 4), or undefined: what `--dry-run` and
  * `status` report, so that they give the real run's answer.
  */
-export function turnRefusal(view: TurnView, now: number): string | undefined {
+export function turnRefusal(view: TurnView, now: number, what = "the group's turn"): string | undefined {
   if (view.state === "unreadable")
-    return `refusing: the group's turn tag holds something balanced cannot read (${JSON.stringify(view.value.slice(0, 60))}); run \`balanced repair\` to clear it`;
+    return `refusing: ${what} tag holds something balanced cannot read (${JSON.stringify(view.value.slice(0, 60))}); run \`balanced repair\` to clear it`;
   if (view.state !== "held") return undefined;
   const left = Math.max(0, Math.round((view.turn.expiresAt - now) / 1000));
-  return `refusing: another host is leaving: ${view.turn.holder} holds the group's turn (for up to ${left} s more)`;
+  return `refusing: another host is leaving: ${view.turn.holder} holds ${what} (for up to ${left} s more)`;
 }

@@ -10,6 +10,7 @@ import {
   EnterStandbyCommand,
   ExitStandbyCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { envName } from "../../src/cli";
 import { BUNDLE } from "../helpers/cli";
 import { clientsFor, control } from "../helpers/clients";
 import { type SimProcess, startSimProcess } from "../helpers/sim-process";
@@ -124,7 +125,7 @@ export function settingsOf(agentArgs: string[]): Record<string, string> {
     const takesNext = m[2] === undefined && next !== undefined && !next.startsWith("--");
     const value = m[2] ?? (takesNext ? next : "true");
     if (takesNext) i++;
-    settings[`BALANCED_${m[1]!.toUpperCase().replace(/-/g, "_")}`] = value;
+    settings[envName(m[1]!)] = value;
   }
   return settings;
 }

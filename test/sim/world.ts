@@ -1023,13 +1023,6 @@ export class World {
 
   // ---- the out-of-service timeline ---------------------------------------------------------------
 
-  /** Serving: InService and Healthy in the group, and healthy in every load balancer of the group. */
-  serving(group: SimGroup, inst: SimInstance): boolean {
-    return (
-      inst.lifecycleState === "InService" && inst.health === "Healthy" && this.healthyInAllLbs(group, inst)
-    );
-  }
-
   /**
    * Which targets each load balancer sends traffic to now, by "lbKey target-id": classic ELBs' InService
    * instances, target groups' healthy targets (and, as healthyInAllLbs, those with checks disabled or no
