@@ -136,6 +136,30 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     }
   });
 
+  it("a poll hung past the wait's deadline is cut: exit 5 at the deadline, not when AWS answers", async () => {
+    sim = await startSim(slowDrain());
+    const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "3"], {
+      killAfterMs: 60_000,
+      // Once draining, every health poll of the classic ELB hangs for a minute.
+      onStderr: {
+        when: /EnteringStandby; elb/,
+        run: () =>
+          void control(sim!, "POST", "faults", {
+            service: "elb",
+            action: "DescribeInstanceHealth",
+            kind: "latency",
+            ms: 60_000,
+          }),
+      },
+    });
+    assert.equal(res.code, 5, res.stderr);
+    assert.match(
+      res.stderr,
+      /balanced: timed out after 3 s waiting to leave the load balancers: host is EnteringStandby/,
+    );
+    assert.ok(res.ms < 30_000, `took ${res.ms} ms`);
+  });
+
   it("keeps waiting through polls that fail after the SDK's retries, until the deadline", async () => {
     sim = await startSim(slowDrain());
     const res = await runCli(sim.hosts[A]!, ["out"], {
