@@ -31,6 +31,20 @@ export interface SimOptions {
    * temporary, with a session token) or "static" (access keys in each host's environment).
    */
   credentials?: "instance-profile" | "static";
+  /**
+   * Called with every AWS API exchange that got an answer (the conformance test checks each against
+   * AWS's models); lost and dropped answers have none.
+   */
+  onExchange?: (exchange: Exchange) => void;
+}
+
+/** One API call as it crossed the wire: the form body sent, and the status and XML answered. */
+export interface Exchange {
+  service: Service;
+  action: string;
+  request: string;
+  status: number;
+  response: string;
 }
 
 export interface HostInfo {
@@ -178,13 +192,17 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     const service: Service = def?.service ?? "autoscaling";
     const record = (status: number, outcome: string) =>
       calls.push({ t: Date.now(), service, action, host, status, outcome });
+    const answer = (status: number, xml: string) => {
+      res.writeHead(status, { "content-type": "text/xml", "x-amzn-requestid": requestId }).end(xml);
+      options.onExchange?.({ service, action, request: body, status, response: xml });
+    };
 
     const fail = (status: number, code: string, message: string, type: "Sender" | "Receiver" = "Sender") => {
       record(status, code);
       const xml = def?.ec2Dialect
         ? ec2Error(code, message, requestId)
         : queryError(def?.xmlns ?? AUTOSCALING_XMLNS, type, code, message, requestId);
-      res.writeHead(status, { "content-type": "text/xml", "x-amzn-requestid": requestId }).end(xml);
+      answer(status, xml);
     };
 
     if (req.method !== "POST")
@@ -278,7 +296,7 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
       const xml = def.ec2Dialect
         ? ec2Response(action, def.xmlns, result ?? {}, requestId)
         : queryResponse(action, def.xmlns, result, requestId);
-      res.writeHead(200, { "content-type": "text/xml", "x-amzn-requestid": requestId }).end(xml);
+      answer(200, xml);
     } catch (err) {
       if (err instanceof SimError) {
         if (outcome.lost) {
