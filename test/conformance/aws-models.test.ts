@@ -8,7 +8,8 @@ import { autoscalingActions } from "../sim/services/autoscaling";
 import { ec2Actions } from "../sim/services/ec2";
 import { elbActions } from "../sim/services/elb";
 import { elbv2Actions } from "../sim/services/elbv2";
-import { drive, everyAction } from "./drive";
+import { type Call, drive, everyAction } from "./drive";
+import { pastLimit, statedLimits } from "./limits";
 import type { ModelledService } from "./models";
 import { BOTOCORE, Conformance } from "./recorder";
 
@@ -18,6 +19,13 @@ import { BOTOCORE, Conformance } from "./recorder";
  * simulator implements. `npm run test:aws-models` runs this file alone.
  */
 const skip = "missing" in BOTOCORE ? BOTOCORE.missing : false;
+
+const IMPLEMENTED: Record<ModelledService, Record<string, unknown>> = {
+  autoscaling: autoscalingActions,
+  elb: elbActions,
+  elbv2: elbv2Actions,
+  ec2: ec2Actions,
+};
 
 const A = "i-0a000000000000001";
 const B = "i-0a000000000000002";
@@ -166,8 +174,8 @@ describe("the simulator against AWS's own models (botocore)", { skip }, () => {
     assert.deepEqual(conf.problemsOf(conf.exchanges.slice(from), { waiveScaledTimings: false }), []);
   });
 
-  it("every action the simulator implements, called through the SDK, valid and invalid", async () => {
-    const from = conf.exchanges.length;
+  /** The fleet every action is called on: three-hosts with a launch hook holding a fourth host. */
+  function actionFleet(): FleetFile {
     const fleet = loadFleet("three-hosts");
     const group = fleet.groups![0]!;
     group.max = 5;
@@ -182,39 +190,74 @@ describe("the simulator against AWS's own models (botocore)", { skip }, () => {
       lifecycleState: "Pending:Wait",
     });
     fleet.targetGroups!.push({ name: "side-tg", port: 8080, loadBalancer: null });
-    const sim = await startSim(fleet, { onExchange: conf.record });
+    return fleet;
+  }
+  const callsOn = (sim: Sim) => {
+    const arnOf = (name: string) => [...sim.world().targetGroups.values()].find((t) => t.name === name)!.arn;
+    return everyAction({
+      group: "web",
+      instance: A,
+      other: B,
+      held: HELD,
+      hook: "launch",
+      lb: "web-classic",
+      tgArn: arnOf("web-tg"),
+      tgArnUnmanaged: arnOf("side-tg"),
+    });
+  };
+
+  it("every action the simulator implements, called through the SDK, valid and invalid", async () => {
+    const from = conf.exchanges.length;
+    const sim = await startSim(actionFleet(), { onExchange: conf.record });
     try {
-      const arnOf = (name: string) =>
-        [...sim.world().targetGroups.values()].find((t) => t.name === name)!.arn;
-      await drive(
-        sim.hosts[A]!,
-        everyAction({
-          group: "web",
-          instance: A,
-          other: B,
-          held: HELD,
-          hook: "launch",
-          lb: "web-classic",
-          tgArn: arnOf("web-tg"),
-          tgArnUnmanaged: arnOf("side-tg"),
-        }),
-      );
+      await drive(sim.hosts[A]!, callsOn(sim));
     } finally {
       await sim.stop();
     }
     assert.deepEqual(problemsSince(from), []);
     const { ok } = conf.covered();
-    const implemented: [ModelledService, Record<string, unknown>][] = [
-      ["autoscaling", autoscalingActions],
-      ["elb", elbActions],
-      ["elbv2", elbv2Actions],
-      ["ec2", ec2Actions],
-    ];
-    const missing = implemented.flatMap(([svc, actions]) =>
+    const missing = Object.entries(IMPLEMENTED).flatMap(([svc, actions]) =>
       Object.keys(actions)
         .filter((a) => !ok.has(`${svc}:${a}`))
         .map((a) => `${svc}:${a}`),
     );
     assert.deepEqual(missing, [], "every implemented action answered 200 at least once");
+  });
+
+  it("every limit AWS states for a simulated action's request (shapes and documentation): one past it is refused", async () => {
+    const sim = await startSim(actionFleet(), { onExchange: conf.record });
+    const probed: string[] = [];
+    const accepted: string[] = [];
+    try {
+      const calls = callsOn(sim);
+      for (const [service, checker] of Object.entries(conf.checkers)) {
+        const actions = Object.keys(IMPLEMENTED[service as ModelledService]);
+        for (const action of actions) {
+          const base = calls.find((c) => c.service === service && c.action === action);
+          for (const limit of statedLimits(checker.model, action)) {
+            const probe: Call = {
+              service: service as ModelledService,
+              action,
+              input: pastLimit(base?.input ?? {}, limit),
+            };
+            const n = conf.exchanges.length;
+            await drive(sim.hosts[A]!, [probe]);
+            const x = conf.exchanges[n]!;
+            const name = `${service}:${action}.${limit.member} ${limit.kind === "count" ? "elements" : "value"} > ${limit.max} (${limit.source})`;
+            probed.push(name);
+            const named =
+              new RegExp(limit.member.replace(/s$/, ""), "i").test(x.response) ||
+              /FilterLimitExceeded/.test(x.response);
+            if (x.status === 200 || !named)
+              accepted.push(`${name}: ${x.status} ${/<Message>([^<]*)/.exec(x.response)?.[1] ?? ""}`);
+          }
+        }
+      }
+    } finally {
+      await sim.stop();
+    }
+    console.log(`# probed ${probed.length} stated limits:\n# ${probed.join("\n# ")}`);
+    assert.ok(probed.length >= 15, `only ${probed.length} limits found in the models`);
+    assert.deepEqual(accepted, [], "refused, with a message naming the member");
   });
 });

@@ -12,6 +12,7 @@ import {
 } from "./faults";
 import type { FleetFile } from "./fleet";
 import { ImdsServer } from "./imds";
+import { overLimit } from "./limits";
 import { parseQuery, str } from "./query";
 import { AUTOSCALING_XMLNS, autoscalingActions } from "./services/autoscaling";
 import type { ActionHandler } from "./services/common";
@@ -276,6 +277,8 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     }
     if (!handler)
       return fail(400, "InvalidAction", `The action ${action} is not valid for this web service.`);
+    const tooMany = overLimit(service, action, params);
+    if (tooMany) return fail(400, tooMany.code, tooMany.message);
 
     const read = isRead(action);
     const slow = outcome.slow;
