@@ -402,6 +402,14 @@ export async function readSelfLifecycle(
   return { lifecycleState: me.LifecycleState ?? "Unknown", health: me.HealthStatus ?? "" };
 }
 
+/**
+ * The descriptions DescribeInstanceHealth gives, as the ELB API reference lists them (InstanceState:
+ * "This string can contain one or more of the following messages"); "N/A" says nothing about
+ * registration, so it is not among them here.
+ */
+const DOCUMENTED_CLASSIC_DESCRIPTION =
+  /^(A transient error occurred|Instance has failed at least|Instance has not passed|Instance registration is still in progress|Instance is in the EC2 Availability Zone|Instance is not currently registered|Instance deregistration currently in progress|Disable Availability Zone is currently in progress|Instance is in (pending|stopped|terminated) state)/;
+
 /** Asked about a terminated instance, both APIs answer that it is not a valid instance: it is gone from them. */
 const isGoneInstance = (err: unknown) =>
   err instanceof AwsCallError &&
@@ -429,7 +437,17 @@ export async function readSelfInLoadBalancer(
     const s = res.InstanceStates?.[0];
     // AWS leaves out instances it no longer knows: not listed is not registered.
     if (!s) return { state: "absent", detail: "not registered" };
-    return classifyClassic(s.State, s.Description);
+    const health = classifyClassic(s.State, s.Description);
+    if (s.State === "InService" || DOCUMENTED_CLASSIC_DESCRIPTION.test(s.Description ?? "")) return health;
+    // An answer in no wording AWS documents (moto's bare "Unknown", say): the load balancer's own
+    // instance list says whether this host is still registered.
+    const listed = await awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancers", ctx.signal, (o) =>
+      ctx.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: [lb.name] }), o),
+    );
+    const instances = listed.LoadBalancerDescriptions?.[0]?.Instances;
+    return instances && !instances.some((i) => i.InstanceId === id)
+      ? { state: "absent", detail: "not registered" }
+      : health;
   }
   const target = selfTarget ?? { id, ports: lb.port !== undefined ? [lb.port] : [] };
   const targets = target.ports.length
