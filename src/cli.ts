@@ -23,6 +23,10 @@ const list = (v: unknown): string[] =>
     .map((x) => x.trim())
     .filter(Boolean);
 
+/** Repeated flags, each one whole: an Auto Scaling group's name may itself contain a comma. */
+const names = (v: unknown): string[] =>
+  (Array.isArray(v) ? v : v === undefined ? [] : [v]).map((x) => String(x).trim()).filter(Boolean);
+
 /**
  * Every option, once: the CLI, `BALANCED_*` environment variables (yargs' `.env`) and the README's
  * table are all generated from this.
@@ -129,7 +133,7 @@ export const IAM_OPTIONS = {
   group: {
     type: "string",
     array: true,
-    describe: "`iam-policy`: scope the changes to this Auto Scaling group (repeatable, or a comma list)",
+    describe: "`iam-policy`: scope the changes to this Auto Scaling group (repeatable; a name may contain commas)",
   },
   standalone: {
     type: "boolean",
@@ -487,7 +491,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       waitForTurnSeconds,
       staleAfterSeconds,
       command: command === "run" ? commandArgv : undefined,
-      groups: list(get("group")),
+      groups: names(get("group")),
       standaloneIam: Boolean(get("standalone")),
       onFailure: get("on-failure") === "in" ? "in" : "stay",
       policy: {

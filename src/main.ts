@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import { parseInvocation } from "./cli";
 import type { Run } from "./commands/run";
 import { iamPolicy } from "./core/iam";
@@ -12,6 +13,9 @@ import { createReporter } from "./ui/reporter";
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= "true";
 
 const controller = new AbortController();
+// Every call in flight listens on this one signal: ten target groups read at once are 20 listeners,
+// past Node's warning threshold of 10, which is for leaks, not for this.
+setMaxListeners(200, controller.signal);
 for (const signal of ["SIGINT", "SIGTERM"] as const) {
   process.on(signal, () => {
     // A second signal means "now": leave without the report.

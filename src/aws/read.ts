@@ -112,70 +112,141 @@ function groupView(g: AutoScalingGroup): GroupView {
 
 const unique = (xs: string[]) => [...new Set(xs)];
 
+/**
+ * A load balancer or target group deleted under the group (which may keep naming it) answers
+ * NotFound: it serves no traffic, so there is nothing to leave or wait for there.
+ */
+const GONE_LB_CODES = new Set([
+  "AccessPointNotFoundException",
+  "LoadBalancerNotFound",
+  "TargetGroupNotFoundException",
+  "TargetGroupNotFound",
+]);
+export const isGoneLoadBalancer = (err: unknown) =>
+  err instanceof AwsCallError && GONE_LB_CODES.has(err.awsCode);
+
+/**
+ * Describes `keys` in one call; when AWS answers NotFound (one missing name fails the whole call),
+ * asks for each to learn which are gone.
+ */
+async function describeEach<T>(
+  keys: string[],
+  describe: (keys: string[]) => Promise<T[]>,
+): Promise<{ found: T[]; gone: string[] }> {
+  try {
+    return { found: await describe(keys), gone: [] };
+  } catch (err) {
+    if (!isGoneLoadBalancer(err) || keys.length === 0) throw err;
+  }
+  const each = await Promise.all(
+    keys.map((k) =>
+      describe([k]).then(
+        (found) => ({ found, gone: [] as string[] }),
+        (err: unknown) => {
+          if (isGoneLoadBalancer(err)) return { found: [] as T[], gone: [k] };
+          throw err;
+        },
+      ),
+    ),
+  );
+  return { found: each.flatMap((e) => e.found), gone: each.flatMap((e) => e.gone) };
+}
+
+/** Runs a read of one load balancer; undefined when it turns out to be gone meanwhile. */
+async function unlessGone<T>(read: () => Promise<T>): Promise<T | undefined> {
+  try {
+    return await read();
+  } catch (err) {
+    if (isGoneLoadBalancer(err)) return undefined;
+    throw err;
+  }
+}
+
+export interface LoadBalancerRead {
+  views: LoadBalancerView[];
+  /** Labels (`elb/NAME`, `tg/ARN`) of those named that no longer exist. */
+  gone: string[];
+}
+
 export async function readClassic(
   ctx: ReadContext,
   names: string[],
   groupLbs: Set<string>,
-): Promise<LoadBalancerView[]> {
-  if (names.length === 0) return [];
-  const described = await awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancers", ctx.signal, (o) =>
-    ctx.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: names }), o),
+): Promise<LoadBalancerRead> {
+  if (names.length === 0) return { views: [], gone: [] };
+  const described = await describeEach(names, async (batch) => {
+    const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancers", ctx.signal, (o) =>
+      ctx.clients.elb.send(new DescribeLoadBalancersCommand({ LoadBalancerNames: batch }), o),
+    );
+    return res.LoadBalancerDescriptions ?? [];
+  });
+  const present = names.filter((n) => !described.gone.includes(n));
+  const read = await Promise.all(
+    present.map((name) =>
+      unlessGone(async () => {
+        const d = described.found.find((x) => x.LoadBalancerName === name);
+        const [attrs, health] = await Promise.all([
+          awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancerAttributes", ctx.signal, (o) =>
+            ctx.clients.elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: name }), o),
+          ),
+          awsCall(ctx.log, "elasticloadbalancing:DescribeInstanceHealth", ctx.signal, (o) =>
+            ctx.clients.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: name }), o),
+          ),
+        ]);
+        const draining = attrs.LoadBalancerAttributes?.ConnectionDraining;
+        // DescribeInstanceHealth also answers for instances no longer registered; the load balancer's
+        // own instance list says who is (AWS: "the state of terminated instances is not returned").
+        const registered = new Set((d?.Instances ?? []).map((i) => i.InstanceId));
+        const members: Record<string, MemberHealth> = {};
+        for (const s of health.InstanceStates ?? []) {
+          if (!s.InstanceId) continue;
+          members[s.InstanceId] =
+            d?.Instances && !registered.has(s.InstanceId)
+              ? { state: "absent", detail: "not registered" }
+              : classifyClassic(s.State, s.Description);
+        }
+        return {
+          kind: "classic" as const,
+          name,
+          id: name,
+          source:
+            ctx.extraLoadBalancerNames.includes(name) && !groupLbs.has(name)
+              ? ("named" as const)
+              : ("group" as const),
+          drainSeconds: draining?.Enabled ? (draining.Timeout ?? 300) : 0,
+          healthCheckIntervalSeconds: d?.HealthCheck?.Interval ?? 30,
+          healthyThreshold: d?.HealthCheck?.HealthyThreshold ?? 10,
+          healthChecksEnabled: true,
+          targetType: "instance" as const,
+          port: undefined,
+          members,
+        };
+      }),
+    ),
   );
-  return Promise.all(
-    names.map(async (name) => {
-      const d = described.LoadBalancerDescriptions?.find((x) => x.LoadBalancerName === name);
-      const [attrs, health] = await Promise.all([
-        awsCall(ctx.log, "elasticloadbalancing:DescribeLoadBalancerAttributes", ctx.signal, (o) =>
-          ctx.clients.elb.send(new DescribeLoadBalancerAttributesCommand({ LoadBalancerName: name }), o),
-        ),
-        awsCall(ctx.log, "elasticloadbalancing:DescribeInstanceHealth", ctx.signal, (o) =>
-          ctx.clients.elb.send(new DescribeInstanceHealthCommand({ LoadBalancerName: name }), o),
-        ),
-      ]);
-      const draining = attrs.LoadBalancerAttributes?.ConnectionDraining;
-      // DescribeInstanceHealth also answers for instances no longer registered; the load balancer's
-      // own instance list says who is (AWS: "the state of terminated instances is not returned").
-      const registered = new Set((d?.Instances ?? []).map((i) => i.InstanceId));
-      const members: Record<string, MemberHealth> = {};
-      for (const s of health.InstanceStates ?? []) {
-        if (!s.InstanceId) continue;
-        members[s.InstanceId] =
-          d?.Instances && !registered.has(s.InstanceId)
-            ? { state: "absent", detail: "not registered" }
-            : classifyClassic(s.State, s.Description);
-      }
-      return {
-        kind: "classic" as const,
-        name,
-        id: name,
-        source:
-          ctx.extraLoadBalancerNames.includes(name) && !groupLbs.has(name)
-            ? ("named" as const)
-            : ("group" as const),
-        drainSeconds: draining?.Enabled ? (draining.Timeout ?? 300) : 0,
-        healthCheckIntervalSeconds: d?.HealthCheck?.Interval ?? 30,
-        healthyThreshold: d?.HealthCheck?.HealthyThreshold ?? 10,
-        healthChecksEnabled: true,
-        targetType: "instance" as const,
-        port: undefined,
-        members,
-      };
-    }),
-  );
+  const views = read.filter((v) => v !== undefined);
+  const gone = names.filter((n) => !views.some((v) => v.name === n));
+  return { views, gone: gone.map((n) => `elb/${n}`) };
 }
 
-async function describeTargetGroups(ctx: ReadContext, arns: string[]): Promise<TargetGroup[]> {
+async function describeTargetGroups(
+  ctx: ReadContext,
+  arns: string[],
+): Promise<{ found: TargetGroup[]; gone: string[] }> {
   const batches: string[][] = [];
   for (let i = 0; i < arns.length; i += TARGET_GROUP_BATCH)
     batches.push(arns.slice(i, i + TARGET_GROUP_BATCH));
   const pages = await Promise.all(
     batches.map((batch) =>
-      awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroups", ctx.signal, (o) =>
-        ctx.clients.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: batch }), o),
-      ),
+      describeEach(batch, async (some) => {
+        const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroups", ctx.signal, (o) =>
+          ctx.clients.elbv2.send(new DescribeTargetGroupsCommand({ TargetGroupArns: some }), o),
+        );
+        return res.TargetGroups ?? [];
+      }),
     ),
   );
-  return pages.flatMap((p) => p.TargetGroups ?? []);
+  return { found: pages.flatMap((p) => p.found), gone: pages.flatMap((p) => p.gone) };
 }
 
 /** EC2 takes at most 200 values in one filter ("FilterLimitExceeded" beyond). */
@@ -225,72 +296,78 @@ export async function readTargetGroups(
   arns: string[],
   instanceIds: string[] | undefined,
   groupLbs: Set<string>,
-): Promise<{ views: LoadBalancerView[]; selfTargets: Record<string, SelfTarget> }> {
-  if (arns.length === 0) return { views: [], selfTargets: {} };
-  const groups = await describeTargetGroups(ctx, arns);
+): Promise<LoadBalancerRead & { selfTargets: Record<string, SelfTarget> }> {
+  if (arns.length === 0) return { views: [], gone: [], selfTargets: {} };
+  const described = await describeTargetGroups(ctx, arns);
+  const groups = described.found;
   const needIps = instanceIds !== undefined && groups.some((g) => g.TargetType === "ip");
   const ipToInstance = needIps ? await privateIps(ctx, instanceIds) : new Map<string, string>();
   const selfTargets: Record<string, SelfTarget> = {};
-  const views = await Promise.all(
-    arns.map(async (arn) => {
-      const tg = groups.find((g) => g.TargetGroupArn === arn);
-      const [attrs, health] = await Promise.all([
-        awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroupAttributes", ctx.signal, (o) =>
-          ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }), o),
-        ),
-        awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
-          ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }), o),
-        ),
-      ]);
-      const targetType = tg?.TargetType === "ip" ? "ip" : "instance";
-      const byInstance = new Map<string, MemberHealth[]>();
-      const selfId = targetType === "ip" ? (ctx.identity.privateIp ?? "") : ctx.identity.instanceId;
-      const selfPorts: number[] = [];
-      for (const d of health.TargetHealthDescriptions ?? []) {
-        const targetId = d.Target?.Id ?? "";
-        const instanceId =
-          targetType !== "ip"
-            ? targetId
-            : targetId === selfId
-              ? ctx.identity.instanceId
-              : (ipToInstance.get(targetId) ?? (instanceIds === undefined ? targetId : undefined));
-        if (targetId === selfId && d.Target?.Port !== undefined) selfPorts.push(d.Target.Port);
-        if (!instanceId) continue;
-        const list = byInstance.get(instanceId) ?? [];
-        list.push(
-          classifyNotInUse(
-            classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),
-            (tg?.LoadBalancerArns?.length ?? 0) > 0,
+  const present = arns.filter((a) => !described.gone.includes(a));
+  const read = await Promise.all(
+    present.map((arn) =>
+      unlessGone(async () => {
+        const tg = groups.find((g) => g.TargetGroupArn === arn);
+        const [attrs, health] = await Promise.all([
+          awsCall(ctx.log, "elasticloadbalancing:DescribeTargetGroupAttributes", ctx.signal, (o) =>
+            ctx.clients.elbv2.send(new DescribeTargetGroupAttributesCommand({ TargetGroupArn: arn }), o),
           ),
-        );
-        byInstance.set(instanceId, list);
-      }
-      selfTargets[arn] = {
-        id: selfId,
-        ports: selfPorts.length ? selfPorts : tg?.Port !== undefined ? [tg.Port] : [],
-      };
-      const delay = attrs.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value;
-      const name = tg?.TargetGroupName ?? arn.split("/")[1] ?? arn;
-      return {
-        kind: "target-group" as const,
-        name,
-        id: arn,
-        source:
-          ctx.extraTargetGroupArns.includes(arn) && !groupLbs.has(arn)
-            ? ("named" as const)
-            : ("group" as const),
-        drainSeconds: delay !== undefined ? Number(delay) : 300,
-        healthCheckIntervalSeconds: tg?.HealthCheckIntervalSeconds ?? 30,
-        healthyThreshold: tg?.HealthyThresholdCount ?? 5,
-        healthChecksEnabled: tg?.HealthCheckEnabled ?? true,
-        routed: (tg?.LoadBalancerArns?.length ?? 0) > 0,
-        targetType: targetType as "instance" | "ip",
-        port: tg?.Port,
-        members: Object.fromEntries([...byInstance].map(([id, states]) => [id, combineMembers(states)])),
-      };
-    }),
+          awsCall(ctx.log, "elasticloadbalancing:DescribeTargetHealth", ctx.signal, (o) =>
+            ctx.clients.elbv2.send(new DescribeTargetHealthCommand({ TargetGroupArn: arn }), o),
+          ),
+        ]);
+        const targetType = tg?.TargetType === "ip" ? "ip" : "instance";
+        const byInstance = new Map<string, MemberHealth[]>();
+        const selfId = targetType === "ip" ? (ctx.identity.privateIp ?? "") : ctx.identity.instanceId;
+        const selfPorts: number[] = [];
+        for (const d of health.TargetHealthDescriptions ?? []) {
+          const targetId = d.Target?.Id ?? "";
+          const instanceId =
+            targetType !== "ip"
+              ? targetId
+              : targetId === selfId
+                ? ctx.identity.instanceId
+                : (ipToInstance.get(targetId) ?? (instanceIds === undefined ? targetId : undefined));
+          if (targetId === selfId && d.Target?.Port !== undefined) selfPorts.push(d.Target.Port);
+          if (!instanceId) continue;
+          const list = byInstance.get(instanceId) ?? [];
+          list.push(
+            classifyNotInUse(
+              classifyTarget(d.TargetHealth?.State, d.TargetHealth?.Reason, d.TargetHealth?.Description),
+              (tg?.LoadBalancerArns?.length ?? 0) > 0,
+            ),
+          );
+          byInstance.set(instanceId, list);
+        }
+        selfTargets[arn] = {
+          id: selfId,
+          ports: selfPorts.length ? selfPorts : tg?.Port !== undefined ? [tg.Port] : [],
+        };
+        const delay = attrs.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value;
+        const name = tg?.TargetGroupName ?? arn.split("/")[1] ?? arn;
+        return {
+          kind: "target-group" as const,
+          name,
+          id: arn,
+          source:
+            ctx.extraTargetGroupArns.includes(arn) && !groupLbs.has(arn)
+              ? ("named" as const)
+              : ("group" as const),
+          drainSeconds: delay !== undefined ? Number(delay) : 300,
+          healthCheckIntervalSeconds: tg?.HealthCheckIntervalSeconds ?? 30,
+          healthyThreshold: tg?.HealthyThresholdCount ?? 5,
+          healthChecksEnabled: tg?.HealthCheckEnabled ?? true,
+          routed: (tg?.LoadBalancerArns?.length ?? 0) > 0,
+          targetType: targetType as "instance" | "ip",
+          port: tg?.Port,
+          members: Object.fromEntries([...byInstance].map(([id, states]) => [id, combineMembers(states)])),
+        };
+      }),
+    ),
   );
-  return { views, selfTargets };
+  const views = read.filter((v) => v !== undefined);
+  const gone = arns.filter((a) => !views.some((v) => v.id === a)).map((a) => `tg/${a}`);
+  return { views, gone, selfTargets };
 }
 
 /** When each instance now in Standby was moved there: its newest "moved to standby" activity. */
@@ -367,7 +444,8 @@ export async function readSnapshot(ctx: ReadContext, groupName?: string): Promis
       instanceId: ctx.identity.instanceId,
       region: ctx.identity.region,
       group,
-      loadBalancers: [...classic, ...tgs.views],
+      loadBalancers: [...classic.views, ...tgs.views],
+      gone: [...classic.gone, ...tgs.gone],
       activities: (activities.Activities ?? [])
         .filter((a) => !TERMINAL_ACTIVITY.has(a.StatusCode ?? ""))
         .map((a) => ({
@@ -432,6 +510,7 @@ export async function readSelfInLoadBalancer(
       );
     } catch (err) {
       if (isGoneInstance(err)) return { state: "absent", detail: "the instance no longer exists" };
+      if (isGoneLoadBalancer(err)) return { state: "absent", detail: "the load balancer no longer exists" };
       throw err;
     }
     const s = res.InstanceStates?.[0];
@@ -460,6 +539,7 @@ export async function readSelfInLoadBalancer(
     );
   } catch (err) {
     if (isGoneInstance(err)) return { state: "absent", detail: "the instance no longer exists" };
+    if (isGoneLoadBalancer(err)) return { state: "absent", detail: "the target group no longer exists" };
     throw err;
   }
   return combineMembers(

@@ -25,7 +25,7 @@ import { outKey, type StandaloneLb, type StandaloneSnapshot } from "../core/stan
 import { TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
 import { awsCall } from "./clients";
-import { type ReadContext, type ReadResult, readClassic, readTargetGroups } from "./read";
+import { isGoneLoadBalancer, type ReadContext, type ReadResult, readClassic, readTargetGroups } from "./read";
 import { clockAttempts, RELEASE_DEADLINE_MS, type TurnStore } from "./turn";
 
 /** The largest page both APIs allow (DescribeLoadBalancers, DescribeTargetGroups). */
@@ -86,16 +86,30 @@ export async function readStandalone(
   names: string[],
   arns: string[],
 ): Promise<StandaloneRead> {
-  const [classic, tgs, tagged] = await Promise.all([
+  const reads = Promise.all([
     readClassic(ctx, names, new Set()),
     readTargetGroups(ctx, arns, undefined, new Set()),
-    readTags(ctx, names, arns),
   ]);
-  const views = [...classic, ...tgs.views];
+  const tagsOfAll = readTags(ctx, names, arns);
+  const [[classic, tgs], tagged] = await Promise.all([
+    reads,
+    // A deleted one fails the whole DescribeTags: ask again for those still there.
+    tagsOfAll.catch(async (err: unknown) => {
+      if (!isGoneLoadBalancer(err)) throw err;
+      const [c, t] = await reads;
+      return readTags(
+        ctx,
+        c.views.map((v) => v.name),
+        t.views.map((v) => v.id),
+      );
+    }),
+  ]);
+  const views = [...classic.views, ...tgs.views];
   return {
     snapshot: {
       instanceId: ctx.identity.instanceId,
       region: ctx.identity.region,
+      gone: [...classic.gone, ...tgs.gone],
       loadBalancers: views.map((lb) => ({
         lb,
         tags: tagged.tags.get(lb.id) ?? {},

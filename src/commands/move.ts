@@ -226,7 +226,20 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
       ),
     );
   }
-  await setMinSize(run, ctx, g.name, plan.record.loweredTo);
+  try {
+    await setMinSize(run, ctx, g.name, plan.record.loweredTo);
+  } catch (err) {
+    // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
+    // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
+    if (plan.writeRecord && err instanceof AwsCallError)
+      await awsCall(run.log, "autoscaling:DeleteTags", undefined, (o) =>
+        ctx.clients.autoscaling.send(
+          new DeleteTagsCommand({ Tags: [tagOf(g.name, recordKey(id), formatRecord(plan.record))] }),
+          o,
+        ),
+      ).catch(() => undefined);
+    throw err;
+  }
   g.minSize = plan.record.loweredTo;
 }
 

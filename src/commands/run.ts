@@ -101,7 +101,18 @@ export class Run {
   async refresh(groupName?: string): Promise<ReadResult> {
     const ctx = await this.context();
     this.read = await readSnapshot(ctx, groupName ?? this.read?.snapshot.group.name);
+    this.sayGone(this.read.snapshot.gone);
     return this.read;
+  }
+
+  private saidGone = new Set<string>();
+  /** Load balancers found deleted: said once a run, since nothing is left to do there. */
+  sayGone(gone: string[] | undefined): void {
+    for (const label of gone ?? []) {
+      if (this.saidGone.has(label)) continue;
+      this.saidGone.add(label);
+      this.reporter.step(`warning: ${goneLine(label)}`);
+    }
   }
 
   /** Times a step, for the report. */
@@ -114,3 +125,7 @@ export class Run {
     }
   }
 }
+
+/** One deleted load balancer, as the agent tells it. */
+export const goneLine = (label: string) =>
+  `${label} no longer exists (deleted): it serves no traffic, so there is nothing to leave or wait for there`;

@@ -80,6 +80,7 @@ async function read(run: Run, ctx: ReadContext) {
       );
   }
   run.standalone = await run.timed("read", () => readStandalone(ctx, names, arns));
+  run.sayGone(run.standalone.snapshot.gone);
   return run.standalone.snapshot;
 }
 

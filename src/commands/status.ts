@@ -78,6 +78,20 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
   return lines;
 }
 
+/** Peers named on the status line: the ones not serving first, then enough to recognise the group. */
+const PEERS_SHOWN = 10;
+function peerList(s: Snapshot, peers: Snapshot["group"]["instances"]): string {
+  const described = peers.map((p) => ({
+    p,
+    healthy: isHealthyServing(s, p),
+    text: `${p.id} ${isHealthyServing(s, p) ? "healthy" : p.lifecycleState === "InService" ? "unhealthy" : p.lifecycleState}`,
+  }));
+  const ordered = [...described.filter((d) => !d.healthy), ...described.filter((d) => d.healthy)];
+  const shown = ordered.slice(0, PEERS_SHOWN).map((d) => d.text);
+  const more = ordered.length - shown.length;
+  return shown.join(", ") + (more > 0 ? `, and ${more} more (status --json lists them all)` : "");
+}
+
 /** Read, decide, print: shows what `out` and `in` would do now, and why. */
 export function status(run: Run): Promise<StatusResult> {
   return byMode(
@@ -113,10 +127,9 @@ async function groupStatus(run: Run): Promise<StatusResult> {
       const m = memberOf(lb, me.id);
       return `${pad("")}${lbLabel(lb).padEnd(28)} ${m.state}${m.state === "healthy" ? "" : ` (${m.detail})`}`;
     }),
+    ...(s.gone ?? []).map((label) => `${pad("")}${label.padEnd(28)} gone (deleted: serves no traffic)`),
     `${pad("peers")}${budget.healthyPeers.length} of ${peers.length} healthy` +
-      (peers.length
-        ? `: ${peers.map((p) => `${p.id} ${isHealthyServing(s, p) ? "healthy" : p.lifecycleState === "InService" ? "unhealthy" : p.lifecycleState}`).join(", ")}`
-        : ""),
+      (peers.length ? `: ${peerList(s, peers)}` : ""),
     `${pad("budget")}at least ${budget.requiredHealthy} healthy must remain` +
       (budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "") +
       `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,

@@ -66,6 +66,8 @@ export interface StandaloneSnapshot {
   region: string;
   loadBalancers: StandaloneLb[];
   takenAt: number;
+  /** Named load balancers that no longer exist (`elb/NAME`, `tg/ARN`): left out. */
+  gone?: string[];
 }
 
 export type StandaloneStep =

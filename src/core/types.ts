@@ -93,6 +93,11 @@ export interface Snapshot {
   takenAt: number;
   /** For instances in Standby: when they were moved there, if the recent activities say. */
   standbySince: Record<string, string>;
+  /**
+   * Load balancers and target groups the group (or the command line) names that no longer exist
+   * (`elb/NAME`, `tg/ARN`): deleted, they serve no traffic, so they are left out of the decision.
+   */
+  gone?: string[];
 }
 
 /** A count or a percentage of desired capacity, as `--min-healthy 2` or `--min-healthy 50%`. */

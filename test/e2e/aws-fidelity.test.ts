@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { runCli } from "../helpers/cli";
+import { registrationsOf, runCli } from "../helpers/cli";
 import { control } from "../helpers/clients";
 import { type FleetFile, generatedInstanceId, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
@@ -111,5 +111,115 @@ describe("AWS as it behaves, not as the simulator once invented it", () => {
     assert.equal(res.code, 3, res.stderr);
     assert.match(res.stderr, /refusing: 0 healthy peers would remain/);
     assert.equal(sim.world().instances.get(A)!.lifecycleState, "InService");
+  });
+
+  const deleted: [
+    string,
+    string,
+    { kind: "delete-target-group" | "delete-load-balancer"; name: string },
+    RegExp,
+  ][] = [
+    [
+      "a target group",
+      "web-classic",
+      { kind: "delete-target-group", name: "web-tg" },
+      /tg\/arn:\S+web-tg\S* no longer exists \(deleted\)/,
+    ],
+    [
+      "a classic ELB",
+      "web-tg",
+      { kind: "delete-load-balancer", name: "web-classic" },
+      /elb\/web-classic no longer exists \(deleted\)/,
+    ],
+  ];
+  for (const [what, remaining, event, said] of deleted)
+    it(`${what} deleted under the group: status, out and in go on without it, and say so`, async () => {
+      sim = await startSim(loadFleet("three-hosts"));
+      await control(sim, "POST", "events", event);
+      const status = await runCli(sim.hosts[A]!, ["status"]);
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /gone \(deleted: serves no traffic\)/);
+      assert.match(status.stderr, said);
+      const out = await runCli(sim.hosts[A]!, ["out"]);
+      assert.equal(out.code, 0, out.stderr);
+      assert.match(out.stderr, said);
+      assert.equal(sim.world().instances.get(A)!.lifecycleState, "Standby");
+      const back = await runCli(sim.hosts[A]!, ["in", "-q"]);
+      assert.equal(back.code, 0, back.stderr);
+      const state = (await control(sim, "GET", "state")) as {
+        instances: { id: string; lifecycleState: string }[];
+        loadBalancers: { name: string; instances: Record<string, string> }[];
+        targetGroups: { name: string; targets: { id: string; state: string }[] }[];
+      };
+      assert.equal(state.instances.find((i) => i.id === A)!.lifecycleState, "InService");
+      const serving = [
+        ...state.loadBalancers.filter((lb) => lb.instances[A] === "InService").map((lb) => lb.name),
+        ...state.targetGroups
+          .filter((tg) => tg.targets.some((t) => t.id === A && t.state === "healthy"))
+          .map((tg) => tg.name),
+      ];
+      assert.deepEqual(serving, [remaining], "serving again where it still can");
+    });
+
+  it("a host in no group whose named classic ELB was deleted: out and in use the target group alone", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    const S = "i-0c000000000000001";
+    const tg = [...sim.world().targetGroups.values()][0]!.arn;
+    await control(sim, "POST", "events", { kind: "delete-load-balancer", name: "app-classic" });
+    const named = ["--load-balancer", "app-classic", "--target-group", tg];
+    const out = await runCli(sim.hosts[S]!, ["out", ...named]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /elb\/app-classic no longer exists/);
+    assert.deepEqual((await registrationsOf(sim, S)).targets, {}, "deregistered from the target group");
+    const back = await runCli(sim.hosts[S]!, ["in", "-q", ...named]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual((await registrationsOf(sim, S)).targets, { "app-tg": "healthy" });
+  });
+
+  it("status on 1,000 instances behind ten target groups: a readable peers line and no listener warning", async () => {
+    sim = await startSim(loadFleet("large"));
+    const host = sim.hosts[generatedInstanceId(1, 1)]!;
+    const res = await runCli(host, ["status"]);
+    assert.equal(res.code, 0, res.stderr);
+    const peers = res.stdout.split("\n").find((l) => l.startsWith("peers"))!;
+    assert.match(peers, /and 989 more \(status --json lists them all\)$/);
+    assert.ok(peers.length < 400, `peers line of ${peers.length} characters`);
+    assert.doesNotMatch(res.stderr, /MaxListenersExceededWarning/);
+  });
+
+  it("a MinSize lowering AWS refuses is taken back: no record, and status does not claim it", async () => {
+    sim = await startSim(loadFleet("min-equals-desired"));
+    await control(sim, "POST", "faults", {
+      kind: "deny",
+      service: "autoscaling",
+      action: "UpdateAutoScalingGroup",
+    });
+    const out = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(out.code, 7, out.stderr);
+    assert.match(out.stderr, /autoscaling:UpdateAutoScalingGroup/);
+    const g = sim.world().groups.get("web")!;
+    assert.deepEqual(
+      [...g.tags.keys()].filter((k) => k.startsWith("balanced:min-size")),
+      [],
+    );
+    assert.equal(sim.world().instances.get(A)!.lifecycleState, "InService");
+    await control(sim, "DELETE", "faults");
+    const status = await runCli(sim.hosts[A]!, ["status"]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.doesNotMatch(status.stdout, /MinSize lowered/);
+  });
+
+  it("iam-policy --group takes a group name with a comma whole", async () => {
+    const res = await runCli({ env: {} }, ["iam-policy", "--group", "web,blue", "--group", "api"]);
+    assert.equal(res.code, 0, res.stderr);
+    const arns = (
+      JSON.parse(res.stdout) as { Statement: { Resource: string | string[] }[] }
+    ).Statement.flatMap((st) => st.Resource);
+    assert.ok(
+      arns.some((a) => a.endsWith("autoScalingGroupName/web,blue")),
+      arns.join(" "),
+    );
+    assert.ok(arns.some((a) => a.endsWith("autoScalingGroupName/api")));
+    assert.ok(!arns.some((a) => a.endsWith("autoScalingGroupName/web")));
   });
 });
