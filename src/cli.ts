@@ -133,7 +133,8 @@ export const IAM_OPTIONS = {
   group: {
     type: "string",
     array: true,
-    describe: "`iam-policy`: scope the changes to this Auto Scaling group (repeatable; a name may contain commas)",
+    describe:
+      "`iam-policy`: scope the changes to this Auto Scaling group (repeatable; a name may contain commas)",
   },
   standalone: {
     type: "boolean",

@@ -21,7 +21,7 @@ import {
   RemoveTagsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { classifyTarget, goneFrom } from "../core/health";
-import { outKey, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
+import { outKey, parseRemovals, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
 import { TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
 import { awsCall } from "./clients";
@@ -254,6 +254,28 @@ export function lbTurnStore(lbs: StandaloneLb[]): TurnStore {
  */
 export function releaseLbTurn(ctx: ReadContext, lbs: StandaloneLb[]): Promise<void> {
   return removeTags(ctx, lbs, TURN_TAG, AbortSignal.timeout(RELEASE_DEADLINE_MS));
+}
+
+/**
+ * This host's removal records on these load balancers (by id): for a group's host, on the ones
+ * named on the command line that the group does not manage, which Standby does not leave.
+ */
+export async function readOwnRemovals(
+  ctx: ReadContext,
+  lbs: LoadBalancerView[],
+): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  if (lbs.length === 0) return out;
+  const { tags } = await readTags(
+    ctx,
+    lbs.filter((lb) => lb.kind === "classic").map((lb) => lb.id),
+    lbs.filter((lb) => lb.kind === "target-group").map((lb) => lb.id),
+  );
+  for (const lb of lbs) {
+    const mine = parseRemovals(tags.get(lb.id) ?? {}).find((r) => r.instanceId === ctx.identity.instanceId);
+    if (mine) out.set(lb.id, mine.ports);
+  }
+  return out;
 }
 
 export const recordRemoval = (ctx: ReadContext, lbs: StandaloneLb[], value: (l: StandaloneLb) => string) =>

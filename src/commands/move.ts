@@ -14,6 +14,7 @@ import {
   readSelfInLoadBalancer,
   readSelfLifecycle,
 } from "../aws/read";
+import { deregister, forgetRemoval, recordRemoval, register } from "../aws/standalone";
 import {
   ActDeadlineError,
   actUnder,
@@ -38,9 +39,10 @@ import {
   type Step,
   withTurn,
 } from "../core/decide";
-import { goneFrom, lbLabel, servesOrNeedNot } from "../core/health";
+import { goneFrom, lbLabel, memberOf, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
 import { parseShutdownValue, shutdownKey, shutdownValue } from "../core/shutdown";
+import { formatRemoval, outKey, type StandaloneLb } from "../core/standalone";
 import {
   defaultInTimeoutSeconds,
   defaultOutTimeoutSeconds,
@@ -371,6 +373,7 @@ async function waitOut(
   onLeaving?: () => Promise<void>,
 ): Promise<void> {
   const lbs = run.snapshot!.loadBalancers;
+  await leaveNamed(run, ctx);
   const expectedAt = Date.now() + drainSeconds(lbs) * 1000;
   const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
   run.reporter.step(
@@ -439,8 +442,53 @@ async function waitStandby(run: Run, ctx: ReadContext, deadlineAt: number): Prom
     throw timedOut(`timed out waiting for this host to reach Standby: it is ${outcome.state}`);
 }
 
+/**
+ * Load balancers named on the command line that the group does not manage: Standby does not take
+ * this host out of them, so balanced does, recording there what it removed, for `in` (as for a host
+ * in no group). Where it is already draining or gone, there is nothing to do.
+ */
+async function leaveNamed(run: Run, ctx: ReadContext): Promise<void> {
+  const me = ctx.identity.instanceId;
+  const lbs: StandaloneLb[] = run
+    .snapshot!.loadBalancers.filter((lb) => lb.source === "named")
+    .filter((lb) => !["absent", "draining"].includes(memberOf(lb, me).state))
+    .map((lb) => ({
+      lb,
+      tags: {},
+      selfPorts: lb.kind === "classic" ? [] : (run.read!.selfTargets[lb.id]?.ports ?? []),
+    }));
+  if (lbs.length === 0) return;
+  run.reporter.step(
+    `deregistering from ${lbs.map((l) => lbLabel(l.lb)).join(", ")} too: the group does not manage ${lbs.length > 1 ? "them" : "it"}, so Standby does not leave ${lbs.length > 1 ? "them" : "it"} (recorded there as ${outKey(me)}, for \`in\`)`,
+  );
+  const at = new Date().toISOString();
+  await recordRemoval(ctx, lbs, (l) => formatRemoval({ ports: l.selfPorts, by: "out", at }));
+  await Promise.all(lbs.map((l) => deregister(ctx, l, l.selfPorts)));
+}
+
+/** Back into the named load balancers `out` took this host out of (its records say on which ports). */
+async function returnToNamed(run: Run, ctx: ReadContext): Promise<StandaloneLb[]> {
+  const me = ctx.identity.instanceId;
+  const recorded = run
+    .snapshot!.loadBalancers.filter((lb) => lb.source === "named" && lb.removedPorts !== undefined)
+    .map((lb) => ({ lb, tags: {}, selfPorts: lb.removedPorts! }));
+  const absent = recorded.filter((l) => goneFrom(memberOf(l.lb, me)));
+  if (absent.length) {
+    run.reporter.step(
+      `registering again with ${absent.map((l) => lbLabel(l.lb) + (l.selfPorts.length ? ` (port ${l.selfPorts.join(", ")})` : "")).join(", ")}, where \`out\` took this host out`,
+    );
+    await Promise.all(absent.map((l) => register(ctx, l, l.selfPorts)));
+  }
+  // Polls ask for this host on the ports it was registered on.
+  for (const l of recorded)
+    if (l.lb.kind === "target-group" && l.selfPorts.length)
+      run.read!.selfTargets[l.lb.id] = { id: run.read!.selfTargets[l.lb.id]?.id ?? me, ports: l.selfPorts };
+  return recorded;
+}
+
 async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
   const lbs = run.snapshot!.loadBalancers;
+  const returned = await returnToNamed(run, ctx);
   const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
   run.reporter.step(
     `waiting until healthy in ${lbs.map(lbLabel).join(", ") || "the group"} (health checks take about ${healthySeconds(lbs)} s)`,
@@ -492,6 +540,10 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
         (pending ? `, not yet healthy in ${pending}` : "") +
         "; check the application's health check, then run `balanced in` again to keep waiting",
     );
+  }
+  if (returned.length) {
+    await forgetRemoval(ctx, returned);
+    for (const l of returned) l.lb.removedPorts = undefined;
   }
 }
 

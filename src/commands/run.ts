@@ -1,6 +1,7 @@
 import { type AwsClients, CallLog, createClients } from "../aws/clients";
 import { type Identity, readIdentity } from "../aws/identity";
 import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
+import { readOwnRemovals } from "../aws/standalone";
 import type { TurnRelease } from "../aws/turn";
 import type { Budget, Decision } from "../core/decide";
 import type { StandaloneSnapshot } from "../core/standalone";
@@ -100,9 +101,15 @@ export class Run {
 
   async refresh(groupName?: string): Promise<ReadResult> {
     const ctx = await this.context();
-    this.read = await readSnapshot(ctx, groupName ?? this.read?.snapshot.group.name);
-    this.sayGone(this.read.snapshot.gone);
-    return this.read;
+    const read = await readSnapshot(ctx, groupName ?? this.read?.snapshot.group.name);
+    const named = read.snapshot.loadBalancers.filter((lb) => lb.source === "named");
+    if (named.length) {
+      const removed = await readOwnRemovals(ctx, named);
+      for (const lb of named) lb.removedPorts = removed.get(lb.id);
+    }
+    this.read = read;
+    this.sayGone(read.snapshot.gone);
+    return read;
   }
 
   private saidGone = new Set<string>();

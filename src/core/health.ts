@@ -85,6 +85,6 @@ export function isHealthyServing(snapshot: Snapshot, inst: InstanceView): boolea
 
 /** Serves here, or this is a load balancer named on the command line that the instance is not in. */
 export const servesOrNeedNot = (lb: LoadBalancerView, m: MemberHealth) =>
-  servesIn(m) || (lb.source === "named" && m.state === "absent");
+  servesIn(m) || (lb.source === "named" && m.state === "absent" && lb.removedPorts === undefined);
 
 export const lbLabel = (lb: LoadBalancerView) => (lb.kind === "classic" ? `elb/${lb.name}` : `tg/${lb.name}`);

@@ -30,7 +30,10 @@ export const GROUP_ACTIONS = [
   "autoscaling:RecordLifecycleActionHeartbeat",
 ] as const;
 
-/** The changes balanced makes to load balancers themselves: only for hosts in no Auto Scaling group. */
+/**
+ * The changes balanced makes to load balancers themselves: for hosts in no Auto Scaling group, and
+ * for a group's host on the load balancers it is named for that the group does not manage.
+ */
 export const LOAD_BALANCER_ACTIONS = [
   "elasticloadbalancing:DeregisterInstancesFromLoadBalancer",
   "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
@@ -50,7 +53,7 @@ export interface PolicyScope {
   groups: string[];
   /** Add the load balancer changes a host in no Auto Scaling group needs ... */
   standalone: boolean;
-  /** ... scoped to these, when named. */
+  /** ... scoped to these, when named (naming any adds them: a group's host leaves those itself). */
   loadBalancerNames: string[];
   targetGroupArns: string[];
 }
@@ -77,7 +80,7 @@ export function iamPolicy(scope: PolicyScope) {
     Statement: [
       { Sid: "BalancedReads", Effect: "Allow", Action: [...READ_ACTIONS], Resource: "*" },
       { Sid: "BalancedGroupChanges", Effect: "Allow", Action: [...GROUP_ACTIONS], Resource: one(groups) },
-      ...(scope.standalone
+      ...(scope.standalone || loadBalancers[0] !== "*"
         ? [
             {
               Sid: "BalancedLoadBalancerChanges",

@@ -47,6 +47,11 @@ export interface LoadBalancerView {
   port: number | undefined;
   /** Each instance's state in this load balancer, by instance id. */
   members: Record<string, MemberHealth>;
+  /**
+   * A load balancer named on the command line that the group does not manage: the ports balanced
+   * took this host out of it on (its `balanced:out:<instance>` record there), so `in` puts it back.
+   */
+  removedPorts?: number[];
 }
 
 export interface InstanceView {

@@ -222,4 +222,65 @@ describe("AWS as it behaves, not as the simulator once invented it", () => {
     assert.ok(arns.some((a) => a.endsWith("autoScalingGroupName/api")));
     assert.ok(!arns.some((a) => a.endsWith("autoScalingGroupName/web")));
   });
+
+  it("a --target-group the group does not manage: out leaves it too (recorded there), in returns on the same port", async () => {
+    const fleet = loadFleet("three-hosts");
+    fleet.targetGroups!.push({
+      name: "side-tg",
+      port: 80,
+      deregistrationDelay: 2,
+      healthCheck: { interval: 1, healthyThreshold: 2 },
+      loadBalancer: "side-alb",
+    });
+    for (const inst of fleet.groups![0]!.instances!) inst.registeredWith = ["side-tg:8080"];
+    sim = await startSim(fleet);
+    const side = [...sim.world().targetGroups.values()].find((t) => t.name === "side-tg")!;
+    const named = ["--target-group", side.arn];
+    const out = await runCli(sim.hosts[A]!, ["out", ...named]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /deregistering from tg\/side-tg too: the group does not manage it/);
+    assert.equal(sim.world().instances.get(A)!.lifecycleState, "Standby");
+    assert.deepEqual((await registrationsOf(sim, A)).targets, {}, "out of every target group");
+    assert.match(side.tags.get(`balanced:out:${A}`) ?? "", /^ports=8080 by=out at=/);
+    const status = await runCli(sim.hosts[A]!, ["status", ...named]);
+    assert.match(status.stdout, /^in\s+would exit standby/m);
+    const back = await runCli(sim.hosts[A]!, ["in", ...named]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /registering again with tg\/side-tg \(port 8080\)/);
+    assert.deepEqual(
+      [...side.targets.values()].filter((t) => t.id === A).map((t) => [t.port, t.state]),
+      [[8080, "healthy"]],
+    );
+    assert.equal(side.tags.has(`balanced:out:${A}`), false, "the record is gone once it serves there again");
+    const again = await runCli(sim.hosts[A]!, ["in", "--json", ...named]);
+    assert.equal((JSON.parse(again.stdout) as { outcome: string }).outcome, "already");
+    // The instance role needs the load balancer changes for it: iam-policy --target-group adds them.
+    const policy = JSON.parse((await runCli(sim.hosts[A]!, ["iam-policy", ...named])).stdout) as {
+      Statement: { Action: string[]; Resource: string | string[] }[];
+    };
+    const allowed = new Set(policy.Statement.flatMap((st) => st.Action));
+    const prefix: Record<string, string> = {
+      autoscaling: "autoscaling",
+      elb: "elasticloadbalancing",
+      elbv2: "elasticloadbalancing",
+      ec2: "ec2",
+    };
+    const used = new Set(
+      ((await control(sim, "GET", "calls")) as { service: string; action: string; host: string }[])
+        .filter((c) => c.service !== "imds" && c.host === A)
+        .map((c) => `${prefix[c.service]}:${c.action}`),
+    );
+    assert.ok(
+      used.has("elasticloadbalancing:DeregisterTargets") && used.has("elasticloadbalancing:RegisterTargets"),
+    );
+    assert.deepEqual(
+      [...used].filter((a) => !allowed.has(a)),
+      [],
+      "called but not allowed",
+    );
+    assert.equal(
+      policy.Statement.find((st) => st.Action.includes("elasticloadbalancing:RegisterTargets"))!.Resource,
+      side.arn,
+    );
+  });
 });

@@ -84,7 +84,11 @@ export interface FleetInstance {
   protectedFromScaleIn?: boolean;
   /** Seconds before the simulator starts that this instance entered its lifecycle state. */
   stateSinceSeconds?: number;
-  /** For instances in no group: registrations at start ("lb-name" or "tg-name" or "tg-name:port"). */
+  /**
+   * Registrations at start besides the group's own ("lb-name" or "tg-name" or "tg-name:port"): a
+   * host in no group's load balancers, or a target group a group's instance is in that the group
+   * does not manage.
+   */
   registeredWith?: string[];
 }
 

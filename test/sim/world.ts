@@ -291,13 +291,15 @@ export class World {
       });
     }
     for (const [gi, g] of (fleet.groups ?? []).entries()) this.loadGroup(g, gi + 1, now);
-    for (const fi of fleet.instances ?? []) {
-      const inst = this.addInstance(fi, undefined, now);
-      for (const ref of fi.registeredWith ?? []) {
-        const [name, port] = ref.split(":");
-        if (this.classicLbs.has(name!)) this.classicRegisterSettled(this.classicLbs.get(name!)!, inst);
-        else this.tgRegisterSettled(this.tgByName(name!), inst, port ? Number(port) : undefined);
-      }
+    for (const fi of fleet.instances ?? []) this.registerAtStart(this.addInstance(fi, undefined, now), fi);
+  }
+
+  /** A fleet instance's own registrations ("lb-name", "tg-name" or "tg-name:port"), settled. */
+  private registerAtStart(inst: SimInstance, fi: FleetInstance): void {
+    for (const ref of fi.registeredWith ?? []) {
+      const [name, port] = ref.split(":");
+      if (this.classicLbs.has(name!)) this.classicRegisterSettled(this.classicLbs.get(name!)!, inst);
+      else this.tgRegisterSettled(this.tgByName(name!), inst, port ? Number(port) : undefined);
     }
   }
 
@@ -354,6 +356,7 @@ export class World {
       if (["InService", "EnteringStandby", "Terminating", "Terminating:Wait"].includes(inst.lifecycleState)) {
         for (const lb of this.groupClassicLbs(group)) this.classicRegisterSettled(lb, inst);
         for (const tg of this.groupTargetGroups(group)) this.tgRegisterSettled(tg, inst);
+        this.registerAtStart(inst, fi);
       }
     });
   }
