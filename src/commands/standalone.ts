@@ -193,6 +193,16 @@ async function execute(
         );
         await onLeft?.();
         return;
+      case "finish-deregister": {
+        const left = targets.filter((l) => memberOf(l.lb, s.instanceId).state !== "draining");
+        run.reporter.step(
+          `finishing an earlier \`out\`: deregistering from ${left.map((l) => withPorts(l, l.selfPorts)).join(", ")} (recorded as out there already, so no turn is needed)`,
+        );
+        await withinActDeadline(run.signal, "the deregistration", (signal) =>
+          Promise.all(left.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
+        );
+        return;
+      }
       case "wait-out":
         await waitFor(run, ctx, targets, deadlineAt, "out");
         return;
@@ -203,7 +213,13 @@ async function execute(
         return;
       }
       case "wait-in":
-        await waitFor(run, ctx, s.loadBalancers, deadlineAt, "in");
+        await waitFor(
+          run,
+          ctx,
+          s.loadBalancers.filter((l) => !decision.skipped?.includes(l.lb.id)),
+          deadlineAt,
+          "in",
+        );
         return;
       case "forget-removal":
         run.reporter.step(

@@ -75,6 +75,11 @@ export type StandaloneStep =
   | "record-removal"
   /** DeregisterInstancesFromLoadBalancer / DeregisterTargets (with the ports). */
   | "deregister"
+  /**
+   * The same, where this host's own record says it left already (an earlier `out` was cut short
+   * after recording): every other host has counted it out there since, so no turn is needed.
+   */
+  | "finish-deregister"
   /** Wait until gone from every load balancer it left. */
   | "wait-out"
   /** RegisterInstancesWithLoadBalancer / RegisterTargets (with the recorded ports). */
@@ -84,8 +89,11 @@ export type StandaloneStep =
   /** Remove this host's records: it is back. */
   | "forget-removal";
 
-/** `targets`: the load balancers (ids) the steps act on. */
-export type StandaloneDecision = Decision<StandaloneStep, { targets: string[] }>;
+/**
+ * `targets`: the load balancers (ids) the steps act on; `skipped`: named ones `in` neither registers
+ * with nor waits on (balanced did not take this host out of them).
+ */
+export type StandaloneDecision = Decision<StandaloneStep, { targets: string[]; skipped?: string[] }>;
 
 const mine = (s: StandaloneSnapshot, l: StandaloneLb) =>
   parseRemovals(l.tags).find((r) => r.instanceId === s.instanceId);
@@ -106,11 +114,13 @@ export interface LbBudget {
  * took out of it (their records), which it no longer lists.
  */
 export function assessLbBudget(s: StandaloneSnapshot, l: StandaloneLb, policy: Policy): LbBudget {
-  const members = Object.entries(l.lb.members).filter(([id, m]) => id !== s.instanceId && !goneFrom(m));
-  const healthyOthers = members.filter(([, m]) => servesIn(m)).map(([id]) => id);
-  const removed = parseRemovals(l.tags).filter(
-    (r) => r.instanceId !== s.instanceId && !members.some(([id]) => id === r.instanceId),
+  // A host counts as out from the moment its record is there (written under the turn, before it
+  // deregisters), even while it is still registered: so it may finish a cut-short `out` unturned.
+  const removed = parseRemovals(l.tags).filter((r) => r.instanceId !== s.instanceId);
+  const members = Object.entries(l.lb.members).filter(
+    ([id, m]) => id !== s.instanceId && !goneFrom(m) && !removed.some((r) => r.instanceId === id),
   );
+  const healthyOthers = members.filter(([, m]) => servesIn(m)).map(([id]) => id);
   const unavailableAfter = [
     ...members
       .filter(([, m]) => !servesIn(m))
@@ -147,6 +157,10 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
       targets: draining.map((l) => l.lb.id),
     };
   const budgets = toLeave.map((l) => assessLbBudget(s, l, policy));
+  // Recorded everywhere it is still registered: an earlier `out` wrote its records and was cut short
+  // (a failed or killed deregistration). It has counted as out there since, so the budget of
+  // --max-unavailable is spent already; the floor below still holds against the world as it is now.
+  const finishing = toLeave.every((l) => mine(s, l) !== undefined);
   for (const b of budgets) {
     const healthy = b.healthyOthers.length;
     if (healthy === 0)
@@ -157,7 +171,7 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
       return refuseUnsafe(
         `refusing: ${plural(healthy, "healthy member")} would remain in ${b.label}, --min-healthy requires ${b.requiredHealthy}${policy.minHealthy?.kind === "percent" ? ` (${formatQuantity(policy.minHealthy)})` : ""}`,
       );
-    if (b.unavailableAfter.length > b.maxUnavailable)
+    if (!finishing && b.unavailableAfter.length > b.maxUnavailable)
       return refuseUnsafe(
         `refusing: ${b.unavailableAfter.length} hosts would be out of ${b.label} at once (${listUnavailable(b.unavailableAfter)}), --max-unavailable allows ${b.maxUnavailable}`,
       );
@@ -165,6 +179,13 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
   const healthyLeft = budgets
     .map((b) => `${b.label}: ${plural(b.healthyOthers.length, "healthy member")}`)
     .join(", ");
+  if (finishing)
+    return {
+      verdict: "act",
+      steps: ["finish-deregister", "wait-out"],
+      summary: `finishing an earlier \`out\` cut short: recorded as out of ${toLeave.map((l) => lbLabel(l.lb)).join(", ")} but still registered there; would deregister; remaining: ${healthyLeft}`,
+      targets: [...toLeave, ...draining].map((l) => l.lb.id),
+    };
   return {
     verdict: "act",
     steps: ["record-removal", "deregister", "wait-out"],
@@ -210,8 +231,21 @@ export function decideStandaloneIn(
       verdict: "done",
       summary: `not taken out by a shutdown (no ${outKey(s.instanceId)} tag with by=shutdown): left as it is`,
     };
-  const absent = s.loadBalancers.filter((l) => goneFrom(self(s, l)) || self(s, l).state === "draining");
-  const waiting = s.loadBalancers.filter((l) => !servesIn(self(s, l)));
+  const out = s.loadBalancers.filter((l) => goneFrom(self(s, l)) || self(s, l).state === "draining");
+  // Only where `out` took it out, on the ports it recorded: a named load balancer without this
+  // host's record is somewhere it may never have been, on a port nobody knows.
+  const skipped = out.filter((l) => !mine(s, l));
+  if (
+    skipped.length &&
+    records.length === 0 &&
+    skipped.length === out.length &&
+    out.length === s.loadBalancers.length
+  )
+    return refuseUnsafe(
+      `refusing: this host is in none of ${skipped.map((l) => lbLabel(l.lb)).join(", ")} and balanced did not take it out of them (no ${outKey(s.instanceId)} record): it does not know that it served there, nor on which port; register it yourself`,
+    );
+  const absent = out.filter((l) => mine(s, l));
+  const waiting = s.loadBalancers.filter((l) => !servesIn(self(s, l)) && !skipped.includes(l));
   if (absent.length === 0 && waiting.length === 0) {
     if (records.length === 0)
       return {
@@ -231,12 +265,17 @@ export function decideStandaloneIn(
     const ports = portsToRegister(s, l);
     return `${lbLabel(l.lb)}${ports.length ? ` on port ${ports.join(", ")}` : ""}`;
   };
+  const notThere = skipped.length
+    ? `; not ${skipped.map((l) => lbLabel(l.lb)).join(", ")}: balanced did not take it out of ${skipped.length > 1 ? "them" : "it"}`
+    : "";
   return {
     verdict: "act",
     steps,
-    summary: absent.length
-      ? `would register this host with ${absent.map(how).join(", ")} and wait until healthy in all ${plural(s.loadBalancers.length, "load balancer")}`
-      : `registered, waiting to be healthy in ${waiting.map((l) => lbLabel(l.lb)).join(", ")}`,
+    summary:
+      (absent.length
+        ? `would register this host with ${absent.map(how).join(", ")} and wait until healthy in ${plural(s.loadBalancers.length - skipped.length, "load balancer")}`
+        : `registered, waiting to be healthy in ${waiting.map((l) => lbLabel(l.lb)).join(", ")}`) + notThere,
     targets: absent.map((l) => l.lb.id),
+    skipped: skipped.map((l) => l.lb.id),
   };
 }

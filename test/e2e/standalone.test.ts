@@ -219,6 +219,53 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
     );
     assert.deepEqual(await registrations(sim, A), GONE);
   });
+
+  it("an out cut short after its records (one deregistration denied) is finished by the rerun, without the turn", async () => {
+    sim = await startSim(loadFleet("standalone-pair"));
+    await control(sim, "POST", "faults", { kind: "deny", service: "elbv2", action: "DeregisterTargets" });
+    const cut = await cli(sim, A, ["out"]);
+    assert.equal(cut.code, 7, cut.stderr);
+    // Half out: gone from the classic ELB, still serving in the target group, recorded on both.
+    await eventually(async () => (await registrations(sim!, A)).classic === undefined);
+    assert.deepEqual(await registrations(sim, A), { classic: undefined, targets: ["8080:healthy"] });
+    assert.match(tagsOf(sim).tg[`balanced:out:${A}`] ?? "", /^ports=8080 by=out/);
+    // The other host counts it out there already: leaving too would be two out at once.
+    const other = await cli(sim, B, ["out"]);
+    assert.equal(other.code, 3, other.stderr);
+    await control(sim, "DELETE", "faults");
+    const rerun = await cli(sim, A, ["out"]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(rerun.stderr, /finishing an earlier `out`: deregistering from tg\/app-tg/);
+    assert.doesNotMatch(rerun.stderr, /taking the turn/);
+    assert.deepEqual(await registrations(sim, A), GONE);
+    const back = await cli(sim, A, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await registrations(sim, A), SERVING);
+  });
+
+  it("in registers only where out took the host out: a named target group it was never in is left alone", async () => {
+    const fleet = loadFleet("standalone-pair");
+    fleet.instances![0]!.registeredWith = ["app-classic"];
+    sim = await startSim(fleet);
+    assert.equal((await cli(sim, A, ["out", "-q"], { BALANCED_LOAD_BALANCER: "app-classic" })).code, 0);
+    const back = await cli(sim, A, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await registrations(sim, A), { classic: "InService", targets: [] });
+    assert.doesNotMatch(back.stderr, /registering with .*tg\/app-tg/);
+  });
+
+  it("in where balanced took the host out of nothing refuses (exit 3) instead of guessing a port", async () => {
+    const fleet = loadFleet("standalone-pair");
+    fleet.instances![0]!.registeredWith = [];
+    sim = await startSim(fleet);
+    const res = await cli(sim, A, ["in"]);
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(
+      res.stderr,
+      /balanced did not take it out of them \(no balanced:out:i-0c000000000000001 record\)/,
+    );
+    assert.deepEqual(await registrations(sim, A), GONE);
+  });
 });
 
 describe("two standalone hosts at once never both leave", () => {

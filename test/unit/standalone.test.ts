@@ -140,6 +140,51 @@ describe("decideStandaloneOut", () => {
       { ...DEFAULT, minHealthy: { kind: "percent", value: 50 } },
       "act record-removal,deregister,wait-out",
     ],
+    [
+      "a peer recorded as out but still registered (its out cut short) counts as out",
+      (s) => record(s, 1, "i-b"),
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "this host recorded as out everywhere, deregistered from one only: finish, no turn",
+      (s) => {
+        record(s, 0, "i-a");
+        record(s, 1, "i-a");
+        drop(s, 0, "i-a");
+      },
+      DEFAULT,
+      "act finish-deregister,wait-out",
+    ],
+    [
+      "... even though a peer now spends --max-unavailable (it counted this host out already)",
+      (s) => {
+        record(s, 0, "i-a");
+        record(s, 1, "i-a");
+        drop(s, 0, "i-a");
+        set(s, 1, "i-c", "unhealthy");
+      },
+      DEFAULT,
+      "act finish-deregister,wait-out",
+    ],
+    [
+      "... but never as the last healthy member",
+      (s) => {
+        record(s, 0, "i-a");
+        record(s, 1, "i-a");
+        drop(s, 0, "i-a");
+        set(s, 1, "i-b", "unhealthy");
+        set(s, 1, "i-c", "unhealthy");
+      },
+      DEFAULT,
+      "refuse 3",
+    ],
+    [
+      "recorded on one only: a new out of the other, turn and budget again",
+      (s) => record(s, 0, "i-a"),
+      DEFAULT,
+      "act record-removal,deregister,wait-out",
+    ],
   ];
   for (const [name, tweak, policy, expected] of cases) {
     it(`${name} -> ${expected}`, () =>
@@ -186,11 +231,34 @@ describe("decideStandaloneIn", () => {
     ],
     ["at boot, out by a shutdown", (s) => out(s, "shutdown"), true, "act register,wait-in,forget-removal"],
     ["at boot, out by an operator: left out", (s) => out(s, "out"), true, "done"],
+    [
+      "in none of them and no record anywhere: where, and on which port, is unknown",
+      (s) => {
+        drop(s, 0, "i-a");
+        drop(s, 1, "i-a");
+      },
+      false,
+      "refuse 3",
+    ],
   ];
   for (const [name, tweak, afterShutdown, expected] of cases) {
     it(`${name} -> ${expected}`, () =>
       assert.equal(summary(decideStandaloneIn(snapshot(tweak), { afterShutdown })), expected));
   }
+
+  it("registers only where a record says out took it, and waits only there", () => {
+    const s = snapshot((x) => {
+      drop(x, 0, "i-a");
+      record(x, 0, "i-a");
+      drop(x, 1, "i-a");
+    });
+    const d = decideStandaloneIn(s);
+    assert.equal(summary(d), "act register,wait-in,forget-removal");
+    assert.ok(d.verdict === "act");
+    assert.deepEqual(d.targets, [s.loadBalancers[0]!.lb.id]);
+    assert.deepEqual(d.skipped, [s.loadBalancers[1]!.lb.id]);
+    assert.match(d.summary, /; not tg\/app-tg: balanced did not take it out of it$/);
+  });
 
   it("registers on the recorded ports, else where it is, else the target group's port", () => {
     const s = snapshot();
