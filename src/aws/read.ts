@@ -50,7 +50,12 @@ const TARGET_GROUP_BATCH = 20;
 /** Where a host is registered in a target group: its id there (instance id or IP) and ports. */
 export interface SelfTarget {
   id: string;
+  /** Every port it is registered on (polls watch them all, draining ones included). */
   ports: number[];
+  /** The ports it serves on: not the ones already draining (someone else deregistered those). */
+  servingPorts: number[];
+  /** IP targets: the zone AWS gives it; "all" for an IP outside the target group's VPC. */
+  availabilityZone?: string;
 }
 
 export interface ReadResult {
@@ -320,6 +325,8 @@ export async function readTargetGroups(
         const byInstance = new Map<string, MemberHealth[]>();
         const selfId = targetType === "ip" ? (ctx.identity.privateIp ?? "") : ctx.identity.instanceId;
         const selfPorts: number[] = [];
+        const servingPorts: number[] = [];
+        let selfZone: string | undefined;
         for (const d of health.TargetHealthDescriptions ?? []) {
           const targetId = d.Target?.Id ?? "";
           const instanceId =
@@ -328,7 +335,11 @@ export async function readTargetGroups(
               : targetId === selfId
                 ? ctx.identity.instanceId
                 : (ipToInstance.get(targetId) ?? (instanceIds === undefined ? targetId : undefined));
-          if (targetId === selfId && d.Target?.Port !== undefined) selfPorts.push(d.Target.Port);
+          if (targetId === selfId && d.Target?.Port !== undefined) {
+            selfPorts.push(d.Target.Port);
+            selfZone ??= d.Target.AvailabilityZone;
+            if (d.TargetHealth?.State !== "draining") servingPorts.push(d.Target.Port);
+          }
           if (!instanceId) continue;
           const list = byInstance.get(instanceId) ?? [];
           list.push(
@@ -342,6 +353,8 @@ export async function readTargetGroups(
         selfTargets[arn] = {
           id: selfId,
           ports: selfPorts.length ? selfPorts : tg?.Port !== undefined ? [tg.Port] : [],
+          servingPorts,
+          availabilityZone: selfZone,
         };
         const delay = attrs.Attributes?.find((a) => a.Key === "deregistration_delay.timeout_seconds")?.Value;
         const name = tg?.TargetGroupName ?? arn.split("/")[1] ?? arn;
@@ -496,7 +509,7 @@ const isGoneInstance = (err: unknown) =>
 export async function readSelfInLoadBalancer(
   ctx: ReadContext,
   lb: LoadBalancerView,
-  selfTarget: SelfTarget | undefined,
+  selfTarget: Pick<SelfTarget, "id" | "ports"> | undefined,
 ): Promise<MemberHealth> {
   const id = ctx.identity.instanceId;
   if (lb.kind === "classic") {

@@ -113,7 +113,8 @@ export async function readStandalone(
       loadBalancers: views.map((lb) => ({
         lb,
         tags: tagged.tags.get(lb.id) ?? {},
-        selfPorts: registeredPorts(lb, tgs.selfTargets[lb.id]?.ports ?? [], ctx),
+        selfPorts: registeredPorts(lb, tgs.selfTargets[lb.id]?.servingPorts ?? [], ctx),
+        selfZone: tgs.selfTargets[lb.id]?.availabilityZone,
       })),
       takenAt: Date.now(),
     },
@@ -121,7 +122,7 @@ export async function readStandalone(
   };
 }
 
-/** The ports this host is registered on now (a target group lists them; absent: none). */
+/** The ports this host serves on now (a target group lists them; absent or draining: none). */
 const registeredPorts = (lb: LoadBalancerView, ports: number[], ctx: ReadContext) =>
   lb.kind === "classic" || goneFrom(lb.members[ctx.identity.instanceId] ?? { state: "absent", detail: "" })
     ? []
@@ -288,9 +289,16 @@ export const forgetRemoval = (ctx: ReadContext, lbs: StandaloneLb[]) =>
 const targetId = (ctx: ReadContext, l: StandaloneLb) =>
   l.lb.targetType === "ip" ? (ctx.identity.privateIp ?? ctx.identity.instanceId) : ctx.identity.instanceId;
 
-/** This host as a target of `l`: once per port, or without one (the target group's own port). */
-const targetsOf = (ctx: ReadContext, l: StandaloneLb, ports: number[]) =>
-  ports.length ? ports.map((Port) => ({ Id: targetId(ctx, l), Port })) : [{ Id: targetId(ctx, l) }];
+/**
+ * This host as a target of `l`: once per port, or without one (the target group's own port); in
+ * zone "all" when registering an IP outside the target group's VPC, which AWS requires.
+ */
+const targetsOf = (ctx: ReadContext, l: StandaloneLb, ports: number[], zone?: "all") =>
+  (ports.length ? ports : [undefined]).map((Port) => ({
+    Id: targetId(ctx, l),
+    ...(Port !== undefined ? { Port } : {}),
+    ...(zone ? { AvailabilityZone: zone } : {}),
+  }));
 
 export async function deregister(ctx: ReadContext, l: StandaloneLb, ports: number[]): Promise<void> {
   const id = ctx.identity.instanceId;
@@ -318,7 +326,12 @@ export async function deregister(ctx: ReadContext, l: StandaloneLb, ports: numbe
   );
 }
 
-export async function register(ctx: ReadContext, l: StandaloneLb, ports: number[]): Promise<void> {
+export async function register(
+  ctx: ReadContext,
+  l: StandaloneLb,
+  ports: number[],
+  zone?: "all",
+): Promise<void> {
   const id = ctx.identity.instanceId;
   if (l.lb.kind === "classic") {
     await awsCall(ctx.log, "elasticloadbalancing:RegisterInstancesWithLoadBalancer", ctx.signal, (o) =>
@@ -336,7 +349,7 @@ export async function register(ctx: ReadContext, l: StandaloneLb, ports: number[
     ctx.clients.elbv2.send(
       new RegisterTargetsCommand({
         TargetGroupArn: l.lb.id,
-        Targets: targetsOf(ctx, l, ports),
+        Targets: targetsOf(ctx, l, ports, zone),
       }),
       o,
     ),

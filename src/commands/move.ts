@@ -455,7 +455,7 @@ async function leaveNamed(run: Run, ctx: ReadContext): Promise<void> {
     .map((lb) => ({
       lb,
       tags: {},
-      selfPorts: lb.kind === "classic" ? [] : (run.read!.selfTargets[lb.id]?.ports ?? []),
+      selfPorts: lb.kind === "classic" ? [] : (run.read!.selfTargets[lb.id]?.servingPorts ?? []),
     }));
   if (lbs.length === 0) return;
   run.reporter.step(
@@ -482,7 +482,11 @@ async function returnToNamed(run: Run, ctx: ReadContext): Promise<StandaloneLb[]
   // Polls ask for this host on the ports it was registered on.
   for (const l of recorded)
     if (l.lb.kind === "target-group" && l.selfPorts.length)
-      run.read!.selfTargets[l.lb.id] = { id: run.read!.selfTargets[l.lb.id]?.id ?? me, ports: l.selfPorts };
+      run.read!.selfTargets[l.lb.id] = {
+        id: run.read!.selfTargets[l.lb.id]?.id ?? me,
+        ports: l.selfPorts,
+        servingPorts: l.selfPorts,
+      };
   return recorded;
 }
 

@@ -39,6 +39,7 @@ import {
   type StandaloneLb,
   type StandaloneSnapshot,
   type StandaloneStep,
+  zoneToRegister,
 } from "../core/standalone";
 import {
   defaultInTimeoutSeconds,
@@ -181,7 +182,9 @@ async function execute(
           `recording on ${targets.map((l) => lbLabel(l.lb)).join(", ")} what this host leaves (balanced:out:${s.instanceId}), for \`in\``,
         );
         await withinActDeadline(run.signal, "the removal records", (signal) =>
-          recordRemoval({ ...ctx, signal }, targets, (l) => formatRemoval({ ports: l.selfPorts, by, at })),
+          recordRemoval({ ...ctx, signal }, targets, (l) =>
+            formatRemoval({ ports: l.selfPorts, by, at, ...(l.selfZone === "all" ? { az: "all" } : {}) }),
+          ),
         );
         return;
       case "deregister":
@@ -209,7 +212,7 @@ async function execute(
       case "register": {
         const ports = targets.map((l) => portsToRegister(s, l));
         run.reporter.step(`registering with ${targets.map((l, i) => withPorts(l, ports[i]!)).join(", ")}`);
-        await Promise.all(targets.map((l, i) => register(ctx, l, ports[i]!)));
+        await Promise.all(targets.map((l, i) => register(ctx, l, ports[i]!, zoneToRegister(s, l))));
         return;
       }
       case "wait-in":

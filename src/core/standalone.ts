@@ -32,22 +32,25 @@ export interface RemovalRecord {
   /** Who removed it: a planned `out`, or the systemd unit's shutdown. */
   by: "out" | "shutdown";
   at: string;
+  /** An IP target outside the target group's VPC was registered in zone "all", as it must be again. */
+  az?: "all";
 }
 
 export const formatRemoval = (r: Omit<RemovalRecord, "instanceId">) =>
-  `ports=${r.ports.join("+")} by=${r.by} at=${r.at}`;
+  `ports=${r.ports.join("+")} by=${r.by} at=${r.at}${r.az ? ` az=${r.az}` : ""}`;
 
 export function parseRemovals(tags: Record<string, string>): RemovalRecord[] {
   const records: RemovalRecord[] = [];
   for (const [key, value] of Object.entries(tags)) {
     if (!key.startsWith(OUT_TAG_PREFIX)) continue;
-    const m = /^ports=([\d+]*) by=(out|shutdown) at=(\S+)$/.exec(value.trim());
+    const m = /^ports=([\d+]*) by=(out|shutdown) at=(\S+)( az=all)?$/.exec(value.trim());
     if (!m) continue;
     records.push({
       instanceId: key.slice(OUT_TAG_PREFIX.length),
       ports: m[1] ? m[1].split("+").map(Number) : [],
       by: m[2] as RemovalRecord["by"],
       at: m[3]!,
+      ...(m[4] ? { az: "all" as const } : {}),
     });
   }
   return records;
@@ -59,6 +62,8 @@ export interface StandaloneLb {
   tags: Record<string, string>;
   /** Target groups: the ports this host is registered on now. */
   selfPorts: number[];
+  /** IP target groups: "all" when this host's IP is outside the target group's VPC (AWS says so). */
+  selfZone?: string;
 }
 
 export interface StandaloneSnapshot {
@@ -211,6 +216,10 @@ export function decideStandaloneShutdown(s: StandaloneSnapshot, policy: Policy):
     targets: registered.map((l) => l.lb.id),
   };
 }
+
+/** The zone `in` registers an IP target in: "all" where the record says so (an IP outside the VPC). */
+export const zoneToRegister = (s: StandaloneSnapshot, l: StandaloneLb): "all" | undefined =>
+  l.lb.kind === "target-group" && l.lb.targetType === "ip" ? mine(s, l)?.az : undefined;
 
 /** The ports `in` registers a target on: the recorded ones, else those it is on, else the group's. */
 export function portsToRegister(s: StandaloneSnapshot, l: StandaloneLb): number[] {

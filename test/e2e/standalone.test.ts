@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { DeregisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { runCli, simState } from "../helpers/cli";
-import { control, eventually } from "../helpers/clients";
+import { clientsFor, control, eventually } from "../helpers/clients";
 import { tempDir } from "../helpers/system";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
@@ -265,6 +266,52 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
       /balanced did not take it out of them \(no balanced:out:i-0c000000000000001 record\)/,
     );
     assert.deepEqual(await registrations(sim, A), GONE);
+  });
+
+  it("a port already draining when out looks is not recorded as served: in does not bring it back", async () => {
+    const fleet = loadFleet("standalone-pair");
+    fleet.instances![0]!.registeredWith = ["app-classic", "app-tg:8080", "app-tg:8081"];
+    fleet.targetGroups![0]!.deregistrationDelay = 4;
+    sim = await startSim(fleet);
+    // Someone took port 8081 out a moment ago; it is still draining.
+    await clientsFor(sim.hosts[B]!).elbv2.send(
+      new DeregisterTargetsCommand({ TargetGroupArn: tgArn(sim), Targets: [{ Id: A, Port: 8081 }] }),
+    );
+    assert.deepEqual((await registrations(sim, A)).targets, ["8080:healthy", "8081:draining"]);
+    const out = await cli(sim, A, ["out"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(tagsOf(sim).tg[`balanced:out:${A}`] ?? "", /^ports=8080 by=out/);
+    const back = await cli(sim, A, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(await registrations(sim, A), SERVING, "8080 only, as it served");
+  });
+
+  it("an IP target outside the target group's VPC comes back in zone 'all', as AWS requires", async () => {
+    const fleet = loadFleet("standalone-pair");
+    fleet.targetGroups!.push({
+      name: "peer-ip-tg",
+      targetType: "ip",
+      port: 80,
+      deregistrationDelay: 2,
+      healthCheck: { interval: 1, healthyThreshold: 2 },
+      loadBalancer: "peer-alb",
+    });
+    // A host in a peered VPC: its address is outside the target group's VPC (10.0.0.0/16).
+    fleet.instances![0]!.privateIp = "192.168.5.11";
+    fleet.instances![0]!.registeredWith = ["peer-ip-tg:8080"];
+    fleet.instances![1]!.registeredWith = ["peer-ip-tg:8080"];
+    sim = await startSim(fleet);
+    const tg = [...sim.world().targetGroups.values()].find((t) => t.name === "peer-ip-tg")!;
+    const env = { BALANCED_TARGET_GROUP: tg.arn };
+    const out = await cli(sim, A, ["out"], env);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(tg.tags.get(`balanced:out:${A}`) ?? "", /^ports=8080 by=out at=\S+ az=all$/);
+    const back = await cli(sim, A, ["in"], env);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(
+      [...tg.targets.values()].filter((t) => t.id === "192.168.5.11").map((t) => [t.port, t.az, t.state]),
+      [[8080, "all", "healthy"]],
+    );
   });
 });
 

@@ -153,6 +153,11 @@ export interface ClassicLb {
 
 export type TargetState = "initial" | "healthy" | "unhealthy" | "draining" | "unavailable" | "unused";
 
+/** The simulated account's one VPC (every fleet's private IPs are in 10.0.0.0/16). */
+export const VPC_CIDR = "10.0.0.0/16";
+/** Whether an IPv4 address is in the VPC: an IP target outside it is in a peered VPC or on premises. */
+export const inVpc = (ip: string) => ip.startsWith("10.0.");
+
 export interface TgTarget {
   id: string;
   port: number;
@@ -439,7 +444,8 @@ export class World {
   private tgRegisterSettled(tg: TargetGroup, inst: SimInstance, port?: number): void {
     const id = tg.targetType === "ip" ? inst.privateIp : inst.id;
     const p = port ?? tg.port;
-    const target: TgTarget = { id, port: p, az: inst.az, state: "healthy", reason: undefined };
+    const az = tg.targetType === "ip" && !inVpc(id) ? "all" : inst.az;
+    const target: TgTarget = { id, port: p, az, state: "healthy", reason: undefined };
     this.settleTarget(tg, target, inst);
     tg.targets.set(`${id}:${p}`, target);
   }
@@ -525,7 +531,7 @@ export class World {
     const target: TgTarget = {
       id,
       port,
-      az: inst?.az ?? "all",
+      az: tg.targetType === "ip" && !inVpc(id) ? "all" : (inst?.az ?? "all"),
       state: "initial",
       reason: "Elb.RegistrationInProgress",
     };

@@ -280,6 +280,15 @@ describe("removal records", () => {
       { instanceId: "i-x", ports: [8080, 8443], by: "shutdown", at: "2026-11-24T01:02:03.456Z" },
     ]);
   });
+  it("keep the zone of an IP target outside the VPC (az=all), and older records still read", () => {
+    const value = formatRemoval({ ports: [8080], by: "out", at: "2026-11-24T01:02:03Z", az: "all" });
+    assert.equal(value, "ports=8080 by=out at=2026-11-24T01:02:03Z az=all");
+    assert.equal(parseRemovals({ "balanced:out:i-x": value })[0]!.az, "all");
+    assert.equal(
+      parseRemovals({ "balanced:out:i-x": "ports=8080 by=out at=2026-11-24T01:02:03Z" })[0]!.az,
+      undefined,
+    );
+  });
   it("ignores what it cannot read", () => {
     assert.deepEqual(parseRemovals({ "balanced:out:i-x": "garbage" }), []);
   });

@@ -1,5 +1,5 @@
 import { num, str, strList, structList } from "../query";
-import { SimError, type TargetGroup, type TgTarget } from "../world";
+import { inVpc, SimError, type TargetGroup, type TgTarget, VPC_CIDR } from "../world";
 import type { XmlObject } from "../xml";
 import { type ActionHandler, addLoadBalancerTags, type CallContext, paginate } from "./common";
 
@@ -22,7 +22,7 @@ const tgParam = (ctx: CallContext): TargetGroup => {
   return tg;
 };
 
-const targetsParam = (ctx: CallContext, tg: TargetGroup) =>
+const targetsParam = (ctx: CallContext, tg: TargetGroup, registering = false) =>
   structList(ctx.params, "Targets").map((t) => {
     const id = str(t, "Id") ?? "";
     if (tg.targetType === "instance") {
@@ -31,6 +31,13 @@ const targetsParam = (ctx: CallContext, tg: TargetGroup) =>
         throw new SimError("InvalidTarget", `The following targets are not valid instances: '${id}'`);
       }
     }
+    // TargetDescription.AvailabilityZone (ELBv2 API reference): "If the IP address is outside the
+    // VPC, this parameter is required", and with an Application Load Balancer it can only be "all".
+    if (registering && tg.targetType === "ip" && !inVpc(id) && str(t, "AvailabilityZone") !== "all")
+      throw new SimError(
+        "ValidationError",
+        `The IP address '${id}' is outside the VPC ${VPC_CIDR}: its Availability Zone must be 'all'`,
+      );
     return { id, port: num(t, "Port") };
   });
 
@@ -127,7 +134,7 @@ export const elbv2Actions: Record<string, ActionHandler> = {
 
   RegisterTargets(ctx) {
     const tg = tgParam(ctx);
-    for (const { id, port } of targetsParam(ctx, tg)) {
+    for (const { id, port } of targetsParam(ctx, tg, true)) {
       ctx.world.tgRegister(tg, ctx.world.instanceForTarget(tg, id), id, port ?? tg.port);
     }
     return {};
