@@ -7,6 +7,11 @@ export interface Identity {
   region: string;
   availabilityZone: string;
   privateIp: string | undefined;
+  /**
+   * Every private IPv4 address of its network interfaces, the primary first: an IP target group may
+   * list this host under a secondary one.
+   */
+  privateIps: string[];
   /** Something about the metadata service worth a line (IMDSv1 used because the token timed out). */
   note?: string;
 }
@@ -117,12 +122,23 @@ export async function readIdentity(): Promise<Identity> {
     get("/latest/meta-data/local-ipv4"),
   ]);
   if (!instanceId) throw notManageable(`instance metadata at ${endpointShown()} has no instance id`);
+  const macs = (await get("/latest/meta-data/network/interfaces/macs/"))?.split("\n") ?? [];
+  const onInterfaces = await Promise.all(
+    macs
+      .map((m) => m.trim().replace(/\/$/, ""))
+      .filter(Boolean)
+      .map((mac) => get(`/latest/meta-data/network/interfaces/macs/${mac}/local-ipv4s`)),
+  );
+  const privateIps = [
+    ...new Set([privateIp, ...onInterfaces.flatMap((ips) => ips?.split("\n") ?? [])].filter(Boolean)),
+  ].map((ip) => ip!.trim());
   if (!region) throw notManageable("no region: instance metadata has none and AWS_REGION is not set");
   return {
     instanceId,
     region,
     availabilityZone: availabilityZone ?? "",
     privateIp,
+    privateIps,
     ...(tokenTimedOut ? { note: `${HOP_LIMIT}; using IMDSv1` } : {}),
   };
 }

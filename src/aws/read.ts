@@ -323,7 +323,13 @@ export async function readTargetGroups(
         ]);
         const targetType = tg?.TargetType === "ip" ? "ip" : "instance";
         const byInstance = new Map<string, MemberHealth[]>();
-        const selfId = targetType === "ip" ? (ctx.identity.privateIp ?? "") : ctx.identity.instanceId;
+        // An IP target group may list this host under any of its private IPs (a secondary one too).
+        const selfIds =
+          targetType === "ip"
+            ? (ctx.identity.privateIps ?? [ctx.identity.privateIp ?? ""])
+            : [ctx.identity.instanceId];
+        const isSelf = (id: string) => selfIds.includes(id);
+        let selfId = selfIds[0] ?? "";
         const selfPorts: number[] = [];
         const servingPorts: number[] = [];
         let selfZone: string | undefined;
@@ -332,10 +338,11 @@ export async function readTargetGroups(
           const instanceId =
             targetType !== "ip"
               ? targetId
-              : targetId === selfId
+              : isSelf(targetId)
                 ? ctx.identity.instanceId
                 : (ipToInstance.get(targetId) ?? (instanceIds === undefined ? targetId : undefined));
-          if (targetId === selfId && d.Target?.Port !== undefined) {
+          if (isSelf(targetId) && d.Target?.Port !== undefined) {
+            if (!selfPorts.length) selfId = targetId;
             selfPorts.push(d.Target.Port);
             selfZone ??= d.Target.AvailabilityZone;
             if (d.TargetHealth?.State !== "draining") servingPorts.push(d.Target.Port);

@@ -115,6 +115,7 @@ export async function readStandalone(
         tags: tagged.tags.get(lb.id) ?? {},
         selfPorts: registeredPorts(lb, tgs.selfTargets[lb.id]?.servingPorts ?? [], ctx),
         selfZone: tgs.selfTargets[lb.id]?.availabilityZone,
+        selfIp: lb.targetType === "ip" ? tgs.selfTargets[lb.id]?.id : undefined,
       })),
       takenAt: Date.now(),
     },
@@ -285,9 +286,14 @@ export const recordRemoval = (ctx: ReadContext, lbs: StandaloneLb[], value: (l: 
 export const forgetRemoval = (ctx: ReadContext, lbs: StandaloneLb[]) =>
   removeTags(ctx, lbs, outKey(ctx.identity.instanceId));
 
-/** The id this host has in a target group: its instance id, or its private IP for IP targets. */
+/**
+ * The id this host has in a target group: its instance id, or for IP targets the private IP it is
+ * registered under there (its primary one unless the target group lists a secondary one).
+ */
 const targetId = (ctx: ReadContext, l: StandaloneLb) =>
-  l.lb.targetType === "ip" ? (ctx.identity.privateIp ?? ctx.identity.instanceId) : ctx.identity.instanceId;
+  l.lb.targetType === "ip"
+    ? (l.selfIp ?? ctx.identity.privateIp ?? ctx.identity.instanceId)
+    : ctx.identity.instanceId;
 
 /**
  * This host as a target of `l`: once per port, or without one (the target group's own port); in

@@ -33,6 +33,7 @@ import {
   decideStandaloneOut,
   decideStandaloneShutdown,
   formatRemoval,
+  ipToRegister,
   parseRemovals,
   portsToRegister,
   type StandaloneDecision,
@@ -101,7 +102,10 @@ async function pollMembers(run: Run, ctx: ReadContext, lbs: StandaloneLb[]): Pro
     lbs.map(async (l) => ({
       l,
       member: await readSelfInLoadBalancer(ctx, l.lb, {
-        id: run.standalone!.selfTargets[l.lb.id]?.id ?? ctx.identity.instanceId,
+        id:
+          ipToRegister(run.standalone!.snapshot, l) ??
+          run.standalone!.selfTargets[l.lb.id]?.id ??
+          ctx.identity.instanceId,
         ports: l.lb.kind === "classic" ? [] : portsToRegister(run.standalone!.snapshot, l),
       }),
     })),
@@ -183,7 +187,13 @@ async function execute(
         );
         await withinActDeadline(run.signal, "the removal records", (signal) =>
           recordRemoval({ ...ctx, signal }, targets, (l) =>
-            formatRemoval({ ports: l.selfPorts, by, at, ...(l.selfZone === "all" ? { az: "all" } : {}) }),
+            formatRemoval({
+              ports: l.selfPorts,
+              by,
+              at,
+              ...(l.selfZone === "all" ? { az: "all" } : {}),
+              ...(l.selfIp && l.selfIp !== ctx.identity.privateIp ? { ip: l.selfIp } : {}),
+            }),
           ),
         );
         return;
@@ -212,7 +222,11 @@ async function execute(
       case "register": {
         const ports = targets.map((l) => portsToRegister(s, l));
         run.reporter.step(`registering with ${targets.map((l, i) => withPorts(l, ports[i]!)).join(", ")}`);
-        await Promise.all(targets.map((l, i) => register(ctx, l, ports[i]!, zoneToRegister(s, l))));
+        await Promise.all(
+          targets.map((l, i) =>
+            register(ctx, { ...l, selfIp: ipToRegister(s, l) ?? l.selfIp }, ports[i]!, zoneToRegister(s, l)),
+          ),
+        );
         return;
       }
       case "wait-in":

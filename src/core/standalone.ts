@@ -34,16 +34,18 @@ export interface RemovalRecord {
   at: string;
   /** An IP target outside the target group's VPC was registered in zone "all", as it must be again. */
   az?: "all";
+  /** An IP target registered under one of the host's secondary private IPs: that IP. */
+  ip?: string;
 }
 
 export const formatRemoval = (r: Omit<RemovalRecord, "instanceId">) =>
-  `ports=${r.ports.join("+")} by=${r.by} at=${r.at}${r.az ? ` az=${r.az}` : ""}`;
+  `ports=${r.ports.join("+")} by=${r.by} at=${r.at}${r.az ? ` az=${r.az}` : ""}${r.ip ? ` ip=${r.ip}` : ""}`;
 
 export function parseRemovals(tags: Record<string, string>): RemovalRecord[] {
   const records: RemovalRecord[] = [];
   for (const [key, value] of Object.entries(tags)) {
     if (!key.startsWith(OUT_TAG_PREFIX)) continue;
-    const m = /^ports=([\d+]*) by=(out|shutdown) at=(\S+)( az=all)?$/.exec(value.trim());
+    const m = /^ports=([\d+]*) by=(out|shutdown) at=(\S+)( az=all)?(?: ip=([\d.]+))?$/.exec(value.trim());
     if (!m) continue;
     records.push({
       instanceId: key.slice(OUT_TAG_PREFIX.length),
@@ -51,6 +53,7 @@ export function parseRemovals(tags: Record<string, string>): RemovalRecord[] {
       by: m[2] as RemovalRecord["by"],
       at: m[3]!,
       ...(m[4] ? { az: "all" as const } : {}),
+      ...(m[5] ? { ip: m[5] } : {}),
     });
   }
   return records;
@@ -64,6 +67,8 @@ export interface StandaloneLb {
   selfPorts: number[];
   /** IP target groups: "all" when this host's IP is outside the target group's VPC (AWS says so). */
   selfZone?: string;
+  /** IP target groups: the IP it is registered under there (a secondary one, perhaps). */
+  selfIp?: string;
 }
 
 export interface StandaloneSnapshot {
@@ -220,6 +225,10 @@ export function decideStandaloneShutdown(s: StandaloneSnapshot, policy: Policy):
 /** The zone `in` registers an IP target in: "all" where the record says so (an IP outside the VPC). */
 export const zoneToRegister = (s: StandaloneSnapshot, l: StandaloneLb): "all" | undefined =>
   l.lb.kind === "target-group" && l.lb.targetType === "ip" ? mine(s, l)?.az : undefined;
+
+/** The IP `in` registers an IP target under: the recorded one (a secondary IP), else the primary. */
+export const ipToRegister = (s: StandaloneSnapshot, l: StandaloneLb): string | undefined =>
+  l.lb.kind === "target-group" && l.lb.targetType === "ip" ? mine(s, l)?.ip : undefined;
 
 /** The ports `in` registers a target on: the recorded ones, else those it is on, else the group's. */
 export function portsToRegister(s: StandaloneSnapshot, l: StandaloneLb): number[] {

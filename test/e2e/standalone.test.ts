@@ -313,6 +313,38 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
       [[8080, "all", "healthy"]],
     );
   });
+
+  it("a host an IP target group lists under a secondary private IP: out leaves that IP, in brings that IP back", async () => {
+    const fleet = loadFleet("standalone-pair");
+    fleet.targetGroups!.push({
+      name: "app-ip-tg",
+      targetType: "ip",
+      port: 80,
+      deregistrationDelay: 2,
+      healthCheck: { interval: 1, healthyThreshold: 2 },
+      loadBalancer: "app-alb",
+    });
+    fleet.instances![0]!.secondaryIps = ["10.0.98.21"];
+    fleet.instances![0]!.registeredWith = ["app-ip-tg:8080@10.0.98.21"];
+    fleet.instances![1]!.registeredWith = ["app-ip-tg:8080"];
+    sim = await startSim(fleet);
+    const tg = [...sim.world().targetGroups.values()].find((t) => t.name === "app-ip-tg")!;
+    const env = { BALANCED_TARGET_GROUP: tg.arn };
+    // A's addresses: its primary 10.0.98.11 and the secondary 10.0.98.21 the target group lists.
+    const targetsOfA = () =>
+      [...tg.targets.values()]
+        .filter((t) => t.id === "10.0.98.11" || t.id === "10.0.98.21")
+        .map((t) => `${t.id}:${t.port}:${t.state}`);
+    const status = await cli(sim, A, ["status"], env);
+    assert.match(status.stdout, /tg\/app-ip-tg\s+healthy/);
+    const out = await cli(sim, A, ["out"], env);
+    assert.equal(out.code, 0, out.stderr);
+    assert.deepEqual(targetsOfA(), []);
+    assert.match(tg.tags.get(`balanced:out:${A}`) ?? "", /^ports=8080 by=out at=\S+ ip=10\.0\.98\.21$/);
+    const back = await cli(sim, A, ["in"], env);
+    assert.equal(back.code, 0, back.stderr);
+    assert.deepEqual(targetsOfA(), ["10.0.98.21:8080:healthy"]);
+  });
 });
 
 describe("two standalone hosts at once never both leave", () => {

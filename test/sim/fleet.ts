@@ -71,6 +71,8 @@ export interface FleetInstance {
   id: string;
   az?: string;
   privateIp?: string;
+  /** Secondary private IPv4 addresses on its network interface. */
+  secondaryIps?: string[];
   lifecycleState?: string;
   health?: "Healthy" | "Unhealthy";
   /** Whether the application answers health checks. */
@@ -85,7 +87,8 @@ export interface FleetInstance {
   /** Seconds before the simulator starts that this instance entered its lifecycle state. */
   stateSinceSeconds?: number;
   /**
-   * Registrations at start besides the group's own ("lb-name" or "tg-name" or "tg-name:port"): a
+   * Registrations at start besides the group's own ("lb-name", "tg-name", "tg-name:port", and for an
+   * IP target group "tg-name:port@ip" to register one of its secondary IPs): a
    * host in no group's load balancers, or a target group a group's instance is in that the group
    * does not manage.
    */

@@ -30,6 +30,10 @@ const TARGET_LIFECYCLE: Record<string, string> = {
   Detached: "Detached",
 };
 
+/** A stable, locally administered MAC address for an instance's one network interface. */
+const macOf = (instanceId: string) =>
+  `0e:${(instanceId.replace(/^i-/, "").padStart(10, "0").slice(-10).match(/../g) ?? []).join(":")}`;
+
 export class ImdsServer {
   private server: Server;
   private tokens = new Map<string, number>();
@@ -154,6 +158,11 @@ export class ImdsServer {
       "/latest/meta-data/placement/region": () => world.region,
       "/latest/meta-data/placement/availability-zone": () => inst.az,
       "/latest/meta-data/local-ipv4": () => inst.privateIp,
+      // One network interface, its primary private IPv4 first (EC2 user guide, "Instance metadata
+      // categories": network/interfaces/macs/mac/local-ipv4s).
+      "/latest/meta-data/network/interfaces/macs/": () => `${macOf(inst.id)}/`,
+      [`/latest/meta-data/network/interfaces/macs/${macOf(inst.id)}/local-ipv4s`]: () =>
+        [inst.privateIp, ...(inst.secondaryIps ?? [])].join("\n"),
       "/latest/meta-data/instance-type": () => inst.instanceType,
       "/latest/meta-data/autoscaling/target-lifecycle-state": () =>
         inst.groupName ? TARGET_LIFECYCLE[inst.lifecycleState] : undefined,

@@ -29,6 +29,8 @@ export interface SimInstance {
   id: string;
   az: string;
   privateIp: string;
+  /** Further private IPv4 addresses on its network interface (the metadata service lists them). */
+  secondaryIps: string[];
   groupName: string | undefined;
   lifecycleState: string;
   stateSince: number;
@@ -302,9 +304,10 @@ export class World {
   /** A fleet instance's own registrations ("lb-name", "tg-name" or "tg-name:port"), settled. */
   private registerAtStart(inst: SimInstance, fi: FleetInstance): void {
     for (const ref of fi.registeredWith ?? []) {
-      const [name, port] = ref.split(":");
+      const [where, ip] = ref.split("@");
+      const [name, port] = where!.split(":");
       if (this.classicLbs.has(name!)) this.classicRegisterSettled(this.classicLbs.get(name!)!, inst);
-      else this.tgRegisterSettled(this.tgByName(name!), inst, port ? Number(port) : undefined);
+      else this.tgRegisterSettled(this.tgByName(name!), inst, port ? Number(port) : undefined, ip);
     }
   }
 
@@ -371,6 +374,7 @@ export class World {
       id: fi.id,
       az: fi.az ?? this.azs()[0]!,
       privateIp: fi.privateIp ?? this.nextIp(),
+      secondaryIps: fi.secondaryIps ?? [],
       groupName,
       lifecycleState: fi.lifecycleState ?? "InService",
       stateSince: now - (fi.stateSinceSeconds ?? 3600) * 1000,
@@ -441,8 +445,8 @@ export class World {
     return this.appHealthyFor(inst, lb.name) ? "InService" : "OutOfService";
   }
 
-  private tgRegisterSettled(tg: TargetGroup, inst: SimInstance, port?: number): void {
-    const id = tg.targetType === "ip" ? inst.privateIp : inst.id;
+  private tgRegisterSettled(tg: TargetGroup, inst: SimInstance, port?: number, ip?: string): void {
+    const id = tg.targetType === "ip" ? (ip ?? inst.privateIp) : inst.id;
     const p = port ?? tg.port;
     const az = tg.targetType === "ip" && !inVpc(id) ? "all" : inst.az;
     const target: TgTarget = { id, port: p, az, state: "healthy", reason: undefined };
@@ -484,7 +488,9 @@ export class World {
 
   instanceForTarget(tg: TargetGroup, targetId: string): SimInstance | undefined {
     if (tg.targetType === "instance") return this.instances.get(targetId);
-    return [...this.instances.values()].find((i) => i.privateIp === targetId);
+    return [...this.instances.values()].find(
+      (i) => i.privateIp === targetId || i.secondaryIps.includes(targetId),
+    );
   }
 
   /** Register with a classic ELB: OutOfService "registration in progress" until HealthyThreshold checks pass. */
@@ -919,7 +925,8 @@ export class World {
       for (const lb of this.classicLbs.values()) lb.registrations.delete(inst.id);
       for (const tg of this.targetGroups.values()) {
         for (const [key, t] of tg.targets)
-          if (t.id === inst.id || t.id === inst.privateIp) tg.targets.delete(key);
+          if (t.id === inst.id || t.id === inst.privateIp || inst.secondaryIps.includes(t.id))
+            tg.targets.delete(key);
       }
     };
     if (!group) {

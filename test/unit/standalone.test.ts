@@ -289,6 +289,11 @@ describe("removal records", () => {
       undefined,
     );
   });
+  it("keep a secondary IP the host was registered under (ip=)", () => {
+    const value = formatRemoval({ ports: [8080], by: "out", at: "2026-11-24T01:02:03Z", ip: "10.0.98.21" });
+    assert.equal(value, "ports=8080 by=out at=2026-11-24T01:02:03Z ip=10.0.98.21");
+    assert.equal(parseRemovals({ "balanced:out:i-x": value })[0]!.ip, "10.0.98.21");
+  });
   it("ignores what it cannot read", () => {
     assert.deepEqual(parseRemovals({ "balanced:out:i-x": "garbage" }), []);
   });
