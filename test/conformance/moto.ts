@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { createServer, type IncomingMessage, request, type Server } from "node:http";
+import { createServer, request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import {
   AutoScalingClient,
@@ -30,6 +30,7 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { FaultBook } from "../sim/faults";
 import { ImdsServer } from "../sim/imds";
+import { readBody } from "../sim/server";
 import type { World } from "../sim/world";
 
 /**
@@ -56,14 +57,6 @@ const freePort = () =>
       const { port } = s.address() as AddressInfo;
       s.close(() => resolve(port));
     });
-  });
-
-const readBody = (req: IncomingMessage) =>
-  new Promise<string>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    req.on("data", (c: Buffer) => chunks.push(c));
-    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
-    req.on("error", reject);
   });
 
 export interface MotoWorld {

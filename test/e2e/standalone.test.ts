@@ -6,7 +6,7 @@ import { DeregisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing
 import { runCli, simState } from "../helpers/cli";
 import { clientsFor, control, eventually } from "../helpers/clients";
 import { tempDir } from "../helpers/system";
-import { loadFleet } from "../sim/fleet";
+import { type FleetTargetGroup, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
 /**
@@ -43,6 +43,16 @@ const tagsOf = (sim: Sim) => {
 };
 
 const SERVING = { classic: "InService", targets: ["8080:healthy"] };
+
+/** An IP-type target group behind a load balancer, with the fleet's quick settings. */
+const ipTargetGroup = (name: string, loadBalancer: string): FleetTargetGroup => ({
+  name,
+  targetType: "ip",
+  port: 80,
+  deregistrationDelay: 2,
+  healthCheck: { interval: 1, healthyThreshold: 2 },
+  loadBalancer,
+});
 const GONE = { classic: undefined, targets: [] };
 
 describe("hosts in no Auto Scaling group: deregistered and registered directly", () => {
@@ -288,14 +298,7 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
 
   it("an IP target outside the target group's VPC comes back in zone 'all', as AWS requires", async () => {
     const fleet = loadFleet("standalone-pair");
-    fleet.targetGroups!.push({
-      name: "peer-ip-tg",
-      targetType: "ip",
-      port: 80,
-      deregistrationDelay: 2,
-      healthCheck: { interval: 1, healthyThreshold: 2 },
-      loadBalancer: "peer-alb",
-    });
+    fleet.targetGroups!.push(ipTargetGroup("peer-ip-tg", "peer-alb"));
     // A host in a peered VPC: its address is outside the target group's VPC (10.0.0.0/16).
     fleet.instances![0]!.privateIp = "192.168.5.11";
     fleet.instances![0]!.registeredWith = ["peer-ip-tg:8080"];
@@ -316,14 +319,7 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
 
   it("a host an IP target group lists under a secondary private IP: out leaves that IP, in brings that IP back", async () => {
     const fleet = loadFleet("standalone-pair");
-    fleet.targetGroups!.push({
-      name: "app-ip-tg",
-      targetType: "ip",
-      port: 80,
-      deregistrationDelay: 2,
-      healthCheck: { interval: 1, healthyThreshold: 2 },
-      loadBalancer: "app-alb",
-    });
+    fleet.targetGroups!.push(ipTargetGroup("app-ip-tg", "app-alb"));
     fleet.instances![0]!.secondaryIps = ["10.0.98.21"];
     fleet.instances![0]!.registeredWith = ["app-ip-tg:8080@10.0.98.21"];
     fleet.instances![1]!.registeredWith = ["app-ip-tg:8080"];

@@ -147,7 +147,8 @@ const parseAmzDate = (v: string | undefined) => {
   return m ? Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!) : undefined;
 };
 
-const readBody = (req: IncomingMessage) =>
+/** A request's whole body, as text. */
+export const readBody = (req: IncomingMessage) =>
   new Promise<string>((resolve, reject) => {
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
