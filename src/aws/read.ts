@@ -169,7 +169,7 @@ async function unlessGone<T>(read: () => Promise<T>): Promise<T | undefined> {
 
 export interface LoadBalancerRead {
   views: LoadBalancerView[];
-  /** Labels (`elb/NAME`, `tg/ARN`) of those named that no longer exist. */
+  /** Labels (`elb/NAME`, `tg/NAME`) of those named that no longer exist. */
   gone: string[];
 }
 
@@ -386,7 +386,8 @@ export async function readTargetGroups(
     ),
   );
   const views = read.filter((v) => v !== undefined);
-  const gone = arns.filter((a) => !views.some((v) => v.id === a)).map((a) => `tg/${a}`);
+  // Labelled by name, as lbLabel does: an ARN's path is targetgroup/NAME/ID.
+  const gone = arns.filter((a) => !views.some((v) => v.id === a)).map((a) => `tg/${a.split("/")[1] ?? a}`);
   return { views, gone, selfTargets };
 }
 

@@ -81,11 +81,11 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
 /** Peers named on the status line: the ones not serving first, then enough to recognise the group. */
 const PEERS_SHOWN = 10;
 function peerList(s: Snapshot, peers: Snapshot["group"]["instances"]): string {
-  const described = peers.map((p) => ({
-    p,
-    healthy: isHealthyServing(s, p),
-    text: `${p.id} ${isHealthyServing(s, p) ? "healthy" : p.lifecycleState === "InService" ? "unhealthy" : p.lifecycleState}`,
-  }));
+  const described = peers.map((p) => {
+    const healthy = isHealthyServing(s, p);
+    const state = healthy ? "healthy" : p.lifecycleState === "InService" ? "unhealthy" : p.lifecycleState;
+    return { healthy, text: `${p.id} ${state}` };
+  });
   const ordered = [...described.filter((d) => !d.healthy), ...described.filter((d) => d.healthy)];
   const shown = ordered.slice(0, PEERS_SHOWN).map((d) => d.text);
   const more = ordered.length - shown.length;

@@ -76,7 +76,7 @@ export interface StandaloneSnapshot {
   region: string;
   loadBalancers: StandaloneLb[];
   takenAt: number;
-  /** Named load balancers that no longer exist (`elb/NAME`, `tg/ARN`): left out. */
+  /** Named load balancers that no longer exist (`elb/NAME`, `tg/NAME`): left out. */
   gone?: string[];
 }
 

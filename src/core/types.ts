@@ -100,7 +100,7 @@ export interface Snapshot {
   standbySince: Record<string, string>;
   /**
    * Load balancers and target groups the group (or the command line) names that no longer exist
-   * (`elb/NAME`, `tg/ARN`): deleted, they serve no traffic, so they are left out of the decision.
+   * (`elb/NAME`, `tg/NAME`): deleted, they serve no traffic, so they are left out of the decision.
    */
   gone?: string[];
 }

@@ -123,7 +123,7 @@ describe("AWS as it behaves, not as the simulator once invented it", () => {
       "a target group",
       "web-classic",
       { kind: "delete-target-group", name: "web-tg" },
-      /tg\/arn:\S+web-tg\S* no longer exists \(deleted\)/,
+      /tg\/web-tg no longer exists \(deleted\)/,
     ],
     [
       "a classic ELB",
