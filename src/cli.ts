@@ -192,12 +192,13 @@ export const BUDGET_OPTIONS = {
     type: "string",
     defaultDescription: "1, or the group's instance maintenance policy",
     describe:
-      "Healthy instances that must remain once this host is out: N or P% of desired capacity (rounded up)",
+      "Healthy instances that must remain once this host is out: N, or P% of the group's full size (desired capacity + members in Standby), rounded up",
   },
   "max-unavailable": {
     type: "string",
     default: "1",
-    describe: "Instances that may be out of service or unhealthy at once, this host included: N or P%",
+    describe:
+      "Instances that may be out of service or unhealthy at once, this host included: N, or P% of the group's full size, rounded up",
   },
 } satisfies Record<string, Options>;
 
@@ -338,7 +339,7 @@ export function buildParser(argv: string[], settings: Record<string, unknown> = 
         y
           .options(COMMAND_OPTIONS.out)
           .example("$0 out && sudo chef-client && $0 in", "The deploy chain, one host at a time")
-          .example("$0 out --min-healthy 50%", "Keep at least half of desired capacity healthy")
+          .example("$0 out --min-healthy 50%", "Keep at least half of the group healthy")
           .example("$0 out --dry-run", "Would it go? Exit 0, 3 or 4 without changing anything")
           .example("$0 out --timeout 10m", "Wait up to ten minutes for draining")
           .example(

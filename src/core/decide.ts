@@ -88,8 +88,28 @@ const why = (s: Snapshot, inst: InstanceView): string => {
   return lb ? `${memberOf(lb, inst.id).state} in ${lbLabel(lb)}` : "unavailable";
 };
 
+/**
+ * What percentages are of: the group's full size, as a PodDisruptionBudget takes its controller's
+ * scale, which evictions do not change. Every `out` lowers desired capacity (EnterStandby with
+ * ShouldDecrementDesiredCapacity), so the members in Standby or entering it are added back:
+ * otherwise each host out would shrink the budget's base, and 50% would let nine of ten out.
+ */
+export function fullSize(s: Snapshot): { size: number; basis: string } {
+  const desired = s.group.desiredCapacity;
+  const parked = members(s).filter(
+    (i) => i.lifecycleState === "Standby" || i.lifecycleState === "EnteringStandby",
+  );
+  return parked.length
+    ? {
+        size: desired + parked.length,
+        basis: `the group's full size ${desired + parked.length} (desired ${desired} + ${parked.length} in Standby)`,
+      }
+    : { size: desired, basis: `desired capacity ${desired}` };
+}
+
 export function assessBudget(s: Snapshot, policy: Policy): Budget {
   const desired = s.group.desiredCapacity;
+  const { size, basis } = fullSize(s);
   const peers = members(s).filter((i) => i.id !== s.instanceId);
   const healthyPeers = peers.filter((i) => isHealthyServing(s, i)).map((i) => i.id);
   const unavailableAfter = [
@@ -99,14 +119,12 @@ export function assessBudget(s: Snapshot, policy: Policy): Budget {
   let requiredHealthy: number;
   let requiredHealthySource: string;
   if (policy.minHealthy) {
-    requiredHealthy = resolveQuantity(policy.minHealthy, desired);
+    requiredHealthy = resolveQuantity(policy.minHealthy, size);
     requiredHealthySource =
-      policy.minHealthy.kind === "percent"
-        ? `${formatQuantity(policy.minHealthy)} of desired capacity ${desired}`
-        : "";
+      policy.minHealthy.kind === "percent" ? `${formatQuantity(policy.minHealthy)} of ${basis}` : "";
   } else if (s.group.minHealthyPercentage !== undefined && s.group.minHealthyPercentage >= 0) {
-    requiredHealthy = resolveQuantity({ kind: "percent", value: s.group.minHealthyPercentage }, desired);
-    requiredHealthySource = `the group's instance maintenance policy: MinHealthyPercentage ${s.group.minHealthyPercentage}% of desired capacity ${desired}`;
+    requiredHealthy = resolveQuantity({ kind: "percent", value: s.group.minHealthyPercentage }, size);
+    requiredHealthySource = `the group's instance maintenance policy: MinHealthyPercentage ${s.group.minHealthyPercentage}% of ${basis}`;
   } else {
     requiredHealthy = 1;
     requiredHealthySource = "the default: never the last healthy instance";
@@ -119,7 +137,7 @@ export function assessBudget(s: Snapshot, policy: Policy): Budget {
     unavailableAfter,
     requiredHealthy,
     requiredHealthySource,
-    maxUnavailable: resolveQuantity(policy.maxUnavailable, desired),
+    maxUnavailable: resolveQuantity(policy.maxUnavailable, size),
   };
 }
 

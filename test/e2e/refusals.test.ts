@@ -180,3 +180,39 @@ describe("balanced out refuses, with a distinct exit code and a one-line reason"
     assert.equal(await lifecycleOf(sim, A), "Standby");
   });
 });
+
+describe("percentages are of the group's full size, not of the desired capacity every out lowers", () => {
+  let sim: Sim | undefined;
+  afterEach(() => sim?.stop());
+
+  it("ten-hosts, --min-healthy 50% --max-unavailable 100% on each host in turn: exactly 5 out", async () => {
+    sim = await startSim(loadFleet("ten-hosts"));
+    const ids = [...sim.world().instances.keys()];
+    const codes: number[] = [];
+    for (const id of ids) {
+      const res = await runCli(sim.hosts[id]!, [
+        "out",
+        "-q",
+        "--min-healthy",
+        "50%",
+        "--max-unavailable",
+        "100%",
+      ]);
+      codes.push(res.code ?? -1);
+    }
+    assert.deepEqual(codes, [0, 0, 0, 0, 0, 3, 3, 3, 3, 3]);
+    const standby = [...sim.world().instances.values()].filter((i) => i.lifecycleState === "Standby");
+    assert.equal(standby.length, 5);
+    const refused = await runCli(sim.hosts[ids[9]!]!, [
+      "out",
+      "--min-healthy",
+      "50%",
+      "--max-unavailable",
+      "100%",
+    ]);
+    assert.match(
+      refused.stderr,
+      /--min-healthy requires 5 \(50% of the group's full size 10 \(desired 5 \+ 5 in Standby\)\)/,
+    );
+  });
+});

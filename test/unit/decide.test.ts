@@ -553,6 +553,91 @@ describe("assessBudget and quantities", () => {
     ]);
     assert.deepEqual(b.healthyPeers, ["i-b"]);
   });
+  // Percentages are of the group's full size: desired capacity plus the members a decrementing
+  // EnterStandby took out of it (Standby, EnteringStandby), as a PodDisruptionBudget's are of its
+  // controller's scale. Ten hosts, k of them already out: (k, policy) -> required healthy, max out.
+  const tenHosts = (out: number, entering = 0) =>
+    snapshot((s) => {
+      const ids = Array.from({ length: 10 }, (_, i) => `i-${String.fromCharCode(97 + i)}`);
+      s.group.maxSize = 12;
+      s.group.desiredCapacity = 10 - out - entering;
+      s.group.instances = ids.map((id, i) => ({
+        id,
+        lifecycleState:
+          i === 0 || i > out + entering ? "InService" : i <= out ? "Standby" : "EnteringStandby",
+        health: "Healthy",
+        availabilityZone: "us-east-1a",
+      }));
+      for (const lb of s.loadBalancers)
+        lb.members = Object.fromEntries(
+          s.group.instances
+            .filter((i) => i.lifecycleState === "InService")
+            .map((i) => [i.id, { state: "healthy" as MemberState, detail: "" }]),
+        );
+    });
+  const fullSizeCases: [string, Snapshot, Policy, number, number][] = [
+    [
+      "none out, 50% / 100%",
+      tenHosts(0),
+      {
+        ...DEFAULT,
+        minHealthy: { kind: "percent", value: 50 },
+        maxUnavailable: { kind: "percent", value: 100 },
+      },
+      5,
+      10,
+    ],
+    [
+      "four in Standby: still 50% of 10",
+      tenHosts(4),
+      { ...DEFAULT, minHealthy: { kind: "percent", value: 50 } },
+      5,
+      1,
+    ],
+    [
+      "three in Standby and one entering it",
+      tenHosts(3, 1),
+      { ...DEFAULT, minHealthy: { kind: "percent", value: 50 } },
+      5,
+      1,
+    ],
+    [
+      "max-unavailable 30% of the full 10, with 5 out",
+      tenHosts(5),
+      { ...DEFAULT, maxUnavailable: { kind: "percent", value: 30 } },
+      1,
+      3,
+    ],
+    [
+      "35% rounds up to 4 of 10",
+      tenHosts(2),
+      { ...DEFAULT, minHealthy: { kind: "percent", value: 35 } },
+      4,
+      1,
+    ],
+  ];
+  for (const [name, s, policy, required, maxOut] of fullSizeCases)
+    it(`percentages against the group's full size: ${name} -> at least ${required} healthy, at most ${maxOut} out`, () => {
+      const b = assessBudget(s, policy);
+      assert.equal(b.requiredHealthy, required);
+      assert.equal(b.maxUnavailable, maxOut);
+    });
+  it("four of ten in Standby with --min-healthy 50%: a fifth may go, a sixth may not", () => {
+    const policy: Policy = {
+      ...DEFAULT,
+      minHealthy: { kind: "percent", value: 50 },
+      maxUnavailable: { kind: "percent", value: 100 },
+    };
+    assert.equal(summary(decideOut(tenHosts(4), policy)), "act enter-standby,wait-out");
+    assert.equal(summary(decideOut(tenHosts(5), policy)), "refuse 3");
+    assert.match(
+      (() => {
+        const d = decideOut(tenHosts(5), policy);
+        return d.verdict === "refuse" ? d.reason : "";
+      })(),
+      /--min-healthy requires 5 \(50% of the group's full size 10 \(desired 5 \+ 5 in Standby\)\)/,
+    );
+  });
   it("rounds percentages of desired capacity up", () => {
     assert.equal(resolveQuantity({ kind: "percent", value: 50 }, 3), 2);
     assert.equal(resolveQuantity({ kind: "percent", value: 50 }, 4), 2);
