@@ -200,7 +200,9 @@ describe("lifecycle hooks: Terminating:Wait and Pending:Wait, heartbeats and tim
     sim = await startSim(hooked(60));
     const { asg } = clientsFor(sim.hosts[A]!);
     await control(sim, "POST", "events", { kind: "set-sizes", group: "web", desired: 4 });
-    const launched = () => [...sim.world().instances.values()].find((i) => !i.id.startsWith("i-0a"));
+    // Launched instances have random ids (any may start "i-0a"): new is what the fleet did not have.
+    const fleetIds = new Set(sim.world().instances.keys());
+    const launched = () => [...sim.world().instances.values()].find((i) => !fleetIds.has(i.id));
     await eventually(async () => launched()?.lifecycleState === "Pending:Wait", 10_000);
     const id = launched()!.id;
     assert.equal(sim.world().classicLbs.get("web-classic")!.registrations.has(id), false);
@@ -217,8 +219,7 @@ describe("lifecycle hooks: Terminating:Wait and Pending:Wait, heartbeats and tim
     assert.equal(sim.world().classicLbs.get("web-classic")!.registrations.has(id), true);
 
     await control(sim, "POST", "events", { kind: "set-sizes", group: "web", max: 5, desired: 5 });
-    const second = () =>
-      [...sim.world().instances.values()].find((i) => !i.id.startsWith("i-0a") && i.id !== id);
+    const second = () => [...sim.world().instances.values()].find((i) => !fleetIds.has(i.id) && i.id !== id);
     await eventually(async () => second()?.lifecycleState === "Pending:Wait", 10_000);
     await asg.send(
       new CompleteLifecycleActionCommand({
