@@ -199,9 +199,9 @@ describe("lifecycle hooks: Terminating:Wait and Pending:Wait, heartbeats and tim
   it("a launch waits in Pending:Wait, unregistered, until CONTINUE; ABANDON terminates it", async () => {
     sim = await startSim(hooked(60));
     const { asg } = clientsFor(sim.hosts[A]!);
-    await control(sim, "POST", "events", { kind: "set-sizes", group: "web", desired: 4 });
     // Launched instances have random ids (any may start "i-0a"): new is what the fleet did not have.
     const fleetIds = new Set(sim.world().instances.keys());
+    await control(sim, "POST", "events", { kind: "set-sizes", group: "web", desired: 4 });
     const launched = () => [...sim.world().instances.values()].find((i) => !fleetIds.has(i.id));
     await eventually(async () => launched()?.lifecycleState === "Pending:Wait", 10_000);
     const id = launched()!.id;
