@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Options } from "yargs";
-import { ALL_OPTIONS, envName, SHUTDOWN_OPTIONS, VALUE_NAMES } from "../src/cli";
+import { ALL_OPTIONS, envName, FLAG_ONLY, VALUE_NAMES } from "../src/cli";
 
 const ROOT = join(import.meta.dirname, "..");
 export const README_PATH = join(ROOT, "README.md");
@@ -16,7 +16,7 @@ const END = "<!-- end of options table -->";
 
 type Flag = keyof typeof ALL_OPTIONS;
 const flags = Object.keys(ALL_OPTIONS) as Flag[];
-const flagOnly = (flag: string) => flag in SHUTDOWN_OPTIONS;
+const flagOnly = (flag: string) => FLAG_ONLY.has(flag);
 /** Settings that make no sense inside the settings file itself. */
 const notInDefaultsFile = (flag: string) => flagOnly(flag) || flag === "defaults-file";
 const option = (flag: Flag): Options => ALL_OPTIONS[flag];

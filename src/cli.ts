@@ -119,6 +119,19 @@ export const SHUTDOWN_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+/** Flags an operator must mean each time: never settings in the environment. */
+export const FORCE_OPTIONS = {
+  force: {
+    type: "boolean",
+    default: false,
+    describe:
+      "`in`: take this host back although balanced did not put it in Standby (someone else parked it, to keep it out of service)",
+  },
+} satisfies Record<string, Options>;
+
+/** The flags that are never settings: a mode switch or an override left in /etc/default would apply to every run. */
+export const FLAG_ONLY = new Set<string>([...Object.keys(SHUTDOWN_OPTIONS), ...Object.keys(FORCE_OPTIONS)]);
+
 export const RUN_OPTIONS = {
   "on-failure": {
     type: "string",
@@ -209,6 +222,7 @@ export const ALL_OPTIONS = {
   ...MOVE_OPTIONS,
   ...OUT_OPTIONS,
   ...SHUTDOWN_OPTIONS,
+  ...FORCE_OPTIONS,
   ...RUN_OPTIONS,
   ...STATUS_OPTIONS,
   ...IAM_OPTIONS,
@@ -241,7 +255,7 @@ export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
 export const COMMAND_OPTIONS = {
   status: { ...BUDGET_OPTIONS, ...STATUS_OPTIONS },
   out: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, shutdown: SHUTDOWN_OPTIONS.shutdown },
-  in: { ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"] },
+  in: { ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"], ...FORCE_OPTIONS },
   run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS },
   repair: {},
   "iam-policy": IAM_OPTIONS,
@@ -299,10 +313,11 @@ export function settingsFor(command: string | undefined, env: NodeJS.ProcessEnv)
         `unknown setting ${name} (in the environment or the settings file)${guess ? `: did you mean ${guess}?` : ""}`,
       );
     }
-    // A mode switch left in /etc/default would turn every `out` into a shutdown: flags only.
-    if (flag in SHUTDOWN_OPTIONS)
+    // A mode switch left in /etc/default would turn every `out` into a shutdown, and a --force every
+    // `in` into an override: flags only.
+    if (FLAG_ONLY.has(flag))
       throw usageError(
-        `${name} is not a setting: pass --${flag} on the command line (the systemd unit does)`,
+        `${name} is not a setting: pass --${flag} on the command line${flag in SHUTDOWN_OPTIONS ? " (the systemd unit does)" : ""}`,
       );
     const option = taken[flag];
     if (!option) continue;
@@ -489,6 +504,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       dryRun: Boolean(get("dry-run")),
       shutdown: Boolean(get("shutdown")),
       afterShutdown: Boolean(get("after-shutdown")),
+      force: Boolean(get("force")),
       timeoutSeconds,
       waitForTurnSeconds,
       staleAfterSeconds,

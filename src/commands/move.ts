@@ -41,6 +41,7 @@ import {
 } from "../core/decide";
 import { goneFrom, lbLabel, memberOf, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
+import { parkedKey } from "../core/parked";
 import { parseShutdownValue, shutdownKey, shutdownValue } from "../core/shutdown";
 import { formatRemoval, outKey, type StandaloneLb } from "../core/standalone";
 import {
@@ -171,6 +172,11 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       ? `entering standby in ${g.name} without decrementing desired capacity (${g.desiredCapacity}): the group launches a replacement`
       : `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
   );
+  // Recorded first: `in` takes back only a host balanced parked (src/core/parked.ts). A host drained
+  // for replacement (a Spot notice) is not coming back, so it needs none.
+  const parked = !replace;
+  if (parked)
+    await setGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), new Date().toISOString());
   try {
     // One act deadline for every send: the turn's argument needs acting to end inside it.
     const once = () =>
@@ -190,8 +196,24 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       );
     await actUnder(run.turnRelease, once);
   } catch (err) {
+    // AWS answered no: the host stays in service, so the record goes (an unknown outcome keeps it).
+    if (parked && err instanceof AwsCallError)
+      await deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId)).catch(() => undefined);
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
+}
+
+async function setGroupTag(run: Run, ctx: ReadContext, group: string, key: string, value: string) {
+  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", run.signal, (o) =>
+    ctx.clients.autoscaling.send(new CreateOrUpdateTagsCommand({ Tags: [tagOf(group, key, value)] }), o),
+  );
+}
+
+/** Deleted by key (DeleteTags matches the key; the value is not compared). */
+async function deleteGroupTag(run: Run, ctx: ReadContext, group: string, key: string) {
+  await awsCall(run.log, "autoscaling:DeleteTags", undefined, (o) =>
+    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, "")] }), o),
+  );
 }
 
 const tagOf = (group: string, Key: string, Value: string) => ({
@@ -234,12 +256,7 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
     // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
     // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
     if (plan.writeRecord && err instanceof AwsCallError)
-      await awsCall(run.log, "autoscaling:DeleteTags", undefined, (o) =>
-        ctx.clients.autoscaling.send(
-          new DeleteTagsCommand({ Tags: [tagOf(g.name, recordKey(id), formatRecord(plan.record))] }),
-          o,
-        ),
-      ).catch(() => undefined);
+      await deleteGroupTag(run, ctx, g.name, recordKey(id)).catch(() => undefined);
     throw err;
   }
   g.minSize = plan.record.loweredTo;
@@ -591,6 +608,14 @@ async function execute(
       case "forget-shutdown":
         await run.timed(step, () => forgetShutdown(run, ctx));
         break;
+      case "forget-parked":
+        await run.timed(step, async () => {
+          run.reporter.step(
+            `removing the parked record ${parkedKey(ctx.identity.instanceId)} from ${run.snapshot!.group.name}`,
+          );
+          await deleteGroupTag(run, ctx, run.snapshot!.group.name, parkedKey(ctx.identity.instanceId));
+        });
+        break;
       case "wait-drained":
         await run.timed(step, () => waitDrained(run, ctx, deadlineAt));
         break;
@@ -819,7 +844,7 @@ async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
 async function groupInOnce(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   const { snapshot } = await run.timed("read", () => run.refresh());
-  const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown });
+  const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown, force: run.options.force });
   run.decision = decision;
   if (decision.verdict === "refuse") throw refusalError(decision);
   if (decision.verdict === "done")

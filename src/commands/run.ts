@@ -16,6 +16,8 @@ export interface CommandOptions {
   /** `out --shutdown` and `in --after-shutdown`: the systemd unit's stop and start. */
   shutdown: boolean;
   afterShutdown: boolean;
+  /** `in`: take the host back even though balanced did not park it. */
+  force: boolean;
   /** Overrides the deadline derived from the load balancers' settings. */
   timeoutSeconds: number | undefined;
   /** `run`: the command to wrap, and whether to return the host when it fails. */

@@ -1,6 +1,7 @@
 import { BalancedError, ExitCode } from "../errors";
 import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
+import { parkedBy, parkedKey } from "./parked";
 import { hasShutdownRecord, shutdownKey } from "./shutdown";
 import { type TurnView, turnRefusal } from "./turn";
 import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
@@ -20,6 +21,8 @@ export type Step =
   | "exit-standby"
   /** Wait until InService and taking traffic from every load balancer. */
   | "wait-in"
+  /** Remove this host's `balanced:parked:` record: it is back. */
+  | "forget-parked"
   /** Record, then lower MinSize by one (the group is at its MinSize). */
   | "lower-min-size"
   /** Undo this host's MinSize lowering, then remove its record. */
@@ -327,13 +330,19 @@ export function decideShutdown(s: Snapshot, policy: Policy, opts: { replace?: bo
   };
 }
 
-export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean } = {}): Decision {
+export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean; force?: boolean } = {}): Decision {
   const shutdownRecorded = hasShutdownRecord(s.group.tags, s.instanceId);
   if (opts.afterShutdown && !shutdownRecorded)
     return {
       verdict: "done",
       summary: `not taken out by a shutdown (no ${shutdownKey(s.instanceId)} tag on ${s.group.name}): left as it is`,
     };
+  const parked = parkedBy(s.group.tags, s.instanceId);
+  const state = self(s).lifecycleState;
+  if ((state === "Standby" || state === "EnteringStandby") && !parked && !shutdownRecorded && !opts.force)
+    return refuseUnsafe(
+      `refusing: balanced did not put this host in Standby (no ${parkedKey(s.instanceId)} tag on ${s.group.name}): someone else parked it, perhaps to keep it out of service; \`balanced in --force\` takes it back anyway`,
+    );
   let decision = decideInIgnoringMinSize(s);
   // This host lowered MinSize on its way out: put it back once the host serves again.
   if (parseRecords(s.group.tags).some((r) => r.instanceId === s.instanceId))
@@ -349,6 +358,13 @@ export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean } = {}): D
       "forget-shutdown",
       "remove the shutdown record",
       "its shutdown record is still there",
+    );
+  if (parked)
+    decision = thenAlso(
+      decision,
+      "forget-parked",
+      "remove the parked record",
+      "its parked record is still there",
     );
   return decision;
 }

@@ -94,6 +94,11 @@ describe("AWS as it behaves, not as the simulator once invented it", () => {
       const fleet = loadFleet("three-hosts");
       setup(fleet);
       fleet.groups![0]!.instances![0]!.lifecycleState = "Standby";
+      // Parked by an earlier `balanced out`, as its record on the group says.
+      fleet.groups![0]!.tags = {
+        ...fleet.groups![0]!.tags,
+        [`balanced:parked:${A}`]: "2026-12-01T00:00:00Z",
+      };
       sim = await startSim(fleet);
       const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "300"]);
       assert.equal(res.code, 5);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { EnterStandbyCommand } from "@aws-sdk/client-auto-scaling";
 import { lifecycleOf, runCli } from "../helpers/cli";
-import { control } from "../helpers/clients";
+import { clientsFor, control, eventually } from "../helpers/clients";
 import type { SimEvent } from "../sim/events";
 import { type FleetFile, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
@@ -214,5 +215,51 @@ describe("percentages are of the group's full size, not of the desired capacity 
       refused.stderr,
       /--min-healthy requires 5 \(50% of the group's full size 10 \(desired 5 \+ 5 in Standby\)\)/,
     );
+  });
+});
+
+describe("a host someone else parked stays parked", () => {
+  let sim: Sim | undefined;
+  afterEach(() => sim?.stop());
+
+  it("in refuses (exit 3) a host put in Standby by hand; --force takes it back; BALANCED_FORCE is no setting", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // An operator quarantines the host with the AWS API directly, not with balanced.
+    await clientsFor(sim.hosts[A]!).asg.send(
+      new EnterStandbyCommand({
+        AutoScalingGroupName: "web",
+        InstanceIds: [A],
+        ShouldDecrementDesiredCapacity: true,
+      }),
+    );
+    await eventually(async () => (await lifecycleOf(sim!, A)) === "Standby");
+    const refused = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(refused.code, 3, refused.stderr);
+    assert.match(
+      refused.stderr,
+      /refusing: balanced did not put this host in Standby \(no balanced:parked:i-0a000000000000001 tag on web\)/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    const status = await runCli(sim.hosts[A]!, ["status"]);
+    assert.match(status.stdout, /^in\s+refusing: balanced did not put this host in Standby/m);
+    const setting = await runCli(sim.hosts[A]!, ["in"], { env: { BALANCED_FORCE: "true" } });
+    assert.equal(setting.code, 2);
+    assert.match(setting.stderr, /BALANCED_FORCE is not a setting: pass --force on the command line/);
+    const forced = await runCli(sim.hosts[A]!, ["in", "--force", "-q"]);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
+  it("out records that balanced parked the host, in removes the record; a refused EnterStandby leaves none", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const tags = () => sim!.world().groups.get("web")!.tags;
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);
+    assert.ok(tags().has(`balanced:parked:${A}`), "recorded by out");
+    assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
+    assert.equal(tags().has(`balanced:parked:${A}`), false, "removed by in");
+    await control(sim, "POST", "faults", { kind: "deny", service: "autoscaling", action: "EnterStandby" });
+    const denied = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(denied.code, 7, denied.stderr);
+    assert.equal(tags().has(`balanced:parked:${A}`), false, "taken back: the host never left");
   });
 });

@@ -310,15 +310,17 @@ describe("decideIn", () => {
       "Standby",
       (s) => {
         inst(s, "i-a").lifecycleState = "Standby";
+        s.group.tags["balanced:parked:i-a"] = "2026-11-23T00:00:00Z";
       },
-      "act exit-standby,wait-in",
+      "act exit-standby,wait-in,forget-parked",
     ],
     [
       "EnteringStandby: wait for it first",
       (s) => {
         inst(s, "i-a").lifecycleState = "EnteringStandby";
+        s.group.tags["balanced:parked:i-a"] = "2026-11-23T00:00:00Z";
       },
-      "act wait-standby,exit-standby,wait-in",
+      "act wait-standby,exit-standby,wait-in,forget-parked",
     ],
     [
       "Pending: finish an earlier in",
@@ -347,9 +349,10 @@ describe("decideIn", () => {
       "Standby having lowered MinSize: restore it last",
       (s) => {
         inst(s, "i-a").lifecycleState = "Standby";
+        s.group.tags["balanced:parked:i-a"] = "2026-11-23T00:00:00Z";
         s.group.tags["balanced:min-size:i-a"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
       },
-      "act exit-standby,wait-in,restore-min-size",
+      "act exit-standby,wait-in,restore-min-size,forget-parked",
     ],
     [
       "in and healthy, but MinSize not restored (killed at the last step)",
@@ -357,6 +360,20 @@ describe("decideIn", () => {
         s.group.tags["balanced:min-size:i-a"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
       },
       "act restore-min-size",
+    ],
+    [
+      "Standby, parked by someone else (no record): refused, so a quarantine stays",
+      (s) => {
+        inst(s, "i-a").lifecycleState = "Standby";
+      },
+      "refuse 3",
+    ],
+    [
+      "back in, its parked record still there (killed at the last step)",
+      (s) => {
+        s.group.tags["balanced:parked:i-a"] = "2026-11-23T00:00:00Z";
+      },
+      "act forget-parked",
     ],
     [
       "another host's MinSize record is not this host's business",
@@ -369,6 +386,14 @@ describe("decideIn", () => {
   for (const [name, tweak, expected] of cases) {
     it(`${name} -> ${expected}`, () => assert.equal(summary(decideIn(snapshot(tweak))), expected));
   }
+  it("--force takes back a host someone else parked", () => {
+    const s = snapshot((x) => {
+      inst(x, "i-a").lifecycleState = "Standby";
+    });
+    assert.equal(summary(decideIn(s, { force: true })), "act exit-standby,wait-in");
+    const refused = decideIn(s);
+    assert.match(refused.verdict === "refuse" ? refused.reason : "", /balanced in --force/);
+  });
 });
 
 describe("decideShutdown (the systemd unit's stop)", () => {

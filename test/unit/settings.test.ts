@@ -5,13 +5,14 @@ import {
   COMMAND_OPTIONS,
   commandOf,
   envName,
+  FLAG_ONLY,
   GLOBAL_OPTIONS,
   SHUTDOWN_OPTIONS,
   settingsFor,
 } from "../../src/cli";
 
 const COMMANDS = Object.keys(COMMAND_OPTIONS) as (keyof typeof COMMAND_OPTIONS)[];
-const SETTINGS = Object.keys(ALL_OPTIONS).filter((flag) => !(flag in SHUTDOWN_OPTIONS));
+const SETTINGS = Object.keys(ALL_OPTIONS).filter((flag) => !FLAG_ONLY.has(flag));
 
 describe("settingsFor: every setting against every command", () => {
   for (const command of COMMANDS) {
@@ -29,6 +30,14 @@ describe("settingsFor: every setting against every command", () => {
     for (const command of COMMANDS)
       for (const flag of Object.keys(SHUTDOWN_OPTIONS))
         assert.throws(() => settingsFor(command, { [envName(flag)]: "true" }), /is not a setting: pass --/);
+  });
+
+  it("refuses --force as a setting: left in /etc/default it would override every in", () => {
+    for (const command of COMMANDS)
+      assert.throws(
+        () => settingsFor(command, { BALANCED_FORCE: "true" }),
+        /BALANCED_FORCE is not a setting: pass --force on the command line$/,
+      );
   });
 
   it("names an unknown setting, whatever the command", () => {
