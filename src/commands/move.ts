@@ -175,13 +175,21 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   // Recorded first: `in` takes back only a host balanced parked (src/core/parked.ts). A host drained
   // for replacement (a Spot notice) is not coming back, so it needs none.
   const parked = !replace;
-  if (parked)
-    await setGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), new Date().toISOString());
   try {
-    // One act deadline for every send: the turn's argument needs acting to end inside it.
+    // One act deadline for the record and every send: the turn's argument needs acting to end
+    // inside it (src/aws/turn.ts).
     const once = () =>
-      withinActDeadline(run.signal, "EnterStandby", (signal) =>
-        sendOnce(run, ctx, ENTERED, () =>
+      withinActDeadline(run.signal, "EnterStandby", async (signal) => {
+        if (parked)
+          await setGroupTag(
+            run,
+            ctx,
+            g.name,
+            parkedKey(ctx.identity.instanceId),
+            new Date().toISOString(),
+            signal,
+          );
+        return sendOnce(run, ctx, ENTERED, () =>
           awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
             ctx.clients.autoscalingOnce.send(
               new EnterStandbyCommand({
@@ -192,8 +200,8 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
               o,
             ),
           ),
-        ),
-      );
+        );
+      });
     await actUnder(run.turnRelease, once);
   } catch (err) {
     // AWS answered no: the host stays in service, so the record goes (an unknown outcome keeps it).
@@ -203,8 +211,15 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   }
 }
 
-async function setGroupTag(run: Run, ctx: ReadContext, group: string, key: string, value: string) {
-  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", run.signal, (o) =>
+async function setGroupTag(
+  run: Run,
+  ctx: ReadContext,
+  group: string,
+  key: string,
+  value: string,
+  signal = run.signal,
+) {
+  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", signal, (o) =>
     ctx.clients.autoscaling.send(new CreateOrUpdateTagsCommand({ Tags: [tagOf(group, key, value)] }), o),
   );
 }
