@@ -225,7 +225,7 @@ async function setGroupTag(
 }
 
 /** Deleted by key (DeleteTags matches the key; the value is not compared). */
-async function deleteGroupTag(run: Run, ctx: ReadContext, group: string, key: string) {
+export async function deleteGroupTag(run: Run, ctx: ReadContext, group: string, key: string) {
   await awsCall(run.log, "autoscaling:DeleteTags", undefined, (o) =>
     ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, "")] }), o),
   );

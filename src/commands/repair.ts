@@ -1,10 +1,11 @@
 import { deleteTurnTag, releaseTurn, viewTurnHere } from "../aws/turn";
 import { isHealthyServing } from "../core/health";
 import { parseRecords } from "../core/minsize";
+import { orphanedParked, parkedKey } from "../core/parked";
 import { parseTurn, TURN_TAG } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { notManageable } from "../errors";
-import { restoreMinSize } from "./move";
+import { deleteGroupTag, restoreMinSize } from "./move";
 import type { Run } from "./run";
 import { byMode } from "./standalone";
 
@@ -45,6 +46,11 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
   for (const { instanceId, why } of stale) {
     const note = await run.timed("restore-min-size", () => restoreMinSize(run, ctx, group, instanceId));
     if (note) done.push(`${note} (record of ${instanceId}: ${why})`);
+  }
+  for (const instanceId of orphanedParked(snapshot)) {
+    run.reporter.step(`removing the parked record of ${instanceId} from ${group}: its host left the group`);
+    await run.timed("forget-parked", () => deleteGroupTag(run, ctx, group, parkedKey(instanceId)));
+    done.push(`removed the parked record of ${instanceId} (its host left the group)`);
   }
   const turnValue = snapshot.group.tags[TURN_TAG];
   const view = viewTurnHere(turnValue, ctx.identity.instanceId);

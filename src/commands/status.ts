@@ -12,6 +12,7 @@ import {
 } from "../core/decide";
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
 import { parseRecords } from "../core/minsize";
+import { orphanedParked, parkedKey } from "../core/parked";
 import { shutdownRecords } from "../core/shutdown";
 import { TURN_TAG, type TurnView } from "../core/turn";
 import type { Snapshot } from "../core/types";
@@ -64,6 +65,8 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
             : "its boot brings it back (systemd balanced.service), or run `balanced in` there"),
     );
   }
+  for (const id of orphanedParked(s))
+    lines.push(`${parkedKey(id)}: its host left the group while parked; run \`balanced repair\``);
   for (const inst of s.group.instances.filter((i) => i.lifecycleState === "Standby")) {
     const since = s.standbySince[inst.id];
     const age = since ? (s.takenAt - Date.parse(since)) / 1000 : undefined;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 import { EnterStandbyCommand } from "@aws-sdk/client-auto-scaling";
-import { lifecycleOf, runCli } from "../helpers/cli";
+import { lifecycleOf, runCli, simState } from "../helpers/cli";
 import { clientsFor, control, eventually } from "../helpers/clients";
 import type { SimEvent } from "../sim/events";
 import { type FleetFile, loadFleet } from "../sim/fleet";
@@ -248,6 +248,28 @@ describe("a host someone else parked stays parked", () => {
     const forced = await runCli(sim.hosts[A]!, ["in", "--force", "-q"]);
     assert.equal(forced.code, 0, forced.stderr);
     assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
+  it("a host terminated while parked: status on a peer names its record, repair removes it", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);
+    await control(sim, "POST", "events", { kind: "terminate", instance: A });
+    await eventually(async () => {
+      const state = (await simState(sim!)).instances.find((i) => i.id === A);
+      return !state || state.group === null || state.lifecycleState === "Terminated";
+    }, 20_000);
+    const status = await runCli(sim.hosts[B]!, ["status"]);
+    assert.match(
+      status.stdout,
+      /balanced:parked:i-0a000000000000001: its host left the group while parked; run `balanced repair`/,
+    );
+    const repaired = await runCli(sim.hosts[B]!, ["repair"]);
+    assert.equal(repaired.code, 0, repaired.stderr);
+    assert.match(
+      repaired.stdout,
+      /removed the parked record of i-0a000000000000001 \(its host left the group\)/,
+    );
+    assert.equal(sim.world().groups.get("web")!.tags.has(`balanced:parked:${A}`), false);
   });
 
   it("out records that balanced parked the host, in removes the record; a refused EnterStandby leaves none", async () => {
