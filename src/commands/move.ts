@@ -206,7 +206,9 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   } catch (err) {
     // AWS answered no: the host stays in service, so the record goes (an unknown outcome keeps it).
     if (parked && err instanceof AwsCallError)
-      await deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId)).catch(() => undefined);
+      await deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined).catch(
+        () => undefined,
+      );
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
 }
@@ -225,8 +227,14 @@ async function setGroupTag(
 }
 
 /** Deleted by key (DeleteTags matches the key; the value is not compared). */
-export async function deleteGroupTag(run: Run, ctx: ReadContext, group: string, key: string) {
-  await awsCall(run.log, "autoscaling:DeleteTags", undefined, (o) =>
+export async function deleteGroupTag(
+  run: Run,
+  ctx: ReadContext,
+  group: string,
+  key: string,
+  signal: AbortSignal | undefined = run.signal,
+) {
+  await awsCall(run.log, "autoscaling:DeleteTags", signal, (o) =>
     ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, "")] }), o),
   );
 }
@@ -257,21 +265,14 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   run.reporter.step(
     `lowering MinSize of ${g.name} ${g.minSize} -> ${plan.record.loweredTo} while this host is out (recorded as ${recordKey(id)})`,
   );
-  if (plan.writeRecord) {
-    await awsCall(run.log, "autoscaling:CreateOrUpdateTags", run.signal, (o) =>
-      ctx.clients.autoscaling.send(
-        new CreateOrUpdateTagsCommand({ Tags: [tagOf(g.name, recordKey(id), formatRecord(plan.record))] }),
-        o,
-      ),
-    );
-  }
+  if (plan.writeRecord) await setGroupTag(run, ctx, g.name, recordKey(id), formatRecord(plan.record));
   try {
     await setMinSize(run, ctx, g.name, plan.record.loweredTo);
   } catch (err) {
     // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
     // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
     if (plan.writeRecord && err instanceof AwsCallError)
-      await deleteGroupTag(run, ctx, g.name, recordKey(id)).catch(() => undefined);
+      await deleteGroupTag(run, ctx, g.name, recordKey(id), undefined).catch(() => undefined);
     throw err;
   }
   g.minSize = plan.record.loweredTo;
@@ -303,12 +304,7 @@ export async function restoreMinSize(
     note = `MinSize of ${g.name} is ${g.minSize}, not what balanced left (${plan.expected}): someone changed it, so it stays`;
     run.reporter.step(`${note}; removing the record of ${instanceId}`);
   }
-  await awsCall(run.log, "autoscaling:DeleteTags", run.signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new DeleteTagsCommand({ Tags: [tagOf(g.name, recordKey(instanceId), formatRecord(plan.record))] }),
-      o,
-    ),
-  );
+  await deleteGroupTag(run, ctx, g.name, recordKey(instanceId));
   return note;
 }
 
@@ -317,21 +313,14 @@ async function recordShutdown(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const key = shutdownKey(ctx.identity.instanceId);
   run.reporter.step(`recording on ${g.name} that a shutdown takes this host out (${key}), for the boot`);
-  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", run.signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new CreateOrUpdateTagsCommand({ Tags: [tagOf(g.name, key, new Date().toISOString())] }),
-      o,
-    ),
-  );
+  await setGroupTag(run, ctx, g.name, key, new Date().toISOString());
 }
 
 async function forgetShutdown(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const key = shutdownKey(ctx.identity.instanceId);
   run.reporter.step(`removing the shutdown record ${key} from ${g.name}`);
-  await awsCall(run.log, "autoscaling:DeleteTags", run.signal, (o) =>
-    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(g.name, key, g.tags[key] ?? "")] }), o),
-  );
+  await deleteGroupTag(run, ctx, g.name, key);
   run.notes.push("shutdown record removed");
 }
 
@@ -625,10 +614,10 @@ async function execute(
         break;
       case "forget-parked":
         await run.timed(step, async () => {
-          run.reporter.step(
-            `removing the parked record ${parkedKey(ctx.identity.instanceId)} from ${run.snapshot!.group.name}`,
-          );
-          await deleteGroupTag(run, ctx, run.snapshot!.group.name, parkedKey(ctx.identity.instanceId));
+          const group = run.snapshot!.group.name;
+          const key = parkedKey(ctx.identity.instanceId);
+          run.reporter.step(`removing the parked record ${key} from ${group}`);
+          await deleteGroupTag(run, ctx, group, key);
         });
         break;
       case "wait-drained":
@@ -851,9 +840,9 @@ async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
   const record = parseShutdownValue(id, value);
   const failed = shutdownValue({ at: record.at, bootFailed: { at: new Date().toISOString(), exitCode } });
   const ctx = await run.context();
-  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", AbortSignal.timeout(RELEASE_DEADLINE_MS), (o) =>
-    ctx.clients.autoscaling.send(new CreateOrUpdateTagsCommand({ Tags: [tagOf(g.name, key, failed)] }), o),
-  ).catch(() => undefined);
+  await setGroupTag(run, ctx, g.name, key, failed, AbortSignal.timeout(RELEASE_DEADLINE_MS)).catch(
+    () => undefined,
+  );
 }
 
 async function groupInOnce(run: Run): Promise<MoveResult> {
