@@ -32,7 +32,8 @@ export class Conformance {
     const waive = opts.waiveScaledTimings ?? true;
     const counts = new Map<string, number>();
     for (const x of exchanges) {
-      if (x.service === "imds") continue;
+      // The checker reads the query protocol's XML; DynamoDB's JSON 1.0 is not checked yet.
+      if (x.service === "imds" || x.service === "dynamodb") continue;
       const checker = this.checkers[x.service];
       const found = [
         ...checker.checkRequest(x.request).problems.map((p) => `request ${x.service} ${p}`),

@@ -1,4 +1,5 @@
 import { AutoScalingClient, CreateOrUpdateTagsCommand } from "@aws-sdk/client-auto-scaling";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -24,6 +25,7 @@ export function clientsFor(host: HostInfo, extra: { maxAttempts?: number } = {})
       endpoint: host.env.AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2,
     }),
     ec2: new EC2Client({ ...config, endpoint: host.env.AWS_ENDPOINT_URL_EC2 }),
+    dynamodb: new DynamoDBClient({ ...config, endpoint: host.env.AWS_ENDPOINT_URL_DYNAMODB }),
   };
 }
 

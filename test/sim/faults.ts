@@ -3,7 +3,7 @@
  * calling host, and either delays, throttles, fails, drops or denies them. IMDS faults make one
  * host's metadata service unreachable or require tokens.
  */
-export type Service = "autoscaling" | "elb" | "elbv2" | "ec2" | "imds";
+export type Service = "autoscaling" | "elb" | "elbv2" | "ec2" | "dynamodb" | "imds";
 
 export interface FaultSpec {
   service?: Service | "*";
@@ -64,7 +64,8 @@ export type FaultOutcome =
   | ({ kind: "throttle" | "error" | "drop" | "deny"; fault: Fault } & CallShape);
 
 /** Describe* calls read; every other action of the simulated APIs changes the world. */
-export const isRead = (action: string) => action.startsWith("Describe");
+/** Calls a stale-reads fault may answer from the past (GetItem only when not ConsistentRead). */
+export const isRead = (action: string) => action.startsWith("Describe") || action === "GetItem";
 
 /** A small seeded generator (mulberry32): a chaos trial's faults replay from its seed. */
 export function seededRandom(seed: number): () => number {

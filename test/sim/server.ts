@@ -16,6 +16,7 @@ import { overLimit } from "./limits";
 import { parseQuery, str } from "./query";
 import { AUTOSCALING_XMLNS, autoscalingActions } from "./services/autoscaling";
 import type { ActionHandler } from "./services/common";
+import { DYNAMODB_TARGET_PREFIX, dynamodbActions } from "./services/dynamodb";
 import { EC2_XMLNS, ec2Actions } from "./services/ec2";
 import { ELB_XMLNS, elbActions } from "./services/elb";
 import { ELBV2_XMLNS, elbv2Actions } from "./services/elbv2";
@@ -83,6 +84,29 @@ interface ServiceDef {
   actions: Record<string, ActionHandler>;
   ec2Dialect: boolean;
 }
+
+/** DynamoDB speaks JSON 1.0: the action is in X-Amz-Target, errors are `{"__type","message"}`. */
+const DYNAMODB: ServiceDef = {
+  service: "dynamodb",
+  signingName: "dynamodb",
+  xmlns: "",
+  actions: {},
+  ec2Dialect: false,
+};
+
+/**
+ * The query protocol's shared error codes as DynamoDB names them (API Reference, "Common Errors";
+ * botocore's dynamodb model for the service's own).
+ */
+const JSON_CODES: Record<string, string> = {
+  InvalidAction: "UnknownOperationException",
+  MissingAuthenticationToken: "MissingAuthenticationTokenException",
+  SignatureDoesNotMatch: "InvalidSignatureException",
+  InvalidClientTokenId: "UnrecognizedClientException",
+  AccessDenied: "AccessDeniedException",
+  Throttling: "ThrottlingException",
+  InternalFailure: "InternalServerError",
+};
 
 /** The query protocol's Version parameter says which API a request is for. */
 const BY_VERSION: Record<string, ServiceDef> = {
@@ -185,9 +209,14 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     const body = await readBody(req);
     world.clock.flush();
     const requestId = randomUUID();
-    const params = parseQuery(body);
-    const action = str(params, "Action") ?? "";
-    const def = BY_VERSION[str(params, "Version") ?? ""];
+    const target = req.headers["x-amz-target"];
+    const jsonAction =
+      typeof target === "string" && target.startsWith(DYNAMODB_TARGET_PREFIX)
+        ? target.slice(DYNAMODB_TARGET_PREFIX.length)
+        : undefined;
+    const params = jsonAction === undefined ? parseQuery(body) : {};
+    const action = jsonAction ?? str(params, "Action") ?? "";
+    const def = jsonAction === undefined ? BY_VERSION[str(params, "Version") ?? ""] : DYNAMODB;
     const auth = req.headers.authorization ?? "";
     const scope = CREDENTIAL_SCOPE.exec(auth);
     const host = scope ? keyToHost.get(scope[1]!) : undefined;
@@ -200,6 +229,14 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     };
 
     const fail = (status: number, code: string, message: string, type: "Sender" | "Receiver" = "Sender") => {
+      if (def === DYNAMODB) {
+        const jsonCode = JSON_CODES[code] ?? code;
+        record(status, jsonCode);
+        res
+          .writeHead(status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId })
+          .end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${jsonCode}`, message }));
+        return;
+      }
       record(status, code);
       const xml = def?.ec2Dialect
         ? ec2Error(code, message, requestId)
@@ -260,6 +297,7 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         ? fail(503, "ServiceUnavailable", "Service is unavailable. Please try again later.", "Receiver")
         : fail(status, "InternalFailure", "An internal error occurred. Please try again.", "Receiver");
     }
+    if (def === DYNAMODB) return answerJson(action, body, outcome, fail, record, res, requestId);
     const handler = def.actions[action];
     if (outcome.kind === "deny") {
       const iamAction = `${def.signingName}:${action}`;
@@ -311,6 +349,65 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         return fail(err.status, err.code, err.message, err.type);
       }
       throw err;
+    }
+  }
+
+  /** A DynamoDB call past authentication and the faults that refuse it unprocessed. */
+  async function answerJson(
+    action: string,
+    body: string,
+    outcome: ReturnType<FaultBookType["evaluate"]>,
+    fail: (status: number, code: string, message: string) => void,
+    record: (status: number, outcome: string) => void,
+    res: ServerResponse,
+    requestId: string,
+  ): Promise<void> {
+    if (outcome.kind === "deny")
+      return fail(
+        400,
+        "AccessDenied",
+        `User: arn:aws:sts::${world.accountId}:assumed-role/balanced-instance-role is not authorized to perform: dynamodb:${action}`,
+      );
+    const handler = dynamodbActions[action];
+    if (!handler) return fail(400, "InvalidAction", "");
+    let input: Record<string, unknown>;
+    try {
+      input = JSON.parse(body) as Record<string, unknown>;
+    } catch {
+      return fail(400, "SerializationException", "Start of structure or map found where not expected");
+    }
+    const slow = outcome.slow;
+    if (slow?.applyAt === "end") await sleep(slow.ms);
+    const lose = () => {
+      record(0, "lost-response");
+      res.socket?.destroy();
+    };
+    try {
+      const staleWorld = outcome.staleMs > 0 ? world.viewAt(outcome.staleMs) : world;
+      const result = handler({ world, input, staleWorld });
+      if (slow?.applyAt === "start") await sleep(slow.ms);
+      if (outcome.lost) return lose();
+      record(200, "ok");
+      res
+        .writeHead(200, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId })
+        .end(JSON.stringify(result));
+    } catch (err) {
+      if (!(err instanceof SimError)) throw err;
+      if (outcome.lost) return lose();
+      const extra = (err as SimError & { extra?: Record<string, unknown> }).extra;
+      record(err.status, err.code);
+      res
+        .writeHead(err.status, {
+          "content-type": "application/x-amz-json-1.0",
+          "x-amzn-requestid": requestId,
+        })
+        .end(
+          JSON.stringify({
+            __type: `com.amazonaws.dynamodb.v20120810#${err.code}`,
+            message: err.message,
+            ...extra,
+          }),
+        );
     }
   }
 
@@ -426,6 +523,7 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING: endpoint,
         AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: endpoint,
         AWS_ENDPOINT_URL_EC2: endpoint,
+        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
         AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsUrl,
       },
     };

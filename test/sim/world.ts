@@ -8,6 +8,7 @@ import {
   type FleetTiming,
   generatedInstanceId,
 } from "./fleet";
+import { copyTables, type SimTable } from "./services/dynamodb";
 
 /** An error the simulated service returns, with AWS's code, message and HTTP status. */
 export class SimError extends Error {
@@ -228,6 +229,8 @@ export class World {
   readonly instances = new Map<string, SimInstance>();
   readonly classicLbs = new Map<string, ClassicLb>();
   readonly targetGroups = new Map<string, TargetGroup>();
+  /** DynamoDB tables (test/sim/services/dynamodb.ts): the lock's store. */
+  readonly tables = new Map<string, SimTable>();
   /** Every change of an instance's "serving" status, per group: the out-of-service timeline. */
   readonly history: ServingChange[] = [];
   /** The same per load balancer and target group (`GET /_sim/history?all` merges both). */
@@ -1236,6 +1239,7 @@ export class World {
       instances,
       classicLbs,
       targetGroups,
+      tables: copyTables(this.tables),
       history: [],
       lbHistory: [],
       lastServing: new Map(),
