@@ -1,12 +1,13 @@
 import yargs, { type Argv, type Options } from "yargs";
 import type { CommandOptions } from "./commands/run";
+import { parseLockSpec } from "./core/lock";
 import { EXIT_CODE_MEANINGS, usageError } from "./errors";
 import { parseDuration, parseQuantity } from "./options";
 
 declare const __BALANCED_VERSION__: string;
 export const VERSION = typeof __BALANCED_VERSION__ === "string" ? __BALANCED_VERSION__ : "dev";
 
-export type CommandName = "status" | "out" | "in" | "run" | "repair" | "iam-policy" | "watch";
+export type CommandName = "status" | "out" | "in" | "run" | "repair" | "iam-policy" | "watch" | "lock";
 
 export interface Invocation {
   command: CommandName;
@@ -157,6 +158,14 @@ export const IAM_OPTIONS = {
   },
 } satisfies Record<string, Options>;
 
+export const LOCK_OPTIONS = {
+  lock: {
+    type: "string",
+    describe:
+      "Take turns through this DynamoDB table (dynamodb:TABLE; conditional writes, strongly consistent reads) instead of tags; every host of a fleet must use the same; `balanced lock create` makes the table",
+  },
+} satisfies Record<string, Options>;
+
 export const STATUS_OPTIONS = {
   "stale-after": {
     type: "string",
@@ -226,6 +235,7 @@ export const ALL_OPTIONS = {
   ...RUN_OPTIONS,
   ...STATUS_OPTIONS,
   ...IAM_OPTIONS,
+  ...LOCK_OPTIONS,
   ...WATCH_OPTIONS,
 } satisfies Record<string, Options>;
 
@@ -245,6 +255,7 @@ export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
   "ready-url": "URL",
   "ready-command": "COMMAND",
   "ready-timeout": "DURATION",
+  lock: "dynamodb:TABLE",
 };
 
 /**
@@ -253,13 +264,20 @@ export const VALUE_NAMES: Partial<Record<keyof typeof ALL_OPTIONS, string>> = {
  * applies exactly where its flag would.
  */
 export const COMMAND_OPTIONS = {
-  status: { ...BUDGET_OPTIONS, ...STATUS_OPTIONS },
-  out: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, shutdown: SHUTDOWN_OPTIONS.shutdown },
+  status: { ...BUDGET_OPTIONS, ...STATUS_OPTIONS, ...LOCK_OPTIONS },
+  out: {
+    ...BUDGET_OPTIONS,
+    ...MOVE_OPTIONS,
+    ...OUT_OPTIONS,
+    ...LOCK_OPTIONS,
+    shutdown: SHUTDOWN_OPTIONS.shutdown,
+  },
   in: { ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"], ...FORCE_OPTIONS },
-  run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS },
+  run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS, ...LOCK_OPTIONS },
   repair: {},
-  "iam-policy": IAM_OPTIONS,
+  "iam-policy": { ...IAM_OPTIONS, ...LOCK_OPTIONS },
   watch: WATCH_OPTIONS,
+  lock: LOCK_OPTIONS,
   completion: {},
 } satisfies Record<CommandName | "completion", Record<string, Options>>;
 
@@ -391,12 +409,21 @@ export function buildParser(argv: string[], settings: Record<string, unknown> = 
           .example("$0 watch --ready-url http://localhost/health", "Also answer launch hooks once healthy"),
     )
     .command(
+      "lock <action>",
+      "`lock create`: create the DynamoDB table --lock names (on-demand, time to live on its expiry), or check the one there",
+      (y) =>
+        y
+          .positional("action", { choices: ["create"] as const, describe: "create: make the table" })
+          .options(COMMAND_OPTIONS.lock)
+          .example("$0 lock create --lock dynamodb:balanced-locks", "Once per account and region"),
+    )
+    .command(
       "repair",
       "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
       (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
     )
     .completion("completion", "Print a bash/zsh completion script: balanced completion >> ~/.bashrc")
-    .demandCommand(1, "Name a command: status, out, in, run, watch, repair, iam-policy or completion")
+    .demandCommand(1, "Name a command: status, out, in, run, watch, repair, lock, iam-policy or completion")
     .parserConfiguration({ "populate--": true })
     .strict()
     .version(VERSION)
@@ -494,6 +521,11 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
   const pollIntervalSeconds = parseDuration("poll-interval", String(get("poll-interval") ?? "2s"));
+  const lockText = get("lock");
+  const lock = lockText === undefined ? undefined : parseLockSpec(String(lockText));
+  if (typeof lock === "string") throw usageError(lock);
+  if (command === "lock" && !lock)
+    throw usageError("lock create needs the table: --lock dynamodb:TABLE (or BALANCED_LOCK)");
   if (command === "watch" && pollIntervalSeconds < 0.1)
     throw usageError("--poll-interval must be at least 100ms");
   return {
@@ -521,6 +553,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       loadBalancerNames: list(get("load-balancer")),
       discover: Boolean(get("discover")),
       stalenessMs: parseDuration("staleness-bound", String(get("staleness-bound") ?? "3s")) * 1000,
+      lock,
       ...(command === "watch"
         ? {
             watch: {

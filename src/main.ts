@@ -56,6 +56,7 @@ async function main(): Promise<void> {
         standalone: o.standaloneIam,
         loadBalancerNames: o.loadBalancerNames,
         targetGroupArns: o.targetGroupArns,
+        lockTable: o.lock?.table,
       });
       process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
       return exit(ExitCode.Done);

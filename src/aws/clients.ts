@@ -1,4 +1,5 @@
 import { AutoScalingClient } from "@aws-sdk/client-auto-scaling";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EC2Client } from "@aws-sdk/client-ec2";
 import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balancing";
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -21,6 +22,8 @@ export interface AwsClients {
   elb: ElasticLoadBalancingClient;
   elbv2: ElasticLoadBalancingV2Client;
   ec2: EC2Client;
+  /** The lock's table (`--lock dynamodb:TABLE`). */
+  dynamodb: DynamoDBClient;
 }
 
 /**
@@ -55,6 +58,7 @@ export function createClients(region: string): AwsClients {
     elb: new ElasticLoadBalancingClient(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
     ec2: new EC2Client(config),
+    dynamodb: new DynamoDBClient(config),
   };
 }
 

@@ -22,11 +22,20 @@ import {
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { classifyTarget, goneFrom } from "../core/health";
 import { outKey, parseRemovals, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
-import { TURN_TAG } from "../core/turn";
+import { isMine, parseTurn, TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
 import { awsCall } from "./clients";
 import { isGoneLoadBalancer, type ReadContext, type ReadResult, readClassic, readTargetGroups } from "./read";
-import { clockAttempts, RELEASE_DEADLINE_MS, type TurnStore } from "./turn";
+import {
+  attemptTurn,
+  canAct,
+  clockAttempts,
+  RELEASE_DEADLINE_MS,
+  type TurnLock,
+  TurnLostError,
+  type TurnStore,
+  worstView,
+} from "./turn";
 
 /** The largest page both APIs allow (DescribeLoadBalancers, DescribeTargetGroups). */
 const PAGE = 400;
@@ -256,6 +265,40 @@ export function lbTurnStore(lbs: StandaloneLb[]): TurnStore {
  */
 export function releaseLbTurn(ctx: ReadContext, lbs: StandaloneLb[]): Promise<void> {
   return removeTags(ctx, lbs, TURN_TAG, AbortSignal.timeout(RELEASE_DEADLINE_MS));
+}
+
+/**
+ * The turn on these load balancers' tags as a TurnLock. `confirm` takes the fresh values in the
+ * order of `lbs` (then any load balancer found since): it is given back only where it was seen ours.
+ */
+export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
+  let heldOn: StandaloneLb[] = [];
+  return {
+    what: "the turn",
+    view: async (ctx, values) => worstView(values, ctx.identity.instanceId),
+    take: (ctx) => attemptTurn(ctx, lbTurnStore(lbs), stalenessMs),
+    confirm(turn, values) {
+      heldOn = lbs.filter((_, i) => isMine(values[i], turn));
+      const other = values.find((v) => !isMine(v, turn));
+      if (other === undefined && values.length >= lbs.length) return { ok: true };
+      return { ok: false, holder: parseTurn(other)?.holder ?? "another host" };
+    },
+    async fence(_ctx, turn) {
+      if (canAct(turn)) return;
+      heldOn = [];
+      throw new TurnLostError("refusing: the turn ran out before this host could act; try again");
+    },
+    async release(ctx) {
+      const on = heldOn;
+      heldOn = [];
+      if (on.length) await releaseLbTurn(ctx, on);
+    },
+    releaseOrphaned: (ctx, turn) =>
+      releaseLbTurn(
+        ctx,
+        lbs.filter((l) => parseTurn(l.tags[TURN_TAG])?.nonce === turn.nonce),
+      ),
+  };
 }
 
 /**

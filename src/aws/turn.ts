@@ -292,6 +292,85 @@ export async function deleteTurnTag(ctx: ReadContext, group: string, value: stri
   );
 }
 
+/**
+ * The fence found the turn no longer ours, or too short to act under: nothing was sent, so there is
+ * nothing to keep the turn for.
+ */
+export class TurnLostError extends BalancedError {
+  constructor(reason: string) {
+    super(ExitCode.Busy, "busy", reason);
+  }
+}
+
+/**
+ * One turn's lifecycle, whatever keeps it (tags: this file; a DynamoDB table: src/aws/lock.ts):
+ * take, confirm on the fresh read, fence before each acting call, release. A lock is for one
+ * attempt: it remembers what it took and gives back only that.
+ */
+export interface TurnLock {
+  /** For messages: "the group's turn", "the turn", "the lock in TABLE". */
+  readonly what: string;
+  /** The turn as it stands, the most blocking of its resources (`values`: the snapshot's tags). */
+  view(ctx: ReadContext, values: (string | undefined)[]): Promise<TurnView>;
+  take(ctx: ReadContext): Promise<TurnAttempt>;
+  /** On the snapshot read after taking it: still ours, or who holds it. */
+  confirm(turn: Turn, values: (string | undefined)[]): { ok: true } | { ok: false; holder: string };
+  /** Right before acting: throws TurnLostError when the turn is not (or no longer long enough) ours. */
+  fence(ctx: ReadContext, turn: Turn): Promise<void>;
+  /** Gives back what this attempt holds and may give back; nothing else. */
+  release(ctx: ReadContext, turn: Turn): Promise<void>;
+  /** Gives back a turn left by a killed earlier run on this host. */
+  releaseOrphaned(ctx: ReadContext, turn: Turn): Promise<void>;
+}
+
+/** The most blocking of several turn values (unreadable, then held, then orphaned, then free). */
+export function worstView(values: (string | undefined)[], instanceId: string): TurnView {
+  const views = values.map((v) => viewTurnHere(v, instanceId));
+  for (const state of ["unreadable", "held", "orphaned", "expired"] as const) {
+    const found = views.find((v) => v.state === state);
+    if (found) return found;
+  }
+  return { state: "free" };
+}
+
+/** The tag protocol's fence: act only while ACT_MARGIN of the turn remains (see the claim above). */
+function tagFence(turn: Turn, what: string): void {
+  if (!canAct(turn))
+    throw new TurnLostError(`refusing: ${what} ran out before this host could act; try again`);
+}
+
+/** The group's turn as a TurnLock: Fischer's protocol on the group tag. */
+export function groupTagLock(group: string, stalenessMs: number): TurnLock {
+  let confirmed: Turn | undefined;
+  return {
+    what: "the group's turn",
+    view: async (ctx, values) => worstView(values, ctx.identity.instanceId),
+    take: (ctx) => attemptTurn(ctx, groupTurnStore(group), stalenessMs),
+    confirm(turn, values) {
+      if (isMine(values[0], turn)) {
+        confirmed = turn;
+        return { ok: true };
+      }
+      return { ok: false, holder: parseTurn(values[0])?.holder ?? "another host" };
+    },
+    async fence(_ctx, turn) {
+      try {
+        tagFence(turn, "the group's turn");
+      } catch (err) {
+        // Expired: the tag may be another host's by the time it is deleted (DeleteTags is by key).
+        confirmed = undefined;
+        throw err;
+      }
+    },
+    async release(ctx) {
+      const turn = confirmed;
+      confirmed = undefined;
+      if (turn) await releaseTurn(ctx, group, turn);
+    },
+    releaseOrphaned: (ctx, turn) => releaseTurn(ctx, group, turn),
+  };
+}
+
 /** Runs an acting call under `guard` when a turn is held (a shutdown holds none). */
 export const actUnder = <T>(guard: TurnRelease | undefined, call: () => Promise<T>): Promise<T> =>
   guard ? guard.acting(call) : call();
@@ -306,10 +385,15 @@ export class TurnRelease {
   private sent = false;
   private ackedAt: number | undefined;
 
-  constructor(private readonly stalenessMs: number) {}
+  /** `fence` runs right before every acting call (TurnLock.fence). */
+  constructor(
+    private readonly stalenessMs: number,
+    private readonly fence: () => Promise<void> = async () => {},
+  ) {}
 
   /** Wraps the acting call. */
   async acting<T>(call: () => Promise<T>): Promise<T> {
+    await this.fence();
     this.sent = true;
     const result = await call();
     this.ackedAt = performance.now();

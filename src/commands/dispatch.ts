@@ -1,4 +1,5 @@
 import type { CommandName } from "../cli";
+import { lock } from "./lock";
 import { in_, out } from "./move";
 import { repair } from "./repair";
 import type { Run } from "./run";
@@ -10,6 +11,6 @@ export { Run } from "./run";
 
 /** The commands, behind one dynamic import so that `--help` and `--version` load no AWS SDK. */
 export function runCommand(command: Exclude<CommandName, "iam-policy">, run: Run) {
-  const commands = { status, out, in: in_, run: wrap, repair, watch } as const;
+  const commands = { status, out, in: in_, run: wrap, repair, watch, lock } as const;
   return commands[command](run);
 }

@@ -18,15 +18,10 @@ import { deregister, forgetRemoval, recordRemoval, register } from "../aws/stand
 import {
   ActDeadlineError,
   actUnder,
-  attemptTurn,
-  canAct,
   DEFAULT_STALENESS_MS,
-  groupTurnStore,
-  holdsTurn,
   RELEASE_DEADLINE_MS,
-  releaseTurn,
+  TurnLostError,
   TurnRelease,
-  viewTurnHere,
   withinActDeadline,
 } from "../aws/turn";
 import {
@@ -51,12 +46,13 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { parseTurn, TURN_TAG, type Turn, turnRefusal } from "../core/turn";
+import { TURN_TAG, turnRefusal } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
+import { groupLock } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 export interface MoveResult {
@@ -664,27 +660,26 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
  * is visibly leaving, so give it back now, as that run would have; others need not wait for expiry.
  */
 async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): Promise<void> {
-  const value = run.snapshot!.group.tags[TURN_TAG];
-  const view = viewTurnHere(value, ctx.identity.instanceId);
+  const lock = groupLock(run, group);
+  const view = await lock.view(ctx, [run.snapshot!.group.tags[TURN_TAG]]);
   if (view.state !== "orphaned") return;
   run.reporter.step(
-    `giving back the group's turn left by a killed earlier run on this host (pid ${view.turn.pid})`,
+    `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
   );
-  await warnOnFailure(run, releaseTurn(ctx, group, view.turn));
+  await warnOnFailure(run, lock.releaseOrphaned(ctx, view.turn));
 }
 
 /** Giving the turn back once the host is leaving is a courtesy: if it fails, the turn expires. */
 function warnOnFailure(run: Run, release: Promise<void>): Promise<void> {
   return release.catch((err: unknown) =>
-    run.reporter.step(
-      `could not give the group's turn back (${(err as Error).message}); it expires by itself`,
-    ),
+    run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
   );
 }
 
 /**
- * One attempt at `out`. A host that is still InService must hold the group's turn (src/aws/turn.ts)
- * from its fresh snapshot until the group shows it leaving; a host already leaving needs none.
+ * One attempt at `out`. A host that is still InService must hold the turn (src/aws/turn.ts, or the
+ * lock: src/aws/lock.ts) from its fresh snapshot until the group shows it leaving; a host already
+ * leaving needs none.
  */
 async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   const { group, lifecycleState } = await findGroup(ctx);
@@ -695,9 +690,15 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d;
     if (run.options.dryRun) {
-      // The real run would meet the group's turn: answer as it would (exit 4 while another holds it).
-      const turn = viewTurnHere(run.snapshot!.group.tags[TURN_TAG], ctx.identity.instanceId);
-      const withTheTurn = lifecycleState === "InService" ? withTurn(d, turn, Date.now()) : d;
+      // The real run would meet the turn: answer as it would (exit 4 while another holds it).
+      const withTheTurn =
+        lifecycleState === "InService"
+          ? withTurn(
+              d,
+              await groupLock(run, group).view(ctx, [run.snapshot!.group.tags[TURN_TAG]]),
+              Date.now(),
+            )
+          : d;
       run.decision = withTheTurn;
       if (withTheTurn.verdict === "refuse") return retry(refusalError(withTheTurn));
       return { kind: "result", value: { outcome: "dry-run", message: dryRunMessage(d) } };
@@ -711,38 +712,40 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     return { kind: "result", value: outDone(run) };
   }
 
-  run.reporter.step(`taking the group's turn in ${group} (so no other host leaves at the same time)`);
-  const attempt = await run.timed("take-turn", () =>
-    attemptTurn(ctx, groupTurnStore(group), run.options.stalenessMs),
-  );
+  if (run.options.lock) {
+    // The lock spans the group's load balancers, so it needs a snapshot first: a refusal costs no lock.
+    await run.timed("read", () => run.refresh(group));
+    const first = decideOutNow(run);
+    if (!("verdict" in first)) return first;
+  }
+  const lock = groupLock(run, group);
+  run.reporter.step(`taking ${lock.what} for ${group} (so no other host leaves at the same time)`);
+  const attempt = await run.timed("take-turn", () => lock.take(ctx));
   if (!attempt.taken) {
     const v = attempt.view;
     if (v.state === "late")
-      return retry(busy("refusing: AWS answered too slowly to take the group's turn safely; try again"));
-    return retry(busy(turnRefusal(v, Date.now())!));
+      return retry(busy(`refusing: AWS answered too slowly to take ${lock.what} safely; try again`));
+    return retry(busy(turnRefusal(v, Date.now(), lock.what)!));
   }
-  // Only a turn the read-back showed to be ours is ever deleted: unverified, the tag may be another
-  // host's by now (a failed read leaves ours to expire instead).
-  let held: Turn | undefined;
-  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS);
+  const turn = attempt.turn;
+  // Kept, not given back, while an acting call's outcome is unknown (AWS may still apply it).
+  let keep = false;
+  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS, () => lock.fence(ctx, turn));
   run.turnRelease = guard;
   const release = async () => {
-    const turn = held;
-    held = undefined;
-    if (turn && (await guard.ready())) await releaseTurn(ctx, group, turn);
+    if (keep || !(await guard.ready())) return;
+    keep = true;
+    await lock.release(ctx, turn);
   };
   try {
     await run.timed("read", () => run.refresh(group));
-    const tags = run.snapshot!.group.tags;
-    if (!holdsTurn(tags, attempt.turn)) {
-      const winner = parseTurn(tags[TURN_TAG])?.holder ?? "another host";
-      return retry(busy(`refusing: another host is leaving: ${winner} took the group's turn`));
-    }
-    held = attempt.turn;
+    const confirmed = lock.confirm(turn, [run.snapshot!.group.tags[TURN_TAG]]);
+    if (!confirmed.ok)
+      return retry(busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`));
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d;
-    if (!canAct(attempt.turn))
-      return retry(busy("refusing: the group's turn ran out before this host could act; try again"));
+    // Fenced before the first change too: lowering MinSize is one.
+    await lock.fence(ctx, turn);
     await execute(
       run,
       ctx,
@@ -753,7 +756,8 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     );
     return { kind: "result", value: outDone(run) };
   } catch (err) {
-    if (err instanceof ActDeadlineError) held = undefined;
+    if (err instanceof ActDeadlineError) keep = true;
+    if (err instanceof TurnLostError) return retry(err);
     throw err;
   } finally {
     // Refused, failed or interrupted before the group showed us leaving: give the turn back.

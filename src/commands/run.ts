@@ -4,6 +4,7 @@ import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
 import { readOwnRemovals } from "../aws/standalone";
 import type { TurnRelease } from "../aws/turn";
 import type { Budget, Decision } from "../core/decide";
+import type { LockSpec } from "../core/lock";
 import type { StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
 import type { Reporter } from "../ui/reporter";
@@ -45,6 +46,8 @@ export interface CommandOptions {
   watch?: WatchOptions;
   /** `out`, `run`: how stale AWS's describe answers may be (the turn's settle follows from it). */
   stalenessMs?: number;
+  /** `--lock dynamodb:TABLE`: the turn as a DynamoDB lock instead of tags. */
+  lock?: LockSpec | undefined;
 }
 
 export interface StepRecord {

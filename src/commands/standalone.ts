@@ -9,23 +9,19 @@ import {
   deregister,
   discover,
   forgetRemoval,
-  lbTurnStore,
   readStandalone,
   recordRemoval,
   register,
-  releaseLbTurn,
 } from "../aws/standalone";
 import {
   ActDeadlineError,
   actUnder,
-  attemptTurn,
-  canAct,
   DEFAULT_STALENESS_MS,
+  TurnLostError,
   TurnRelease,
-  viewTurnHere,
   withinActDeadline,
 } from "../aws/turn";
-import { refusalError } from "../core/decide";
+import { refusalError, withTurn } from "../core/decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
 import {
   assessLbBudget,
@@ -48,13 +44,14 @@ import {
   drainSeconds,
   healthySeconds,
 } from "../core/timing";
-import { isMine, TURN_TAG, turnRefusal, viewTurn } from "../core/turn";
+import { TURN_TAG, turnRefusal } from "../core/turn";
 import type { MemberHealth } from "../core/types";
 import { BalancedError, busy, notManageable, timedOut } from "../errors";
 import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
+import { standaloneLock } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 /** Whether this invocation can run without a group: load balancers named, or --discover. */
@@ -262,21 +259,24 @@ function outDone(run: Run, targets: string[]): MoveResult {
   };
 }
 
+const turnValues = (s: StandaloneSnapshot) => s.loadBalancers.map((l) => l.tags[TURN_TAG]);
+
 /**
  * An earlier `out` on this host was killed after deregistering, before giving the turn back. The
  * host is visibly out (its records), so give it back now, as that run would have.
  */
 async function releaseOrphanedTurns(run: Run, ctx: ReadContext, s: StandaloneSnapshot): Promise<void> {
-  const orphaned = s.loadBalancers.filter(
-    (l) => viewTurnHere(l.tags[TURN_TAG], s.instanceId).state === "orphaned",
-  );
-  if (orphaned.length === 0) return;
+  const lock = standaloneLock(run, s.loadBalancers);
+  const view = await lock.view(ctx, turnValues(s));
+  if (view.state !== "orphaned") return;
   run.reporter.step(
-    `giving back the turn left on ${orphaned.map((l) => lbLabel(l.lb)).join(", ")} by a killed earlier run on this host`,
+    `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
   );
-  await releaseLbTurn(ctx, orphaned).catch((err: unknown) =>
-    run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
-  );
+  await lock
+    .releaseOrphaned(ctx, view.turn)
+    .catch((err: unknown) =>
+      run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
+    );
 }
 
 /** One attempt: refusals and lost turns come back as errors the caller may wait out. */
@@ -299,7 +299,14 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   const first = decideStandaloneOut(before, policy);
   run.decision = first;
   if (first.verdict === "refuse") return refusalError(first);
-  if (run.options.dryRun) return dryRun(first);
+  if (run.options.dryRun) {
+    // The real run would meet the turn before deregistering: answer as it would (exit 4).
+    if (first.verdict !== "act" || !first.steps.includes("deregister")) return dryRun(first);
+    const lock = standaloneLock(run, before.loadBalancers);
+    const d = withTurn(first, await lock.view(ctx, turnValues(before)), Date.now());
+    run.decision = d;
+    return d.verdict === "refuse" ? refusalError(d) : dryRun(first);
+  }
   if (first.verdict === "done" || !first.steps.includes("deregister"))
     await releaseOrphanedTurns(run, ctx, before);
   if (first.verdict === "done")
@@ -313,46 +320,42 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
 
   // The turn lives on every load balancer this host is in: any host sharing one of them excludes it.
   const lbs = before.loadBalancers;
+  const lock = standaloneLock(run, lbs);
   run.reporter.step(
-    `taking the turn on ${lbs.map((l) => lbLabel(l.lb)).join(", ")} (so no other host leaves at the same time)`,
+    `taking ${lock.what} on ${lbs.map((l) => lbLabel(l.lb)).join(", ")} (so no other host leaves at the same time)`,
   );
-  const attempt = await run.timed("take-turn", () =>
-    attemptTurn(ctx, lbTurnStore(lbs), run.options.stalenessMs),
-  );
+  const attempt = await run.timed("take-turn", () => lock.take(ctx));
   if (!attempt.taken) {
     const v = attempt.view;
     if (v.state === "late")
-      return busy("refusing: AWS answered too slowly to take the turn safely; try again");
-    return busy(turnRefusal(v, Date.now(), "the turn")!);
+      return busy(`refusing: AWS answered too slowly to take ${lock.what} safely; try again`);
+    return busy(turnRefusal(v, Date.now(), lock.what)!);
   }
-  // Given back only where the read-back showed it is ours: elsewhere, or unverified, the tag may be
-  // another host's by now (a failed read leaves ours to expire instead).
-  let heldOn: StandaloneLb[] = [];
-  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS);
+  const turn = attempt.turn;
+  // Kept, not given back, while an acting call's outcome is unknown (AWS may still apply it).
+  let keep = false;
+  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS, () => lock.fence(ctx, turn));
   run.turnRelease = guard;
   const release = async () => {
-    const lbsHeld = heldOn;
-    heldOn = [];
-    if (lbsHeld.length && (await guard.ready())) await releaseLbTurn(ctx, lbsHeld);
+    if (keep || !(await guard.ready())) return;
+    keep = true;
+    await lock.release(ctx, turn);
   };
   try {
     const fresh = await read(run, ctx);
-    heldOn = fresh.loadBalancers.filter((l) => isMine(l.tags[TURN_TAG], attempt.turn));
-    if (heldOn.length !== fresh.loadBalancers.length) {
-      const other = fresh.loadBalancers.find((l) => !isMine(l.tags[TURN_TAG], attempt.turn));
-      const holder = other
-        ? viewTurn(other.tags[TURN_TAG], Date.now(), { instanceId: "", isAlive: () => true })
-        : undefined;
-      return busy(
-        `refusing: another host is leaving: ${holder && "turn" in holder ? holder.turn.holder : "another host"} took the turn`,
-      );
-    }
+    const ids = new Set(lbs.map((l) => l.lb.id));
+    const byId = new Map(fresh.loadBalancers.map((l) => [l.lb.id, l.tags[TURN_TAG]]));
+    const confirmed = lock.confirm(turn, [
+      ...lbs.map((l) => byId.get(l.lb.id)),
+      ...fresh.loadBalancers.filter((l) => !ids.has(l.lb.id)).map((l) => l.tags[TURN_TAG]),
+    ]);
+    if (!confirmed.ok)
+      return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
     const d = decideStandaloneOut(fresh, policy);
     run.decision = d;
     if (d.verdict === "refuse") return refusalError(d);
     if (d.verdict === "done") return { outcome: "already", message: `${fresh.instanceId} is ${d.summary}` };
-    if (!canAct(attempt.turn))
-      return busy("refusing: the turn ran out before this host could act; try again");
+    await lock.fence(ctx, turn);
     // Once deregistered, this host's records make it count as out for every other host: give the turn back.
     await execute(run, ctx, d, timeout, "out", () =>
       release().catch((err: unknown) =>
@@ -361,7 +364,8 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
     );
     return outDone(run, d.targets);
   } catch (err) {
-    if (err instanceof ActDeadlineError) heldOn = [];
+    if (err instanceof ActDeadlineError) keep = true;
+    if (err instanceof TurnLostError) return err;
     throw err;
   } finally {
     await release().catch(() => undefined);

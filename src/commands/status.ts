@@ -1,5 +1,4 @@
 import { pendingNotices } from "../aws/notices";
-import { viewTurnHere } from "../aws/turn";
 import {
   assessBudget,
   busyReasons,
@@ -20,6 +19,7 @@ import { verdictLine } from "../ui/render";
 import { staleRecords } from "./repair";
 import type { Run } from "./run";
 import { byMode, standaloneStatus } from "./standalone";
+import { groupLock } from "./turns";
 
 export interface StatusResult {
   outcome: "status";
@@ -111,7 +111,7 @@ async function groupStatus(run: Run): Promise<StatusResult> {
   ]);
   const budget = assessBudget(s, run.options.policy);
   run.budget = budget;
-  const turn = viewTurnHere(s.group.tags[TURN_TAG], run.identity!.instanceId);
+  const turn = await groupLock(run, s.group.name).view(await run.context(), [s.group.tags[TURN_TAG]]);
   const outDecision = withTurn(decideOut(s, run.options.policy), turn, Date.now());
   const inDecision = decideIn(s);
   run.decision = outDecision;
@@ -137,7 +137,7 @@ async function groupStatus(run: Run): Promise<StatusResult> {
       (budget.requiredHealthySource ? ` (${budget.requiredHealthySource})` : "") +
       `; at most ${budget.maxUnavailable} out of service at once (--max-unavailable ${formatQuantity(run.options.policy.maxUnavailable)})`,
     `${pad("activity")}${busyReasons(s).join("; ") || "none in progress"}`,
-    `${pad("turn")}${describeTurn(turn)}`,
+    `${pad("turn")}${describeTurn(turn)}${run.options.lock ? ` (lock table ${run.options.lock.table})` : ""}`,
     ...left.map((l, i) => `${pad(i === 0 ? "left over" : "")}${l}`),
     ...notices.map((l, i) => `${pad(i === 0 ? "notices" : "")}${l}`),
     `${pad("out")}${verdictLine(outDecision)}`,

@@ -43,10 +43,28 @@ export const LOAD_BALANCER_ACTIONS = [
   "elasticloadbalancing:RemoveTags",
 ] as const;
 
+/** The lock's item calls (`--lock dynamodb:TABLE`), scoped to that table. */
+export const LOCK_ACTIONS = [
+  "dynamodb:GetItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+] as const;
+
+/** `balanced lock create`: an operator's, not the instance role's. */
+export const LOCK_ADMIN_ACTIONS = [
+  "dynamodb:CreateTable",
+  "dynamodb:DescribeTable",
+  "dynamodb:UpdateTimeToLive",
+  "dynamodb:DescribeTimeToLive",
+] as const;
+
 export type IamAction =
   | (typeof READ_ACTIONS)[number]
   | (typeof GROUP_ACTIONS)[number]
-  | (typeof LOAD_BALANCER_ACTIONS)[number];
+  | (typeof LOAD_BALANCER_ACTIONS)[number]
+  | (typeof LOCK_ACTIONS)[number]
+  | (typeof LOCK_ADMIN_ACTIONS)[number];
 
 export interface PolicyScope {
   /** Scope the group changes to these Auto Scaling groups. */
@@ -56,6 +74,8 @@ export interface PolicyScope {
   /** ... scoped to these, when named (naming any adds them: a group's host leaves those itself). */
   loadBalancerNames: string[];
   targetGroupArns: string[];
+  /** `--lock dynamodb:TABLE`: the lock's item calls on that table. */
+  lockTable?: string | undefined;
 }
 
 const one = (resources: string[]) => (resources.length === 1 ? resources[0] : resources);
@@ -87,6 +107,16 @@ export function iamPolicy(scope: PolicyScope) {
               Effect: "Allow",
               Action: [...LOAD_BALANCER_ACTIONS],
               Resource: one(loadBalancers),
+            },
+          ]
+        : []),
+      ...(scope.lockTable
+        ? [
+            {
+              Sid: "BalancedLock",
+              Effect: "Allow",
+              Action: [...LOCK_ACTIONS],
+              Resource: `arn:aws:dynamodb:*:*:table/${scope.lockTable}`,
             },
           ]
         : []),
