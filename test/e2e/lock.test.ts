@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { afterEach, describe, it } from "node:test";
+import { PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { BUNDLE, lifecycleOf, runCli } from "../helpers/cli";
+import { clientsFor, control } from "../helpers/clients";
+import { loadFleet } from "../sim/fleet";
+import { type Sim, startSim } from "../sim/server";
+
+const A = "i-0a000000000000001";
+const B = "i-0a000000000000002";
+const TABLE = "balanced-locks";
+const LOCK = ["--lock", `dynamodb:${TABLE}`];
+const hasFaketime = spawnSync("sh", ["-c", "command -v faketime"]).status === 0;
+
+interface History {
+  group?: string;
+  loadBalancer?: string;
+  outOfService: number;
+}
+
+const items = (sim: Sim) => [...(sim.world().tables.get(TABLE)?.items.values() ?? [])];
+
+/**
+ * `--lock dynamodb:TABLE`: the turn as conditional writes on a DynamoDB table in the simulator,
+ * through the built CLI. Each test asserts on exit codes, on what was printed, and on the
+ * simulator's state and history after the run.
+ */
+describe("the DynamoDB lock", () => {
+  let sim: Sim;
+  afterEach(() => sim?.stop());
+
+  const start = async (fleet = "three-hosts") => {
+    sim = await startSim(loadFleet(fleet), { timeScale: 100 });
+    const first = Object.values(sim.hosts)[0]!;
+    const made = await runCli(first, ["lock", "create", ...LOCK]);
+    assert.equal(made.code, 0, made.stderr);
+    return sim;
+  };
+
+  it("lock create makes the table once (on-demand, time to live), then finds it; bad specs are usage errors", async () => {
+    await start();
+    const table = sim.world().tables.get(TABLE)!;
+    assert.equal(table.status, "ACTIVE");
+    assert.equal(table.billingMode, "PAY_PER_REQUEST");
+    assert.equal(table.ttl?.attribute, "ttl");
+    const again = await runCli(sim.hosts[A]!, ["lock", "create", ...LOCK, "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).outcome, "already");
+    const missing = await runCli(sim.hosts[A]!, ["lock", "create"]);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /lock create needs the table: --lock dynamodb:TABLE/);
+    const bad = await runCli(sim.hosts[A]!, ["out", "--lock", "redis:x"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--lock takes dynamodb:TABLE .*not "redis:x"/);
+    assert.doesNotMatch(bad.stderr + missing.stderr, /at .*\.js:\d+/);
+  });
+
+  it("out and in take and give back the lock: no item is left, no tag is written", async () => {
+    await start();
+    const out = await runCli(sim.hosts[A]!, ["out", ...LOCK]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.match(out.stderr, /taking the lock in balanced-locks for web/);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    assert.deepEqual(items(sim), []);
+    assert.equal(sim.world().groups.get("web")!.tags.has("balanced:turn"), false);
+    const back = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(back.code, 0, back.stderr);
+  });
+
+  it("a held lock refuses out with exit 4 naming the holder; --dry-run and status say the same", async () => {
+    await start();
+    const expires = Date.now() + 60_000;
+    const turn = `${B} pid=1 nonce=abc expires=${new Date(expires).toISOString()}`;
+    await clientsFor(sim.hosts[B]!).dynamodb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          lockKey: { S: "group:web" },
+          turn: { S: turn },
+          holder: { S: B },
+          nonce: { S: "abc" },
+          expiresAt: { N: String(expires) },
+          version: { N: "1" },
+        },
+      }),
+    );
+    const out = await runCli(sim.hosts[A]!, ["out", ...LOCK]);
+    assert.equal(out.code, 4, out.stderr);
+    assert.match(out.stderr, new RegExp(`${B} holds the lock in balanced-locks`));
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    const dry = await runCli(sim.hosts[A]!, ["out", "--dry-run", ...LOCK]);
+    assert.equal(dry.code, 4, dry.stderr);
+    const status = await runCli(sim.hosts[A]!, ["status", ...LOCK]);
+    assert.equal(status.code, 0, status.stderr);
+    assert.match(status.stdout, new RegExp(`turn +held by ${B} .*\\(lock table balanced-locks\\)`));
+    // The other host's item is untouched: nobody deletes a turn that is not theirs.
+    assert.equal(items(sim).find((i) => i.lockKey?.S === "group:web")?.nonce?.S, "abc");
+  });
+
+  it("two groups behind one target group take turns: the lock spans the shared target group", async () => {
+    await start("two-groups-shared-tg");
+    const blue = sim.hosts["i-0b000000000000001"]!;
+    const green = sim.hosts["i-0c000000000000001"]!;
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", kind: "latency", ms: 0, jitterMs: 200 },
+      { service: "dynamodb", kind: "latency", ms: 0, jitterMs: 200 },
+    ]);
+    const [b, g] = await Promise.all([runCli(blue, ["out", ...LOCK]), runCli(green, ["out", ...LOCK])]);
+    const codes = [b.code, g.code].sort();
+    assert.deepEqual(codes, [0, 4], `${b.stderr}\n${g.stderr}`);
+    assert.match(b.code === 4 ? b.stderr : g.stderr, /holds the lock in balanced-locks/);
+  });
+
+  it("racing hosts with every describe up to 10 s stale and lost answers: never two out", async () => {
+    await start();
+    await control(sim, "POST", "faults", [
+      { service: "*", kind: "stale-reads", ms: 10_000 },
+      { service: "dynamodb", kind: "lost-response", probability: 0.3 },
+      { service: "dynamodb", kind: "latency", ms: 0, jitterMs: 300 },
+    ]);
+    const results = await Promise.all(
+      Object.values(sim.hosts).map((h) =>
+        runCli(h, ["out", ...LOCK, "--staleness-bound", "10s"], { killAfterMs: 120_000 }),
+      ),
+    );
+    const codes = results.map((r) => r.code);
+    assert.equal(codes.filter((c) => c === 0).length, 1, results.map((r) => r.stderr).join("\n---\n"));
+    const history = (await control(sim, "GET", "history?all")) as History[];
+    const maxOut = Math.max(0, ...history.filter((h) => h.group === "web").map((h) => h.outOfService));
+    assert.equal(maxOut, 1);
+  });
+
+  it("a clock 30 s off AWS's is refused (exit 4) before the lock is touched", {
+    skip: hasFaketime ? false : "needs faketime (apt-get install faketime)",
+  }, async () => {
+    await start();
+    const skewed = await runCli(sim.hosts[A]!, ["-f", "+30s", process.execPath, BUNDLE, "out", ...LOCK], {
+      executable: "faketime",
+    });
+    assert.equal(skewed.code, 4, skewed.stderr);
+    assert.match(skewed.stderr, /this host's clock is 3\d s ahead of AWS's/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.deepEqual(items(sim), []);
+  });
+
+  it("iam-policy --lock allows exactly the lock's item calls on that table", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const r = await runCli(sim.hosts[A]!, ["iam-policy", ...LOCK]);
+    assert.equal(r.code, 0, r.stderr);
+    const policy = JSON.parse(r.stdout) as {
+      Statement: { Sid: string; Action: string[]; Resource: string }[];
+    };
+    const lock = policy.Statement.find((s) => s.Sid === "BalancedLock");
+    assert.deepEqual(lock?.Action, [
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:UpdateItem",
+      "dynamodb:DeleteItem",
+    ]);
+    assert.equal(lock?.Resource, `arn:aws:dynamodb:*:*:table/${TABLE}`);
+  });
+});
