@@ -29,6 +29,8 @@ const USAGE = `usage: npm run chaos -- [options]
   --skew-ms S          each host's clock off by up to ±S ms (needs faketime)
   --scenarios LIST     of chain,run,repair,shutdown (default chain,run,repair)
   --agent-args="..."   flags for every agent, given as BALANCED_* settings (note the =)
+  --lock TABLE         every agent takes turns through the DynamoDB lock (--lock dynamodb:TABLE),
+                       the table created in each trial's simulator
   --naive              an unguarded mover instead of the agent: must show violations
   --seed K             first trial's seed (trial i uses K+i); replay one with --seed K --trials 1
   --json               last stdout line is the JSON summary
@@ -55,6 +57,7 @@ const parse = () =>
       scenarios: { type: "string", default: "chain,run,repair" },
       "agent-args": { type: "string", default: "" },
       naive: { type: "boolean", default: false },
+      lock: { type: "string", default: "" },
       seed: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
@@ -93,6 +96,7 @@ async function main(): Promise<void> {
     skewMs: int("skew-ms", values["skew-ms"], 0),
     agentArgs: values["agent-args"].split(/\s+/).filter(Boolean),
     naive: values.naive,
+    lockTable: values.lock.replace(/^dynamodb:/, "") || undefined,
     scenarios,
   };
   const trials = int("trials", values.trials, 1);
@@ -113,6 +117,7 @@ async function main(): Promise<void> {
     cfg.pause && "pauses",
     cfg.skewMs && `skew ±${cfg.skewMs} ms`,
     cfg.agentArgs.length > 0 && `args ${cfg.agentArgs.join(" ")}`,
+    cfg.lockTable && `lock dynamodb:${cfg.lockTable}`,
   ].filter(Boolean);
   log(`chaos: ${trials} trials, ${what.join(", ")}; seed ${seed}`);
 

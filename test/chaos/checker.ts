@@ -83,6 +83,13 @@ export function checkEnd(start: SimState, end: SimState): string[] {
     for (const key of Object.keys(lb.tags ?? {}).filter((k) => AGENT_TAG.test(k)))
       problems.push(`${"arn" in lb ? "tg" : "elb"}/${lb.name}: tag ${key} left behind`);
 
+  // A live turn left in the lock's table blocks every other host until it expires (an expired one
+  // is harmless: the next taker overwrites it, and time to live deletes it).
+  for (const t of end.tables ?? [])
+    for (const item of t.items)
+      if (item.expiresAt !== null && item.expiresAt > Date.parse(end.now))
+        problems.push(`lock ${t.name}: ${item.key} left held (${item.turn})`);
+
   const startIds = new Set(start.instances.map((i) => i.id));
   for (const i of end.instances)
     if (!startIds.has(i.id) && i.lifecycleState !== "Terminated")

@@ -37,6 +37,8 @@ export interface ChaosConfig {
   /** Each host's wall clock off by up to ± this (faketime). */
   skewMs: number;
   agentArgs: string[];
+  /** `--lock dynamodb:TABLE` for every agent: the table is created in each trial's simulator. */
+  lockTable?: string | undefined;
   /** A deliberately unguarded mover instead of the agent: the control that must fail. */
   naive: boolean;
   scenarios: Scenario[];
@@ -167,6 +169,7 @@ class Trial {
       ...this.sim.hosts[host]!.env,
     };
     Object.assign(env, settingsOf(this.cfg.agentArgs));
+    if (this.cfg.lockTable) env.BALANCED_LOCK = `dynamodb:${this.cfg.lockTable}`;
     let command = process.execPath;
     // -q first: run's own command follows its `--`.
     let argv = [BUNDLE, args[0]!, "-q", ...args.slice(1)];
@@ -317,9 +320,17 @@ export async function runTrial(cfg: ChaosConfig, seed: number): Promise<TrialRes
   const random = seededRandom(seed);
   const sim = await startSimProcess(cfg.fleet, { seed });
   try {
+    const trial = new Trial(cfg, sim, random);
+    if (cfg.lockTable && !cfg.naive) {
+      // Before the faults: the table is the fleet's infrastructure, made once, not part of the trial.
+      const made = await trial.agent(Object.keys(sim.hosts)[0]!, ["lock", "create"], {
+        skewS: 0,
+        disrupt: false,
+      });
+      if (made.code !== 0) throw new Error(`lock create failed (${made.code}): ${made.stderr}`);
+    }
     const start = (await control(sim, "GET", "state")) as SimState;
     await control(sim, "POST", "faults", faultsFor(cfg));
-    const trial = new Trial(cfg, sim, random);
     const hosts = agentHosts(start, cfg.hosts);
     const scenarios = cfg.scenarios.filter((s) => s !== "repair");
     const work = hosts.map(async (host) => {

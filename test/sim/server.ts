@@ -591,6 +591,15 @@ export function snapshotState(world: World) {
       })),
       tags: Object.fromEntries(tg.tags),
     })),
+    tables: [...world.tables.values()].map((t) => ({
+      name: t.name,
+      status: t.status,
+      items: [...t.items.values()].map((i) => ({
+        key: i[t.keyName]?.S ?? "",
+        turn: i.turn?.S ?? null,
+        expiresAt: i.expiresAt?.N === undefined ? null : Number(i.expiresAt.N),
+      })),
+    })),
   };
 }
 

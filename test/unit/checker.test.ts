@@ -130,6 +130,7 @@ const state = (
       tags: {},
     },
   ],
+  tables: [],
 });
 
 describe("checkEnd: what a finished trial must have left", () => {
@@ -163,5 +164,22 @@ describe("checkEnd: what a finished trial must have left", () => {
       ec2State: "pending",
     });
     assert.deepEqual(checkEnd(state(), end), ["i-3 was launched (web, Pending)"]);
+  });
+
+  it("names a live turn left in the lock's table, not an expired one", () => {
+    const end = state();
+    end.now = "2026-12-01T00:00:00.000Z";
+    const t = Date.parse(end.now);
+    end.tables.push({
+      name: "locks",
+      status: "ACTIVE",
+      items: [
+        { key: "group:web", turn: "i-2 pid=9 nonce=a expires=...", expiresAt: t + 30_000 },
+        { key: "tg:arn:tg", turn: "i-1 pid=8 nonce=b expires=...", expiresAt: t - 1 },
+      ],
+    });
+    assert.deepEqual(checkEnd(state(), end), [
+      "lock locks: group:web left held (i-2 pid=9 nonce=a expires=...)",
+    ]);
   });
 });
