@@ -96,7 +96,7 @@ export const OUT_OPTIONS = {
     type: "string",
     default: "3s",
     describe:
-      "`out`: how stale AWS's describe answers may be; the turn waits 2 s + twice this before trusting its read-back, and is kept this long after leaving",
+      "`out`, `in`: how stale AWS's describe answers may be; the turn waits 2 s + twice this before trusting its read-back and is kept this long after leaving; `in` after a killed `out` waits this long past that run's last call",
   },
   "wait-for-turn": {
     type: "string",
@@ -272,7 +272,13 @@ export const COMMAND_OPTIONS = {
     ...LOCK_OPTIONS,
     shutdown: SHUTDOWN_OPTIONS.shutdown,
   },
-  in: { ...MOVE_OPTIONS, "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"], ...FORCE_OPTIONS },
+  in: {
+    ...MOVE_OPTIONS,
+    "after-shutdown": SHUTDOWN_OPTIONS["after-shutdown"],
+    ...FORCE_OPTIONS,
+    "staleness-bound": OUT_OPTIONS["staleness-bound"],
+    ...LOCK_OPTIONS,
+  },
   run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS, ...LOCK_OPTIONS },
   repair: {},
   "iam-policy": { ...IAM_OPTIONS, ...LOCK_OPTIONS },

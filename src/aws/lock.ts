@@ -286,5 +286,8 @@ export function dynamoTurnLock(lock: DynamoLock, stalenessMs: number): TurnLock 
     fence: (ctx, turn) => lock.fence(ctx, turn, stalenessMs),
     release: (ctx, turn) => lock.release(ctx, turn),
     releaseOrphaned: (ctx, turn) => lock.release(ctx, turn),
+    // A fenced turn expires LEASE after its fence; its act deadline ends well before. (Unfenced, the
+    // holder sent nothing: the same bound is merely cautious.)
+    actingUntil: (turn) => turn.expiresAt - leaseMs(stalenessMs) + ACT_CALL_DEADLINE_MS,
   };
 }

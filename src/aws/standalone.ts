@@ -34,6 +34,7 @@ import {
   type TurnLock,
   TurnLostError,
   type TurnStore,
+  tagActingUntil,
   worstView,
 } from "./turn";
 
@@ -298,6 +299,7 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
         ctx,
         lbs.filter((l) => parseTurn(l.tags[TURN_TAG])?.nonce === turn.nonce),
       ),
+    actingUntil: tagActingUntil,
   };
 }
 

@@ -321,7 +321,15 @@ export interface TurnLock {
   release(ctx: ReadContext, turn: Turn): Promise<void>;
   /** Gives back a turn left by a killed earlier run on this host. */
   releaseOrphaned(ctx: ReadContext, turn: Turn): Promise<void>;
+  /**
+   * By when a holder of `turn` has stopped acting (its act deadline is over): after that, and the
+   * staleness bound, its calls have landed or never will, and every read shows them.
+   */
+  actingUntil(turn: Turn): number;
 }
+
+/** The tag protocol acts only with ACT_MARGIN left, and for at most ACT_CALL_DEADLINE. */
+export const tagActingUntil = (turn: Turn) => turn.expiresAt - ACT_MARGIN_MS + ACT_CALL_DEADLINE_MS;
 
 /** The most blocking of several turn values (unreadable, then held, then orphaned, then free). */
 export function worstView(values: (string | undefined)[], instanceId: string): TurnView {
@@ -368,6 +376,7 @@ export function groupTagLock(group: string, stalenessMs: number): TurnLock {
       if (turn) await releaseTurn(ctx, group, turn);
     },
     releaseOrphaned: (ctx, turn) => releaseTurn(ctx, group, turn),
+    actingUntil: tagActingUntil,
   };
 }
 

@@ -52,7 +52,7 @@ import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
-import { groupLock } from "./turns";
+import { groupLock, settleOrphanedTurn } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 export interface MoveResult {
@@ -851,7 +851,10 @@ async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
 
 async function groupInOnce(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
-  const { snapshot } = await run.timed("read", () => run.refresh());
+  let { snapshot } = await run.timed("read", () => run.refresh());
+  const g = snapshot.group;
+  if (!run.options.dryRun && (await settleOrphanedTurn(run, ctx, groupLock(run, g.name), [g.tags[TURN_TAG]])))
+    ({ snapshot } = await run.timed("read", () => run.refresh()));
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown, force: run.options.force });
   run.decision = decision;
   if (decision.verdict === "refuse") throw refusalError(decision);

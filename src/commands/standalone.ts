@@ -51,7 +51,7 @@ import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
-import { standaloneLock } from "./turns";
+import { settleOrphanedTurn, standaloneLock } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 /** Whether this invocation can run without a group: load balancers named, or --discover. */
@@ -379,7 +379,12 @@ export async function standaloneOut(run: Run): Promise<MoveResult> {
 
 export async function standaloneIn(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
-  const s = await read(run, ctx);
+  let s = await read(run, ctx);
+  if (
+    !run.options.dryRun &&
+    (await settleOrphanedTurn(run, ctx, standaloneLock(run, s.loadBalancers), turnValues(s)))
+  )
+    s = await read(run, ctx);
   const d = decideStandaloneIn(s, { afterShutdown: run.options.afterShutdown });
   run.decision = d;
   if (d.verdict === "refuse") throw refusalError(d);

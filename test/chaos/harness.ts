@@ -61,6 +61,8 @@ const AGENT_HARD_LIMIT_MS = 240_000;
 /** After the operators are done, how long AWS may take to settle what they left in motion. */
 const SETTLE_MS = 30_000;
 
+/** The agent's default --staleness-bound (src/aws/turn.ts). */
+const DEFAULT_BOUND_MS = 3000;
 const KILL_PROBABILITY = 0.3;
 const PAUSE_PROBABILITY = 0.3;
 const LOST_PROBABILITY = 0.1;
@@ -168,6 +170,8 @@ class Trial {
       BALANCED_DEFAULTS_FILE: `${this.home}/none`,
       ...this.sim.hosts[host]!.env,
     };
+    // The agents are told how stale the simulated describes are, as an operator states the bound.
+    if (this.cfg.staleMs > DEFAULT_BOUND_MS) env.BALANCED_STALENESS_BOUND = `${this.cfg.staleMs}ms`;
     Object.assign(env, settingsOf(this.cfg.agentArgs));
     if (this.cfg.lockTable) env.BALANCED_LOCK = `dynamodb:${this.cfg.lockTable}`;
     let command = process.execPath;

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { afterEach, describe, it } from "node:test";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { BUNDLE, lifecycleOf, runCli } from "../helpers/cli";
-import { clientsFor, control } from "../helpers/clients";
+import { clientsFor, control, sleep } from "../helpers/clients";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -140,6 +140,33 @@ describe("the DynamoDB lock", () => {
     });
     assert.equal(skewed.code, 4, skewed.stderr);
     assert.match(skewed.stderr, /this host's clock is 3\d s ahead of AWS's/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.deepEqual(items(sim), []);
+  });
+
+  it("in after a killed out waits until that run's EnterStandby can no longer land, then brings the host back", async () => {
+    await start();
+    // EnterStandby is applied 4 s after it arrives; the out is killed while it is on its way.
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "EnterStandby",
+      kind: "slow-apply",
+      ms: 4000,
+      applyAt: "end",
+    });
+    const killed = await runCli(sim.hosts[A]!, ["out", ...LOCK], {
+      interrupt: { signal: "SIGKILL", when: /entering standby/, afterMs: 1500 },
+    });
+    assert.equal(killed.signal, "SIGKILL");
+    const back = await runCli(sim.hosts[A]!, ["in", ...LOCK], { killAfterMs: 120_000 });
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(
+      back.stderr,
+      /a killed earlier run on this host \(pid \d+\) held the lock in balanced-locks/,
+    );
+    // The late EnterStandby landed while in waited, and in took the host back after it.
+    assert.match(back.stderr, /exiting standby/);
+    await sleep(1000);
     assert.equal(await lifecycleOf(sim, A), "InService");
     assert.deepEqual(items(sim), []);
   });

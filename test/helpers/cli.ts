@@ -19,8 +19,8 @@ export interface CliResult {
 
 export interface CliOptions {
   env?: Record<string, string | undefined>;
-  /** Send this signal once stderr matches `when`. */
-  interrupt?: { signal: NodeJS.Signals; when: RegExp };
+  /** Send this signal once stderr matches `when` (and `afterMs` more have passed). */
+  interrupt?: { signal: NodeJS.Signals; when: RegExp; afterMs?: number };
   /** Run `run` once, when stderr first matches `when` (to make something happen mid-run). */
   onStderr?: { when: RegExp; run: () => void };
   /** SIGKILL the child if it is still running after this long: turns a hang into a failed assertion. */
@@ -68,7 +68,9 @@ export function runCli(
       }
       if (opts.interrupt && !sent && opts.interrupt.when.test(stderr)) {
         sent = true;
-        child.kill(opts.interrupt.signal);
+        const { signal, afterMs } = opts.interrupt;
+        if (afterMs) setTimeout(() => child.kill(signal), afterMs);
+        else child.kill(signal);
       }
     });
     const killer = opts.killAfterMs ? setTimeout(() => child.kill("SIGKILL"), opts.killAfterMs) : undefined;
