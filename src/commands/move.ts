@@ -200,12 +200,34 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       });
     await actUnder(run.turnRelease, once);
   } catch (err) {
-    // AWS answered no: the host stays in service, so the record goes (an unknown outcome keeps it).
-    if (parked && err instanceof AwsCallError)
-      await deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined).catch(
-        () => undefined,
-      );
+    // AWS answered no, or nothing was sent (the fence): the host stays in service, so what this run
+    // did for its leaving is undone. An unknown outcome keeps both: AWS may still apply the call.
+    if (err instanceof TurnLostError || refusedByAws(err)) {
+      if (parked)
+        await deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined).catch(
+          () => undefined,
+        );
+      if (run.loweredMinSize) await undoLowering(run, ctx, g.name);
+    }
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
+  }
+}
+
+/** An answer that says the call was not applied (as opposed to no answer, or a 5xx). */
+const refusedByAws = (err: unknown) =>
+  err instanceof AwsCallError &&
+  (err.awsCode === "ValidationError" || err.kind === "access-denied" || err.kind === "throttled");
+
+/** A failed `out` gives back the MinSize it lowered: the host never left, so the group must not stay shrunk. */
+async function undoLowering(run: Run, ctx: ReadContext, group: string): Promise<void> {
+  try {
+    const note = await restoreMinSize(run, ctx, group, ctx.identity.instanceId);
+    if (note) run.reporter.step(`this host did not leave, so: ${note}`);
+    run.loweredMinSize = false;
+  } catch (err) {
+    run.reporter.step(
+      `could not put MinSize of ${group} back (${(err as Error).message}); \`balanced repair\` or \`balanced in\` does`,
+    );
   }
 }
 
@@ -257,7 +279,11 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const id = ctx.identity.instanceId;
   const plan = planLower(g, parseRecords(g.tags), id, new Date().toISOString());
-  if (plan.kind === "already") return;
+  if (plan.kind === "already") {
+    // Lowered by this host's earlier, interrupted run: still this host's to give back if it fails.
+    run.loweredMinSize = true;
+    return;
+  }
   run.reporter.step(
     `lowering MinSize of ${g.name} ${g.minSize} -> ${plan.record.loweredTo} while this host is out (recorded as ${recordKey(id)})`,
   );
@@ -272,6 +298,7 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
     throw err;
   }
   g.minSize = plan.record.loweredTo;
+  run.loweredMinSize = true;
 }
 
 /** Undo this host's lowering (see src/core/minsize.ts), then remove its record. */

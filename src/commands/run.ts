@@ -69,6 +69,8 @@ export class Run {
   /** A host in no Auto Scaling group: what its load balancers say (src/core/standalone.ts). */
   standalone: { snapshot: StandaloneSnapshot; selfTargets: ReadResult["selfTargets"] } | undefined;
   budget: Budget | undefined;
+  /** This run lowered MinSize (a failed `out` puts it back). */
+  loweredMinSize = false;
   /** The turn held by this `out`, and when it may be given back (src/aws/turn.ts). */
   turnRelease: TurnRelease | undefined;
   readonly steps: StepRecord[] = [];

@@ -49,6 +49,20 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
     assert.deepEqual(await records(sim), []);
   });
 
+  it("an out that AWS refuses after lowering MinSize puts it back: the group is never left shrunk", async () => {
+    sim = await startSim(loadFleet("min-equals-desired"));
+    await control(sim, "POST", "faults", { service: "autoscaling", action: "EnterStandby", kind: "deny" });
+    const out = await runCli(sim.hosts[A]!, ["out", "--max-unavailable", "50%"]);
+    assert.equal(out.code, 7, out.stderr);
+    assert.match(out.stderr, /lowering MinSize of web 2 -> 1/);
+    assert.match(out.stderr, /this host did not leave, so: MinSize of web restored 1 -> 2/);
+    const g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [2, 2]);
+    assert.deepEqual(await records(sim), []);
+    assert.equal(g.tags[`balanced:parked:${A}`], undefined);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
   it("restores correctly when two hosts lowered it, whichever comes back first", async () => {
     for (const order of [
       [A, B],
