@@ -80,7 +80,8 @@ export const MOVE_OPTIONS = {
   timeout: {
     type: "string",
     defaultDescription: "from the load balancers' settings",
-    describe: "Give up waiting after this long (300, 90s, 5m)",
+    describe:
+      "`out`, `in`: end by this long (300, 90s, 5m), exit 5: every wait, the turn and a hung AWS call are cut there; without it, the wait's deadline follows from the load balancers' settings",
   },
 } satisfies Record<string, Options>;
 

@@ -3,7 +3,7 @@ import { parseInvocation } from "./cli";
 import type { Run } from "./commands/run";
 import { iamPolicy } from "./core/iam";
 import { loadDefaultsFile } from "./defaults-file";
-import { BalancedError, ExitCode, InterruptedError } from "./errors";
+import { BalancedError, ExitCode, InterruptedError, timedOut } from "./errors";
 import { errorPrefix, stderrIsJournal } from "./ui/journal";
 import { jsonReport, outcomeOf } from "./ui/render";
 import { createReporter } from "./ui/reporter";
@@ -82,7 +82,11 @@ async function main(): Promise<void> {
     return exit(ExitCode.Done);
   } catch (caught) {
     let err = caught;
-    if (!(err instanceof BalancedError) && controller.signal.aborted) {
+    if (!(err instanceof BalancedError) && run?.pastDeadline) {
+      err = timedOut(
+        `timed out after ${run.options.timeoutSeconds} s (--timeout) before AWS answered; run \`balanced status\` to see where things stand`,
+      );
+    } else if (!(err instanceof BalancedError) && controller.signal.aborted) {
       const signal = controller.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
       err = new InterruptedError(
         signal,

@@ -50,7 +50,13 @@ export function createClients(region: string): AwsClients {
     credentials: fromNodeProviderChain({ timeout: CREDENTIALS_TIMEOUT_MS, maxRetries: CREDENTIALS_RETRIES }),
     ...(process.env.AWS_RETRY_MODE ? {} : { retryMode: "adaptive" }),
     ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: DEFAULT_MAX_ATTEMPTS }),
-    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS },
+    // Without throwOnRequestTimeout the handler only logs a breach of requestTimeout, and a hung call
+    // hangs on (@smithy/types, NodeHttpHandlerOptions).
+    requestHandler: {
+      connectionTimeout: CONNECTION_TIMEOUT_MS,
+      requestTimeout: REQUEST_TIMEOUT_MS,
+      throwOnRequestTimeout: true,
+    },
   };
   return {
     autoscaling: new AutoScalingClient(config),

@@ -100,11 +100,12 @@ export const ACT_CALL_DEADLINE_MS = 30_000;
  * expires by itself, by when the change has landed or never will.
  */
 export class ActDeadlineError extends BalancedError {
-  constructor(what: string) {
+  /** `why`: what happened instead of an answer; by default, the act deadline passed. */
+  constructor(what: string, why = `within ${ACT_CALL_DEADLINE_MS / 1000} s`) {
     super(
       ExitCode.TimedOut,
       "timeout",
-      `AWS did not confirm ${what} within ${ACT_CALL_DEADLINE_MS / 1000} s, so this host stopped acting; AWS may still apply it, so the turn is kept until it expires (${TURN_TTL_MS / 1000} s); run \`balanced status\`, then \`balanced out\` again`,
+      `AWS did not confirm ${what} ${why}, so this host stopped acting; AWS may still apply it, so the turn is kept until it expires; run \`balanced status\`, then \`balanced out\` again`,
     );
   }
 }
@@ -407,6 +408,11 @@ export class TurnRelease {
     const result = await call();
     this.ackedAt = performance.now();
     return result;
+  }
+
+  /** Whether an acting call was sent under the turn (before that, nothing has changed). */
+  get acted(): boolean {
+    return this.sent;
   }
 
   /** Waits until the turn may go, or says it must be kept (false). */

@@ -48,7 +48,7 @@ import {
 } from "../core/timing";
 import { TURN_TAG, turnRefusal } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
@@ -209,9 +209,16 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
         );
       if (run.loweredMinSize) await undoLowering(run, ctx, g.name);
     }
+    if (outcomeUnknown(err))
+      throw new ActDeadlineError("EnterStandby", `(no answer: ${(err as Error).message})`);
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
 }
+
+/** No answer, or AWS failing: the call may or may not have been applied. */
+const outcomeUnknown = (err: unknown) =>
+  err instanceof AwsCallError &&
+  (err.kind === "unreachable" || ["InternalFailure", "ServiceUnavailable"].includes(err.awsCode));
 
 /** An answer that says the call was not applied (as opposed to no answer, or a 5xx). */
 const refusedByAws = (err: unknown) =>
@@ -350,7 +357,7 @@ async function forgetShutdown(run: Run, ctx: ReadContext): Promise<void> {
 /** The group is terminating this host and deregisters it itself: only watch the drain, within the deadline. */
 async function waitDrained(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
   const lbs = run.snapshot!.loadBalancers;
-  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  const budgetS = run.budgetSeconds(deadlineAt);
   const expectedAt = Date.now() + drainSeconds(lbs) * 1000;
   run.reporter.step(
     `waiting while ${run.snapshot!.group.name} drains this host from ${lbs.map(lbLabel).join(", ")} (up to ${drainSeconds(lbs)} s)`,
@@ -419,7 +426,7 @@ async function waitOut(
   const lbs = run.snapshot!.loadBalancers;
   await leaveNamed(run, ctx);
   const expectedAt = Date.now() + drainSeconds(lbs) * 1000;
-  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  const budgetS = run.budgetSeconds(deadlineAt);
   run.reporter.step(
     `leaving ${lbs.map(lbLabel).join(", ") || "the group"} (draining takes up to ${drainSeconds(lbs)} s)`,
   );
@@ -537,7 +544,7 @@ async function returnToNamed(run: Run, ctx: ReadContext): Promise<StandaloneLb[]
 async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<void> {
   const lbs = run.snapshot!.loadBalancers;
   const returned = await returnToNamed(run, ctx);
-  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  const budgetS = run.budgetSeconds(deadlineAt);
   run.reporter.step(
     `waiting until healthy in ${lbs.map(lbLabel).join(", ") || "the group"} (health checks take about ${healthySeconds(lbs)} s)`,
   );
@@ -602,7 +609,7 @@ async function execute(
   timeoutSeconds: number,
   onLeaving?: () => Promise<void>,
 ): Promise<void> {
-  const deadlineAt = Date.now() + timeoutSeconds * 1000;
+  const deadlineAt = run.waitDeadline(timeoutSeconds);
   for (const step of steps) {
     switch (step) {
       case "enter-standby":
@@ -785,6 +792,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   } catch (err) {
     if (err instanceof ActDeadlineError) keep = true;
     if (err instanceof TurnLostError) return retry(err);
+    // Timed out before acting: say that nothing changed, so the operator knows the host serves.
+    if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut && !guard.acted)
+      throw timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
     throw err;
   } finally {
     // Refused, failed or interrupted before the group showed us leaving: give the turn back.

@@ -50,6 +50,9 @@ export interface CommandOptions {
   lock?: LockSpec | undefined;
 }
 
+/** How long after --timeout the run's signal cuts what is still running (see Run.deadline). */
+const DEADLINE_SLACK_MS = 3000;
+
 export interface StepRecord {
   step: string;
   startedAt: string;
@@ -78,12 +81,51 @@ export class Run {
   readonly notes: string[] = [];
   private clients: AwsClients | undefined;
 
+  /**
+   * The run's end with an explicit `--timeout` on `out` or `in`: every wait ends by it, and every
+   * AWS call and pause is cut a little after it (`signal`), so the timeout holds end to end.
+   */
+  readonly deadlineAt: number | undefined;
+  /** Aborted by SIGINT/SIGTERM (its reason names the signal), or past the deadline (a TimeoutError). */
+  readonly signal: AbortSignal | undefined;
+  private readonly deadline: AbortSignal | undefined;
+
   constructor(
     readonly command: string,
     readonly options: CommandOptions,
-    readonly signal: AbortSignal | undefined,
+    interrupt: AbortSignal | undefined,
     readonly reporter: Reporter,
-  ) {}
+  ) {
+    const timeout = options.timeoutSeconds;
+    if (timeout !== undefined && (command === "out" || command === "in")) {
+      this.deadlineAt = this.startedAt + timeout * 1000;
+      // The waits report where things stand at the deadline (their last poll has a 2 s grace): this
+      // cuts only what no wait watches, a hung read or the turn's settle.
+      this.deadline = AbortSignal.timeout(timeout * 1000 + DEADLINE_SLACK_MS);
+    }
+    this.signal =
+      this.deadline && interrupt ? AbortSignal.any([interrupt, this.deadline]) : (this.deadline ?? interrupt);
+  }
+
+  /** Whether the run ended because its --timeout passed (not a signal). */
+  get pastDeadline(): boolean {
+    return (
+      this.deadline?.aborted === true &&
+      !(this.signal?.reason === "SIGINT" || this.signal?.reason === "SIGTERM")
+    );
+  }
+
+  /** What a wait ending at `deadlineAt` reports as its budget: the --timeout when the run's deadline governs. */
+  budgetSeconds(deadlineAt: number): number {
+    if (deadlineAt === this.deadlineAt && this.options.timeoutSeconds !== undefined)
+      return this.options.timeoutSeconds;
+    return Math.round((deadlineAt - Date.now()) / 1000);
+  }
+
+  /** A wait's deadline: `timeoutSeconds` from now, but never past the run's own. */
+  waitDeadline(timeoutSeconds: number): number {
+    return Math.min(Date.now() + timeoutSeconds * 1000, this.deadlineAt ?? Number.POSITIVE_INFINITY);
+  }
 
   get snapshot(): Snapshot | undefined {
     return this.read?.snapshot;

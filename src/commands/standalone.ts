@@ -118,7 +118,7 @@ async function waitFor(
 ): Promise<void> {
   const views = lbs.map((l) => l.lb);
   const expectedAt = Date.now() + (goal === "out" ? drainSeconds(views) : healthySeconds(views)) * 1000;
-  const budgetS = Math.round((deadlineAt - Date.now()) / 1000);
+  const budgetS = run.budgetSeconds(deadlineAt);
   const done = (m: MemberHealth) => (goal === "out" ? goneFrom(m) : servesIn(m));
   run.reporter.step(
     goal === "out"
@@ -166,7 +166,7 @@ async function execute(
   by: "out" | "shutdown",
   onLeft?: () => Promise<void>,
 ): Promise<void> {
-  const deadlineAt = Date.now() + timeoutSeconds * 1000;
+  const deadlineAt = run.waitDeadline(timeoutSeconds);
   const s = run.standalone!.snapshot;
   const targets = byId(s.loadBalancers, decision.targets);
   const mine = s.loadBalancers.filter((l) =>

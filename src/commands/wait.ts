@@ -93,7 +93,7 @@ const isTransient = (err: unknown) =>
   err instanceof BalancedError && ["throttled", "unreachable", "aws-error"].includes(err.kind);
 
 /** How long a poll at (or after) the deadline may take before the wait reports where things stood. */
-const LAST_POLL_GRACE_MS = 3000;
+const LAST_POLL_GRACE_MS = 2000;
 
 /** Pause after a failed poll before the next. */
 const TRANSIENT_RETRY_MS = 1000;
@@ -113,6 +113,10 @@ export async function guardWait<T>(
   try {
     return await body();
   } catch (err) {
+    if (run.pastDeadline)
+      throw timedOut(
+        `timed out after ${run.options.timeoutSeconds} s (--timeout): ${standing()}; run \`${next}\` to continue`,
+      );
     if (isAbort(err) || run.signal?.aborted) throw interrupted(run, standing(), next);
     throw err;
   }
