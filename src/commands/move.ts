@@ -21,7 +21,6 @@ import {
   DEFAULT_STALENESS_MS,
   RELEASE_DEADLINE_MS,
   TurnLostError,
-  TurnRelease,
   withinActDeadline,
 } from "../aws/turn";
 import {
@@ -46,13 +45,13 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { TURN_TAG, turnRefusal } from "../core/turn";
+import { TURN_TAG } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
-import { groupLock, settleOrphanedTurn } from "./turns";
+import { groupLock, holdingTurn, settleOrphanedTurn } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 export interface MoveResult {
@@ -175,7 +174,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     // One act deadline for the record and every send: the turn's argument needs acting to end
     // inside it (src/aws/turn.ts).
     const once = () =>
-      withinActDeadline(run.signal, "EnterStandby", async (signal) => {
+      withinActDeadline(run.interrupt, "EnterStandby", async (signal) => {
         if (parked)
           await setGroupTag(
             run,
@@ -753,53 +752,26 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     if (!("verdict" in first)) return first;
   }
   const lock = groupLock(run, group);
-  run.reporter.step(`taking ${lock.what} for ${group} (so no other host leaves at the same time)`);
-  const attempt = await run.timed("take-turn", () => lock.take(ctx));
-  if (!attempt.taken) {
-    const v = attempt.view;
-    if (v.state === "late")
-      return retry(busy(`refusing: AWS answered too slowly to take ${lock.what} safely; try again`));
-    return retry(busy(turnRefusal(v, Date.now(), lock.what)!));
-  }
-  const turn = attempt.turn;
-  // Kept, not given back, while an acting call's outcome is unknown (AWS may still apply it).
-  let keep = false;
-  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS, () => lock.fence(ctx, turn));
-  run.turnRelease = guard;
-  const release = async () => {
-    if (keep || !(await guard.ready())) return;
-    keep = true;
-    await lock.release(ctx, turn);
-  };
-  try {
+  const result = await holdingTurn(run, ctx, lock, `for ${group}`, async ({ turn, fence, leaving }) => {
     await run.timed("read", () => run.refresh(group));
     const confirmed = lock.confirm(turn, [run.snapshot!.group.tags[TURN_TAG]]);
     if (!confirmed.ok)
-      return retry(busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`));
+      return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
     const d = decideOutNow(run);
-    if (!("verdict" in d)) return d;
+    if (!("verdict" in d)) return d.kind === "retry" ? d.error : d.value;
     // Fenced before the first change too: lowering MinSize is one.
-    await lock.fence(ctx, turn);
+    await fence();
     await execute(
       run,
       ctx,
       d.steps,
       run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
       // The host is visibly leaving: a failed release must not fail the out; the turn expires anyway.
-      () => warnOnFailure(run, release()),
+      leaving,
     );
-    return { kind: "result", value: outDone(run) };
-  } catch (err) {
-    if (err instanceof ActDeadlineError) keep = true;
-    if (err instanceof TurnLostError) return retry(err);
-    // Timed out before acting: say that nothing changed, so the operator knows the host serves.
-    if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut && !guard.acted)
-      throw timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
-    throw err;
-  } finally {
-    // Refused, failed or interrupted before the group showed us leaving: give the turn back.
-    await release().catch(() => undefined);
-  }
+    return outDone(run);
+  });
+  return result instanceof BalancedError ? retry(result) : { kind: "result", value: result };
 }
 
 /**

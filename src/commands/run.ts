@@ -93,7 +93,12 @@ export class Run {
   constructor(
     readonly command: string,
     readonly options: CommandOptions,
-    interrupt: AbortSignal | undefined,
+    /**
+     * SIGINT/SIGTERM only. Acting calls run under it and their own act deadline, not the run's
+     * deadline: cut half way, a call's outcome would be unknown (the run refuses to start acting
+     * past its deadline instead: `deadlinePassed`).
+     */
+    readonly interrupt: AbortSignal | undefined,
     readonly reporter: Reporter,
   ) {
     const timeout = options.timeoutSeconds;
@@ -113,6 +118,11 @@ export class Run {
       this.deadline?.aborted === true &&
       !(this.signal?.reason === "SIGINT" || this.signal?.reason === "SIGTERM")
     );
+  }
+
+  /** Past --timeout: nothing more may be started. */
+  deadlinePassed(): boolean {
+    return this.deadlineAt !== undefined && Date.now() >= this.deadlineAt;
   }
 
   /** What a wait ending at `deadlineAt` reports as its budget: the --timeout when the run's deadline governs. */

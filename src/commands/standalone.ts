@@ -13,14 +13,7 @@ import {
   recordRemoval,
   register,
 } from "../aws/standalone";
-import {
-  ActDeadlineError,
-  actUnder,
-  DEFAULT_STALENESS_MS,
-  TurnLostError,
-  TurnRelease,
-  withinActDeadline,
-} from "../aws/turn";
+import { actUnder, withinActDeadline } from "../aws/turn";
 import { refusalError, withTurn } from "../core/decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
 import {
@@ -44,14 +37,14 @@ import {
   drainSeconds,
   healthySeconds,
 } from "../core/timing";
-import { TURN_TAG, turnRefusal } from "../core/turn";
+import { TURN_TAG } from "../core/turn";
 import type { MemberHealth } from "../core/types";
 import { BalancedError, busy, notManageable, timedOut } from "../errors";
 import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
-import { settleOrphanedTurn, standaloneLock } from "./turns";
+import { holdingTurn, settleOrphanedTurn, standaloneLock } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 /** Whether this invocation can run without a group: load balancers named, or --discover. */
@@ -182,7 +175,7 @@ async function execute(
         run.reporter.step(
           `recording on ${targets.map((l) => lbLabel(l.lb)).join(", ")} what this host leaves (balanced:out:${s.instanceId}), for \`in\``,
         );
-        await withinActDeadline(run.signal, "the removal records", (signal) =>
+        await withinActDeadline(run.interrupt, "the removal records", (signal) =>
           recordRemoval({ ...ctx, signal }, targets, (l) =>
             formatRemoval({
               ports: l.selfPorts,
@@ -197,7 +190,7 @@ async function execute(
       case "deregister":
         run.reporter.step(`deregistering from ${targets.map((l) => withPorts(l, l.selfPorts)).join(", ")}`);
         await actUnder(run.turnRelease, () =>
-          withinActDeadline(run.signal, "the deregistration", (signal) =>
+          withinActDeadline(run.interrupt, "the deregistration", (signal) =>
             Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
           ),
         );
@@ -208,7 +201,7 @@ async function execute(
         run.reporter.step(
           `finishing an earlier \`out\`: deregistering from ${left.map((l) => withPorts(l, l.selfPorts)).join(", ")} (recorded as out there already, so no turn is needed)`,
         );
-        await withinActDeadline(run.signal, "the deregistration", (signal) =>
+        await withinActDeadline(run.interrupt, "the deregistration", (signal) =>
           Promise.all(left.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
         );
         return;
@@ -321,55 +314,31 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
   // The turn lives on every load balancer this host is in: any host sharing one of them excludes it.
   const lbs = before.loadBalancers;
   const lock = standaloneLock(run, lbs);
-  run.reporter.step(
-    `taking ${lock.what} on ${lbs.map((l) => lbLabel(l.lb)).join(", ")} (so no other host leaves at the same time)`,
+  return holdingTurn(
+    run,
+    ctx,
+    lock,
+    `on ${lbs.map((l) => lbLabel(l.lb)).join(", ")}`,
+    async ({ turn, fence, leaving }) => {
+      const fresh = await read(run, ctx);
+      const ids = new Set(lbs.map((l) => l.lb.id));
+      const byId = new Map(fresh.loadBalancers.map((l) => [l.lb.id, l.tags[TURN_TAG]]));
+      const confirmed = lock.confirm(turn, [
+        ...lbs.map((l) => byId.get(l.lb.id)),
+        ...fresh.loadBalancers.filter((l) => !ids.has(l.lb.id)).map((l) => l.tags[TURN_TAG]),
+      ]);
+      if (!confirmed.ok)
+        return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
+      const d = decideStandaloneOut(fresh, policy);
+      run.decision = d;
+      if (d.verdict === "refuse") return refusalError(d);
+      if (d.verdict === "done") return { outcome: "already", message: `${fresh.instanceId} is ${d.summary}` };
+      await fence();
+      // Once deregistered, this host's records make it count as out for every other host: give the turn back.
+      await execute(run, ctx, d, timeout, "out", leaving);
+      return outDone(run, d.targets);
+    },
   );
-  const attempt = await run.timed("take-turn", () => lock.take(ctx));
-  if (!attempt.taken) {
-    const v = attempt.view;
-    if (v.state === "late")
-      return busy(`refusing: AWS answered too slowly to take ${lock.what} safely; try again`);
-    return busy(turnRefusal(v, Date.now(), lock.what)!);
-  }
-  const turn = attempt.turn;
-  // Kept, not given back, while an acting call's outcome is unknown (AWS may still apply it).
-  let keep = false;
-  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS, () => lock.fence(ctx, turn));
-  run.turnRelease = guard;
-  const release = async () => {
-    if (keep || !(await guard.ready())) return;
-    keep = true;
-    await lock.release(ctx, turn);
-  };
-  try {
-    const fresh = await read(run, ctx);
-    const ids = new Set(lbs.map((l) => l.lb.id));
-    const byId = new Map(fresh.loadBalancers.map((l) => [l.lb.id, l.tags[TURN_TAG]]));
-    const confirmed = lock.confirm(turn, [
-      ...lbs.map((l) => byId.get(l.lb.id)),
-      ...fresh.loadBalancers.filter((l) => !ids.has(l.lb.id)).map((l) => l.tags[TURN_TAG]),
-    ]);
-    if (!confirmed.ok)
-      return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
-    const d = decideStandaloneOut(fresh, policy);
-    run.decision = d;
-    if (d.verdict === "refuse") return refusalError(d);
-    if (d.verdict === "done") return { outcome: "already", message: `${fresh.instanceId} is ${d.summary}` };
-    await lock.fence(ctx, turn);
-    // Once deregistered, this host's records make it count as out for every other host: give the turn back.
-    await execute(run, ctx, d, timeout, "out", () =>
-      release().catch((err: unknown) =>
-        run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
-      ),
-    );
-    return outDone(run, d.targets);
-  } catch (err) {
-    if (err instanceof ActDeadlineError) keep = true;
-    if (err instanceof TurnLostError) return err;
-    throw err;
-  } finally {
-    await release().catch(() => undefined);
-  }
 }
 
 export async function standaloneOut(run: Run): Promise<MoveResult> {

@@ -4,9 +4,19 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoLock, dynamoTurnLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { lbTagLock } from "../aws/standalone";
-import { DEFAULT_STALENESS_MS, groupTagLock, type TurnLock } from "../aws/turn";
+import {
+  ActDeadlineError,
+  DEFAULT_STALENESS_MS,
+  groupTagLock,
+  type TurnLock,
+  TurnLostError,
+  TurnRelease,
+} from "../aws/turn";
 import { lockKeys } from "../core/lock";
 import type { StandaloneLb } from "../core/standalone";
+import type { Turn } from "../core/turn";
+import { turnRefusal } from "../core/turn";
+import { BalancedError, busy, ExitCode, timedOut } from "../errors";
 import type { Run } from "./run";
 import { seconds } from "./wait";
 
@@ -68,4 +78,69 @@ export async function settleOrphanedTurn(
       run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
     );
   return true;
+}
+
+/** What the body under a turn gets: the turn, its fence, and the give-back for once the host is leaving. */
+export interface HeldTurn {
+  turn: Turn;
+  /** Right before the first change (lowering MinSize); every acting call is fenced again by itself. */
+  fence: () => Promise<void>;
+  /** Give the turn back now that every other host counts this one as leaving (a failure only warns). */
+  leaving: () => Promise<void>;
+}
+
+/**
+ * One turn's lifecycle, for both modes: take it (refused: a busy error to wait out), run `body`
+ * under it, and give it back — unless an acting call's outcome is unknown (AWS may still apply it:
+ * then it is kept until it expires). Refusals come back as errors; failures are thrown.
+ */
+export async function holdingTurn<T>(
+  run: Run,
+  ctx: ReadContext,
+  lock: TurnLock,
+  where: string,
+  body: (held: HeldTurn) => Promise<T | BalancedError>,
+): Promise<T | BalancedError> {
+  run.reporter.step(`taking ${lock.what} ${where} (so no other host leaves at the same time)`);
+  const attempt = await run.timed("take-turn", () => lock.take(ctx));
+  if (!attempt.taken) {
+    const v = attempt.view;
+    if (v.state === "late")
+      return busy(`refusing: AWS answered too slowly to take ${lock.what} safely; try again`);
+    return busy(turnRefusal(v, Date.now(), lock.what)!);
+  }
+  const turn = attempt.turn;
+  const fence = async () => {
+    if (run.deadlinePassed())
+      throw timedOut(`timed out after ${run.options.timeoutSeconds} s (--timeout) before this host acted`);
+    await lock.fence(ctx, turn);
+  };
+  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS, fence);
+  run.turnRelease = guard;
+  // Given back once (or kept, while an acting call's outcome is unknown).
+  let settled = false;
+  const release = async () => {
+    if (settled || !(await guard.ready())) return;
+    settled = true;
+    await lock.release(ctx, turn);
+  };
+  try {
+    return await body({
+      turn,
+      fence,
+      leaving: () =>
+        release().catch((err: unknown) =>
+          run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
+        ),
+    });
+  } catch (err) {
+    if (err instanceof ActDeadlineError) settled = true;
+    if (err instanceof TurnLostError) return err;
+    // Timed out before acting: say that nothing changed, so the operator knows the host serves.
+    if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut && !guard.acted)
+      throw timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
+    throw err;
+  } finally {
+    await release().catch(() => undefined);
+  }
 }

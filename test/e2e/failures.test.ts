@@ -11,6 +11,7 @@ const A = "i-0a000000000000001";
 const slowDrain = (): FleetFile => {
   const f = loadFleet("three-hosts");
   f.loadBalancers![0]!.connectionDraining = { enabled: true, timeout: 30 };
+  f.targetGroups![0]!.deregistrationDelay = 30;
   return f;
 };
 
@@ -20,11 +21,12 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
 
   it("times out leaving (exit 5) and says exactly what state things were left in", async () => {
     sim = await startSim(slowDrain());
-    const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "1s"]);
+    // --timeout is the whole run's: the turn (2.5 s) and the read come out of it too.
+    const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "8s"]);
     assert.equal(res.code, 5);
     assert.match(
       res.stderr,
-      /balanced: timed out after 1 s waiting to leave the load balancers: host is EnteringStandby; still in elb\/web-classic: draining \(Instance deregistration currently in progress\.\); tg\/web-tg: draining \(Target\.DeregistrationInProgress: Target deregistration is in progress\); AWS keeps draining it: run `balanced out` again to keep waiting, or `balanced in` to return it\n$/,
+      /balanced: timed out after 8 s waiting to leave the load balancers: host is EnteringStandby; still in elb\/web-classic: draining \(Instance deregistration currently in progress\.\); tg\/web-tg: draining \(Target\.DeregistrationInProgress: Target deregistration is in progress\); AWS keeps draining it: run `balanced out` again to keep waiting, or `balanced in` to return it\n$/,
     );
     assert.equal(await lifecycleOf(sim, A), "EnteringStandby");
   });
@@ -139,7 +141,7 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
 
   it("a poll hung past the wait's deadline is cut: exit 5 at the deadline, not when AWS answers", async () => {
     sim = await startSim(slowDrain());
-    const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "3"], {
+    const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "8"], {
       killAfterMs: 60_000,
       // Once draining, every health poll of the classic ELB hangs for a minute.
       onStderr: {
@@ -156,7 +158,7 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     assert.equal(res.code, 5, res.stderr);
     assert.match(
       res.stderr,
-      /balanced: timed out after 3 s waiting to leave the load balancers: host is EnteringStandby/,
+      /balanced: timed out after 8 s waiting to leave the load balancers: host is EnteringStandby/,
     );
     assert.ok(res.ms < 30_000, `took ${res.ms} ms`);
   });

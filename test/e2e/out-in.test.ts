@@ -60,9 +60,10 @@ describe("balanced out / in on three-hosts (classic ELB + target group)", () => 
     // A drain long enough that the rerun finds the host still leaving, even on a loaded machine.
     await sim.stop();
     const f = loadFleet("three-hosts");
-    f.loadBalancers![0]!.connectionDraining = { enabled: true, timeout: 6 };
+    f.loadBalancers![0]!.connectionDraining = { enabled: true, timeout: 15 };
     sim = await startSim(f);
-    const first = await runCli(sim.hosts[A]!, ["out", "--timeout", "0.3"]);
+    // --timeout is the whole run's: past the turn (2.5 s), it ends during the drain.
+    const first = await runCli(sim.hosts[A]!, ["out", "--timeout", "6"]);
     assert.equal(first.code, 5);
     assert.equal(await lifecycleOf(sim, A), "EnteringStandby");
     const second = await runCli(sim.hosts[A]!, ["out"]);

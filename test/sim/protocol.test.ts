@@ -344,6 +344,8 @@ describe("npm run sim", () => {
 
   it("prints one JSON line with each host's complete environment; SIGTERM to npm stops it all", async () => {
     const { npm, started } = await startNpmSim();
+    // A failed assertion must not leave the simulator running (it would hold the test run open).
+    after(() => npm.kill("SIGKILL"));
     assert.match(started.endpoint, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(started.control, `${started.endpoint}/_sim`);
     assert.deepEqual(Object.keys(started.hosts), [A, "i-0a000000000000002", "i-0a000000000000003"]);
@@ -351,6 +353,7 @@ describe("npm run sim", () => {
     assert.deepEqual(Object.keys(started.hosts[A]!.env).sort(), [
       "AWS_EC2_METADATA_SERVICE_ENDPOINT",
       "AWS_ENDPOINT_URL_AUTO_SCALING",
+      "AWS_ENDPOINT_URL_DYNAMODB",
       "AWS_ENDPOINT_URL_EC2",
       "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING",
       "AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2",
