@@ -281,6 +281,34 @@ async function main(): Promise<void> {
   }
   row("peak RSS of out", `${r(quantile(moves.out!.rss, 0.5))} MB median`, "< 80 MB");
 
+  // `out --lock dynamodb:...`: the compare-and-swap lock instead of the tags' settle.
+  const LOCK = ["--lock", "dynamodb:bench-locks"];
+  await ok(await agent(host.env, ["lock", "create", ...LOCK]), "lock create");
+  const locked = { wall: [] as number[], floor: [] as number[] };
+  for (let i = 0; i < CYCLES; i++) {
+    const t0 = Date.now();
+    const run = await ok(await agent(host.env, ["out", "--json", ...LOCK]), "out --lock");
+    const acted = callsBetween(sim, id, t0, Date.now()).find((c) => c.action === "EnterStandby")!;
+    const end = world.groups
+      .get("web")!
+      // Newest first, as AWS lists them.
+      .activities.find((a) => a.description === `Moving EC2 instance to Standby: ${id}`)!.endTime!;
+    locked.wall.push(run.ms);
+    locked.floor.push(end - acted.t);
+    await ok(await agent(host.env, ["in", ...LOCK]), "in");
+  }
+  const lockedOverhead = locked.wall.map((w, i) => w - locked.floor[i]!);
+  report.outLocked = {
+    wallMs: stats(locked.wall),
+    floorMs: stats(locked.floor),
+    overheadMs: stats(lockedOverhead),
+  };
+  row(
+    "out --lock dynamodb (three-hosts) wall / floor / overhead",
+    `${r(quantile(locked.wall, 0.5))} / ${r(quantile(locked.floor, 0.5))} / ${r(quantile(lockedOverhead, 0.5))} ms median`,
+    "overhead <= 400 ms",
+  );
+
   // How long a host without metadata (not EC2, or IMDS hung) takes to say so: the "never hangs" figure.
   await control(sim, "POST", "faults", { service: "imds", host: id, kind: "unreachable" });
   const noMetadata = await agent(host.env, ["status"]);

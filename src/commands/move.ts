@@ -430,6 +430,8 @@ async function waitOut(
     `leaving ${lbs.map(lbLabel).join(", ") || "the group"} (draining takes up to ${drainSeconds(lbs)} s)`,
   );
   let last: SelfState | undefined;
+  // Giving the turn back waits out the staleness bound: it runs beside the drain, not before it.
+  let givingBack: Promise<void> | undefined;
   const outcome = await guardWait(
     run,
     () =>
@@ -443,9 +445,8 @@ async function waitOut(
         poll: async () => {
           last = await pollSelf(ctx, run, () => true);
           if (onLeaving && LEAVING.has(last.lifecycleState)) {
-            const hook = onLeaving;
+            givingBack = onLeaving();
             onLeaving = undefined;
-            await hook();
           }
           return last;
         },
@@ -456,7 +457,7 @@ async function waitOut(
         }),
         predictAt: () => expectedAt,
       }),
-  );
+  ).finally(() => givingBack);
   if (!outcome.reached) {
     const s = outcome.state;
     const pending = detailLbs(s, (_lb, m) => !goneFrom(m));

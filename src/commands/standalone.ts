@@ -166,8 +166,14 @@ async function execute(
     parseRemovals(l.tags).some((r) => r.instanceId === s.instanceId),
   );
   const at = new Date().toISOString();
-  for (const step of decision.steps) {
-    await run.timed(step, () => runStep(step));
+  // Giving the turn back waits out the staleness bound: it runs beside the drain, not before it.
+  let givingBack: Promise<void> | undefined;
+  try {
+    for (const step of decision.steps) {
+      await run.timed(step, () => runStep(step));
+    }
+  } finally {
+    await givingBack;
   }
   async function runStep(step: StandaloneStep): Promise<void> {
     switch (step) {
@@ -194,7 +200,7 @@ async function execute(
             Promise.all(targets.map((l) => deregister({ ...ctx, signal }, l, l.selfPorts))),
           ),
         );
-        await onLeft?.();
+        givingBack = onLeft?.();
         return;
       case "finish-deregister": {
         const left = targets.filter((l) => memberOf(l.lb, s.instanceId).state !== "draining");

@@ -40,11 +40,12 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
       healthy: false,
       scope: "web-tg",
     });
-    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "4"]);
+    // Long enough for ExitStandby and Pending on a loaded machine: it ends waiting on the health check.
+    const res = await runCli(sim.hosts[A]!, ["in", "--timeout", "10"]);
     assert.equal(res.code, 5);
     assert.match(
       res.stderr,
-      /timed out after 4 s waiting for this host to take traffic: host is InService, not yet healthy in tg\/web-tg: unhealthy \(Target\.FailedHealthChecks: Health checks failed\)/,
+      /timed out after 10 s waiting for this host to take traffic: host is InService, not yet healthy in tg\/web-tg: unhealthy \(Target\.FailedHealthChecks: Health checks failed\)/,
     );
     assert.deepEqual(await registrationsOf(sim, A), {
       classic: { "web-classic": "InService" },
