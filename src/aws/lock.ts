@@ -42,10 +42,9 @@ import {
   PutItemCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
-import type { MiddlewareStack } from "@smithy/types";
 import { formatTurn, parseTurn, type Turn } from "../core/turn";
-import { BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
+import { CLOCK_TOLERANCE_MS, checkClock, clockOffset } from "./clock";
 import type { ReadContext } from "./read";
 import {
   ACT_CALL_DEADLINE_MS,
@@ -60,46 +59,11 @@ import {
 export const LOCK_KEY = "lockKey";
 /** DynamoDB's time-to-live attribute: epoch seconds. */
 export const TTL_ATTRIBUTE = "ttl";
-/** How far this host's clock may be from AWS's before it refuses to judge a lease. */
-export const CLOCK_TOLERANCE_MS = 5000;
 /** A taken turn lives this long before the fence extends it (deciding takes a snapshot read). */
 export const TAKE_LEASE_MS = 60_000;
 /** What a fence must cover: the acting call, the staleness wait, both hosts' clock error. */
 export const leaseMs = (stalenessMs: number) =>
   ACT_CALL_DEADLINE_MS + stalenessMs + 2 * CLOCK_TOLERANCE_MS + 5000;
-
-/**
- * Records the `Date` of the attempt that answered, against the local clock at its middle: the
- * answer's clock, to the second (RFC 7231 dates have no fraction).
- */
-function clockOffset<I extends object, O extends object>(command: {
-  middlewareStack: MiddlewareStack<I, O>;
-}): () => number | undefined {
-  let offset: number | undefined;
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      const sent = Date.now();
-      const result = await next(args);
-      const date = (result.response as { headers?: Record<string, string> }).headers?.date;
-      const aws = date ? Date.parse(date) : Number.NaN;
-      if (!Number.isNaN(aws)) offset = aws - (sent + Date.now()) / 2;
-      return result;
-    },
-    { step: "deserialize", name: "balancedClockOffset" },
-  );
-  return () => offset;
-}
-
-/** Expiry is judged against this host's clock: refuse when it is off AWS's by more than the tolerance. */
-function checkClock(offsetMs: number | undefined): void {
-  // The Date header is whole seconds: up to 1 s of the offset is its rounding.
-  if (offsetMs === undefined || Math.abs(offsetMs) <= CLOCK_TOLERANCE_MS + 1000) return;
-  throw new BalancedError(
-    ExitCode.Busy,
-    "clock",
-    `refusing: this host's clock is ${(Math.abs(offsetMs) / 1000).toFixed(0)} s ${offsetMs > 0 ? "behind" : "ahead of"} AWS's (the Date of DynamoDB's answer), more than the ${CLOCK_TOLERANCE_MS / 1000} s the lock's expiry tolerates; fix the host's time (chrony/NTP) and try again`,
-  );
-}
 
 const itemOf = (key: string, turn: Turn, version: number): Record<string, AttributeValue> => ({
   [LOCK_KEY]: { S: key },

@@ -39,7 +39,8 @@
  *   - WRITE_BOUND and SETTLE are measured on the contender's own monotonic clock; a pause of the
  *     process (GC, SIGSTOP, a slow retry) between read and write lies inside the measured interval;
  *   - expiry compares wall clocks of different hosts: skew must stay well below
- *     TURN_TTL − ACT_MARGIN (NTP keeps EC2 clocks within milliseconds);
+ *     TURN_TTL − ACT_MARGIN (NTP keeps EC2 clocks within milliseconds); a host whose clock is more
+ *     than CLOCK_TOLERANCE off AWS's (the Date of the turn read's answer) refuses (src/aws/clock.ts);
  *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
  *     host sees its predecessor's pid is gone and takes over at once.
  *
@@ -75,6 +76,7 @@ import type { MiddlewareStack } from "@smithy/types";
 import { formatTurn, isMine, parseTurn, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
 import { BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
+import { checkClock, clockOffset } from "./clock";
 import type { ReadContext } from "./read";
 
 /** Longest read-to-write-acknowledged interval accepted (step 2). API calls take ~0.1 s. */
@@ -186,9 +188,12 @@ export function groupTurnStore(group: string): TurnStore {
         ],
       });
       const sentAt = clockAttempts(command);
+      const offset = clockOffset(command);
       const res = await awsCall(ctx.log, "autoscaling:DescribeTags", ctx.signal, (o) =>
         ctx.clients.autoscaling.send(command, o),
       );
+      // The turn's expiry is judged on this host's clock (see "Timing assumptions" above).
+      checkClock(offset());
       return { values: [res.Tags?.find((t) => t.Key === TURN_TAG)?.Value], attemptSentAt: sentAt() };
     },
     async write(ctx, value) {

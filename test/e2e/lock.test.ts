@@ -171,6 +171,19 @@ describe("the DynamoDB lock", () => {
     assert.deepEqual(items(sim), []);
   });
 
+  it("without the lock too: a host whose clock is 150 s behind AWS's does not take the group's turn", {
+    skip: hasFaketime ? false : "needs faketime (apt-get install faketime)",
+  }, async () => {
+    sim = await startSim(loadFleet("three-hosts"), { timeScale: 100 });
+    const skewed = await runCli(sim.hosts[A]!, ["-f", "-150s", process.execPath, BUNDLE, "out"], {
+      executable: "faketime",
+    });
+    assert.equal(skewed.code, 4, skewed.stderr);
+    assert.match(skewed.stderr, /this host's clock is 1[45]\d s behind AWS's \(the Date of its answers\)/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.equal(sim.world().groups.get("web")!.tags.has("balanced:turn"), false);
+  });
+
   it("iam-policy --lock allows exactly the lock's item calls on that table", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     const r = await runCli(sim.hosts[A]!, ["iam-policy", ...LOCK]);
