@@ -25,6 +25,7 @@ import {
 } from "../aws/turn";
 import {
   assessBudget,
+  budgetBreach,
   type Decision,
   decideIn,
   decideOut,
@@ -770,9 +771,24 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       // The host is visibly leaving: a failed release must not fail the out; the turn expires anyway.
       leaving,
     );
+    await recheckAfterActing(run, group);
     return outDone(run);
   });
   return result instanceof BalancedError ? retry(result) : { kind: "result", value: result };
+}
+
+/**
+ * The decision held when it was made; the world may have moved while the host drained (a peer
+ * failed, a scale-in or an instance refresh started). Read again: if the budget no longer holds,
+ * say so and exit 3, so the deploy chain stops with this host out (its `balanced in` returns it).
+ */
+async function recheckAfterActing(run: Run, group: string): Promise<void> {
+  const { snapshot } = await run.timed("recheck", () => run.refresh(group));
+  const breach = budgetBreach(snapshot, run.options.policy);
+  if (!breach) return;
+  throw unsafe(
+    `${snapshot.instanceId} is out, but the budget no longer holds: ${breach}; stop the deploy here (\`balanced in\` returns this host)`,
+  );
 }
 
 /**

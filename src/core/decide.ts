@@ -144,6 +144,27 @@ export function assessBudget(s: Snapshot, policy: Policy): Budget {
   };
 }
 
+/**
+ * After acting: whether the budget still holds with this host out, or why not (a peer that failed,
+ * a scale-in or refresh that started while it drained). Undefined when it holds.
+ */
+export function budgetBreach(s: Snapshot, policy: Policy): string | undefined {
+  const budget = assessBudget(s, policy);
+  // Peers moving in and out of Standby are counted by the budget above; what is new is AWS's own
+  // change of the group (a scale-in, an instance refresh).
+  const busy = busyReasons(s).filter(
+    (r) =>
+      (r.startsWith("scaling activity") && !/Moving EC2 instance (to|out of) Standby/.test(r)) ||
+      r.startsWith("instance refresh"),
+  );
+  if (budget.healthyPeers.length < budget.requiredHealthy)
+    return `${plural(budget.healthyPeers.length, "healthy peer")} remain, --min-healthy requires ${budget.requiredHealthy} (${listUnavailable(budget.unavailableAfter)})`;
+  if (budget.unavailableAfter.length > budget.maxUnavailable)
+    return `${plural(budget.unavailableAfter.length, "instance")} are out of service or unhealthy at once (${listUnavailable(budget.unavailableAfter)}), --max-unavailable allows ${budget.maxUnavailable}`;
+  if (busy.length) return `group ${s.group.name} became busy: ${busy.join("; ")}`;
+  return undefined;
+}
+
 export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
 export const refuseUnsafe = (reason: string): Refusal => ({

@@ -183,4 +183,29 @@ describe("balanced out / in on three-hosts (classic ELB + target group)", () => 
     assert.equal(out.code, 0, out.stderr);
     assert.match(out.stdout, /drained from tg\/api-tg, tg\/web-tg/);
   });
+
+  it("re-checks after acting: a peer that fails while this host drains makes out exit 3, saying the host is out", async () => {
+    await sim.stop();
+    const f = loadFleet("three-hosts");
+    f.loadBalancers![0]!.connectionDraining = { enabled: true, timeout: 4 };
+    sim = await startSim(f);
+    const res = await runCli(sim.hosts[A]!, ["out"], {
+      onStderr: {
+        when: /leaving elb\/web-classic/,
+        run: () =>
+          void control(sim, "POST", "events", {
+            kind: "set-health",
+            instance: B,
+            healthy: false,
+            scope: "web-tg",
+          }),
+      },
+    });
+    assert.equal(res.code, 3, res.stderr);
+    assert.match(
+      res.stderr,
+      /balanced: i-0a000000000000001 is out, but the budget no longer holds: 2 instances are out of service or unhealthy at once \(.*i-0a000000000000002.*\), --max-unavailable allows 1; stop the deploy here/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+  });
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   assessBudget,
+  budgetBreach,
   type Decision,
   decideIn,
   decideOut,
@@ -669,5 +670,45 @@ describe("assessBudget and quantities", () => {
     assert.equal(resolveQuantity({ kind: "percent", value: 10 }, 1000), 100);
     assert.equal(resolveQuantity({ kind: "percent", value: 0 }, 3), 0);
     assert.equal(resolveQuantity({ kind: "count", value: 7 }, 3), 7);
+  });
+});
+
+describe("budgetBreach: after acting, whether the budget still holds with this host out", () => {
+  const out = (s: Snapshot) => {
+    inst(s, "i-a").lifecycleState = "Standby";
+    member(s, 0, "i-a", "absent");
+    member(s, 1, "i-a", "absent");
+  };
+  it("holds when this host alone is out", () =>
+    assert.equal(budgetBreach(snapshot(out), DEFAULT), undefined));
+  it("names a peer that failed meanwhile", () => {
+    const s = snapshot((x) => {
+      out(x);
+      member(x, 1, "i-b", "unhealthy");
+    });
+    assert.match(
+      budgetBreach(s, DEFAULT) ?? "",
+      /2 instances are out of service or unhealthy at once \(.*i-b.*\), --max-unavailable allows 1/,
+    );
+  });
+  it("names a scale-in that started, not this host's own Standby activity", () => {
+    const s = snapshot((x) => {
+      out(x);
+      x.activities = [
+        { description: "Moving EC2 instance to Standby: i-a", statusCode: "InProgress" },
+        { description: "Terminating EC2 instance: i-c", statusCode: "InProgress" },
+      ] as Snapshot["activities"];
+    });
+    assert.match(
+      budgetBreach(s, DEFAULT) ?? "",
+      /group web became busy: scaling activity in progress .*Terminating EC2 instance: i-c/,
+    );
+    const own = snapshot((x) => {
+      out(x);
+      x.activities = [
+        { description: "Moving EC2 instance to Standby: i-b", statusCode: "InProgress" },
+      ] as Snapshot["activities"];
+    });
+    assert.equal(budgetBreach(own, { ...DEFAULT, maxUnavailable: { kind: "count", value: 2 } }), undefined);
   });
 });
