@@ -218,7 +218,7 @@ export function groupTurnStore(group: string): TurnStore {
 }
 
 /**
- * Steps 1-3 up to the sleep; the read-back is the caller's fresh snapshot (see `holdsTurn`). With
+ * Steps 1-3 up to the sleep; the read-back is the caller's fresh snapshot (see TurnLock.confirm). With
  * several resources, a live turn on any of them is a refusal, and the read-back must find this
  * turn on all of them: two contenders that share any one resource exclude each other on it.
  */
@@ -270,9 +270,6 @@ async function attemptTurnOnce(
   await sleep(settleMs(stalenessMs), undefined, ctx.signal ? { signal: ctx.signal } : undefined);
   return { taken: true, turn };
 }
-
-/** Step 3's read-back, on the group tags of a snapshot read after the settle. */
-export const holdsTurn = (groupTags: Record<string, string>, turn: Turn) => isMine(groupTags[TURN_TAG], turn);
 
 /** Whether the turn still leaves room to act (step 4). */
 export const canAct = (turn: Turn, now = Date.now()) => turn.expiresAt - now > ACT_MARGIN_MS;
