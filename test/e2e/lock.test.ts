@@ -184,6 +184,37 @@ describe("the DynamoDB lock", () => {
     assert.equal(sim.world().groups.get("web")!.tags.has("balanced:turn"), false);
   });
 
+  it("the fence: a lock taken over after this host took it refuses before anything is sent (exit 4)", async () => {
+    await start();
+    // The read after taking the lock is slow, so the takeover lands between the take and the fence.
+    await control(sim, "POST", "faults", { service: "autoscaling", kind: "latency", ms: 400 });
+    const running = runCli(sim.hosts[A]!, ["out", ...LOCK], { killAfterMs: 60_000 });
+    const taken = () =>
+      sim.calls.filter((c) => c.action === "PutItem" && c.host === A && c.outcome === "ok").length;
+    while (taken() < 3) await sleep(10);
+    const expires = Date.now() + 60_000;
+    await clientsFor(sim.hosts[B]!).dynamodb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          lockKey: { S: "group:web" },
+          turn: { S: `${B} pid=1 nonce=stolen expires=${new Date(expires).toISOString()}` },
+          holder: { S: B },
+          nonce: { S: "stolen" },
+          expiresAt: { N: String(expires) },
+          version: { N: "9" },
+        },
+      }),
+    );
+    const out = await running;
+    assert.equal(out.code, 4, out.stderr);
+    assert.match(out.stderr, /another host took the lock in balanced-locks before this host could act/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.equal(sim.calls.filter((c) => c.action === "EnterStandby").length, 0);
+    // Only this host's own items were given back: the other host's turn stands.
+    assert.equal(items(sim).find((i) => i.lockKey?.S === "group:web")?.nonce?.S, "stolen");
+  });
+
   it("iam-policy --lock allows exactly the lock's item calls on that table", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     const r = await runCli(sim.hosts[A]!, ["iam-policy", ...LOCK]);
