@@ -8,12 +8,14 @@ import {
 } from "@aws-sdk/client-auto-scaling";
 import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import {
+  DescribeTagsCommand as ClassicDescribeTagsCommand,
   DescribeInstanceHealthCommand,
   type DescribeInstanceHealthCommandOutput,
   DescribeLoadBalancerAttributesCommand,
   DescribeLoadBalancersCommand,
 } from "@aws-sdk/client-elastic-load-balancing";
 import {
+  DescribeTagsCommand,
   DescribeTargetGroupAttributesCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
@@ -25,6 +27,7 @@ import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot }
 import { AwsCallError, noGroup, notManageable } from "../errors";
 import { type AwsClients, awsCall, type CallLog } from "./clients";
 import type { Identity } from "./identity";
+import { clockAttempts } from "./turn";
 
 /** What the reader needs besides the clients. */
 export interface ReadContext {
@@ -340,7 +343,8 @@ export async function readTargetGroups(
               ? targetId
               : isSelf(targetId)
                 ? ctx.identity.instanceId
-                : (ipToInstance.get(targetId) ?? (instanceIds === undefined ? targetId : undefined));
+                : // Not one of the group's: still a target the budget counts, under its IP.
+                  (ipToInstance.get(targetId) ?? targetId);
           if (isSelf(targetId) && d.Target?.Port !== undefined) {
             if (!selfPorts.length) selfId = targetId;
             selfPorts.push(d.Target.Port);
@@ -389,6 +393,76 @@ export async function readTargetGroups(
   // Labelled by name, as lbLabel does: an ARN's path is targetgroup/NAME/ID.
   const gone = arns.filter((a) => !views.some((v) => v.id === a)).map((a) => `tg/${a.split("/")[1] ?? a}`);
   return { views, gone, selfTargets };
+}
+
+/** Both DescribeTags APIs take at most 20 resources a call. */
+export const TAG_BATCH = 20;
+
+export const batches = <T>(xs: T[], size = TAG_BATCH): T[][] => {
+  const out: T[][] = [];
+  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
+  return out;
+};
+
+/** Tags of classic ELBs and target groups, by name / ARN; `sentAt`: the earliest answering attempt. */
+export async function readTags(
+  ctx: ReadContext,
+  names: string[],
+  arns: string[],
+): Promise<{ tags: Map<string, Record<string, string>>; sentAt: number }> {
+  const tags = new Map<string, Record<string, string>>();
+  const sent: number[] = [];
+  await Promise.all([
+    ...batches(names).map(async (batch) => {
+      const command = new ClassicDescribeTagsCommand({ LoadBalancerNames: batch });
+      const sentAt = clockAttempts(command);
+      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTags", ctx.signal, (o) =>
+        ctx.clients.elb.send(command, o),
+      );
+      sent.push(sentAt());
+      for (const d of res.TagDescriptions ?? [])
+        tags.set(
+          d.LoadBalancerName ?? "",
+          Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])),
+        );
+    }),
+    ...batches(arns).map(async (batch) => {
+      const command = new DescribeTagsCommand({ ResourceArns: batch });
+      const sentAt = clockAttempts(command);
+      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTags", ctx.signal, (o) =>
+        ctx.clients.elbv2.send(command, o),
+      );
+      sent.push(sentAt());
+      for (const d of res.TagDescriptions ?? [])
+        tags.set(d.ResourceArn ?? "", Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])));
+    }),
+  ]);
+  return { tags, sentAt: Math.min(...sent, performance.now()) };
+}
+
+/**
+ * The same, where some may be deleted: one that is gone fails the whole DescribeTags, so once
+ * `reads` (the load balancers' own describes) say which are left, ask again for those.
+ */
+export function readTagsOfPresent(
+  ctx: ReadContext,
+  names: string[],
+  arns: string[],
+  reads: Promise<[LoadBalancerRead, LoadBalancerRead]>,
+): Promise<Map<string, Record<string, string>>> {
+  return readTags(ctx, names, arns).then(
+    (r) => r.tags,
+    async (err: unknown) => {
+      if (!isGoneLoadBalancer(err)) throw err;
+      const [c, t] = await reads;
+      const again = await readTags(
+        ctx,
+        c.views.map((v) => v.name),
+        t.views.map((v) => v.id),
+      );
+      return again.tags;
+    },
+  );
 }
 
 /** When each instance now in Standby was moved there: its newest "moved to standby" activity. */
@@ -456,10 +530,17 @@ export async function readSnapshot(ctx: ReadContext, groupName?: string): Promis
   const classicNames = unique([...groupClassic, ...ctx.extraLoadBalancerNames]);
   const tgArns = unique([...groupTgs, ...ctx.extraTargetGroupArns]);
   const ids = group.instances.map((i) => i.id);
-  const [classic, tgs] = await Promise.all([
+  const reads = Promise.all([
     readClassic(ctx, classicNames, groupLbs),
     readTargetGroups(ctx, tgArns, ids, groupLbs),
   ]);
+  // The load balancers' tags carry every host's removal record (src/core/standalone.ts), whatever
+  // group it is in or none: the budget per load balancer counts them.
+  const [[classic, tgs], tags] = await Promise.all([
+    reads,
+    readTagsOfPresent(ctx, classicNames, tgArns, reads),
+  ]);
+  for (const lb of [...classic.views, ...tgs.views]) lb.tags = tags.get(lb.id) ?? {};
   return {
     snapshot: {
       instanceId: ctx.identity.instanceId,

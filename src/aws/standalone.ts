@@ -5,7 +5,6 @@
  */
 import {
   AddTagsCommand as ClassicAddTagsCommand,
-  DescribeTagsCommand as ClassicDescribeTagsCommand,
   RemoveTagsCommand as ClassicRemoveTagsCommand,
   DeregisterInstancesFromLoadBalancerCommand,
   DescribeLoadBalancersCommand,
@@ -14,7 +13,6 @@ import {
 import {
   AddTagsCommand,
   DeregisterTargetsCommand,
-  DescribeTagsCommand,
   DescribeTargetGroupsCommand,
   DescribeTargetHealthCommand,
   RegisterTargetsCommand,
@@ -25,11 +23,18 @@ import { outKey, parseRemovals, type StandaloneLb, type StandaloneSnapshot } fro
 import { isMine, parseTurn, TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
 import { awsCall } from "./clients";
-import { isGoneLoadBalancer, type ReadContext, type ReadResult, readClassic, readTargetGroups } from "./read";
+import {
+  batches,
+  type ReadContext,
+  type ReadResult,
+  readClassic,
+  readTags,
+  readTagsOfPresent,
+  readTargetGroups,
+} from "./read";
 import {
   attemptTurn,
   canAct,
-  clockAttempts,
   RELEASE_DEADLINE_MS,
   type TurnLock,
   TurnLostError,
@@ -40,50 +45,6 @@ import {
 
 /** The largest page both APIs allow (DescribeLoadBalancers, DescribeTargetGroups). */
 const PAGE = 400;
-/** Both DescribeTags APIs take at most 20 resources a call. */
-const TAG_BATCH = 20;
-
-const batches = <T>(xs: T[], size = TAG_BATCH): T[][] => {
-  const out: T[][] = [];
-  for (let i = 0; i < xs.length; i += size) out.push(xs.slice(i, i + size));
-  return out;
-};
-
-/** Tags of classic ELBs and target groups, by name / ARN; `sentAt`: the earliest answering attempt. */
-async function readTags(
-  ctx: ReadContext,
-  names: string[],
-  arns: string[],
-): Promise<{ tags: Map<string, Record<string, string>>; sentAt: number }> {
-  const tags = new Map<string, Record<string, string>>();
-  const sent: number[] = [];
-  await Promise.all([
-    ...batches(names).map(async (batch) => {
-      const command = new ClassicDescribeTagsCommand({ LoadBalancerNames: batch });
-      const sentAt = clockAttempts(command);
-      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTags", ctx.signal, (o) =>
-        ctx.clients.elb.send(command, o),
-      );
-      sent.push(sentAt());
-      for (const d of res.TagDescriptions ?? [])
-        tags.set(
-          d.LoadBalancerName ?? "",
-          Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])),
-        );
-    }),
-    ...batches(arns).map(async (batch) => {
-      const command = new DescribeTagsCommand({ ResourceArns: batch });
-      const sentAt = clockAttempts(command);
-      const res = await awsCall(ctx.log, "elasticloadbalancing:DescribeTags", ctx.signal, (o) =>
-        ctx.clients.elbv2.send(command, o),
-      );
-      sent.push(sentAt());
-      for (const d of res.TagDescriptions ?? [])
-        tags.set(d.ResourceArn ?? "", Object.fromEntries((d.Tags ?? []).map((t) => [t.Key!, t.Value ?? ""])));
-    }),
-  ]);
-  return { tags, sentAt: Math.min(...sent, performance.now()) };
-}
 
 export interface StandaloneRead {
   snapshot: StandaloneSnapshot;
@@ -100,20 +61,7 @@ export async function readStandalone(
     readClassic(ctx, names, new Set()),
     readTargetGroups(ctx, arns, undefined, new Set()),
   ]);
-  const tagsOfAll = readTags(ctx, names, arns);
-  const [[classic, tgs], tagged] = await Promise.all([
-    reads,
-    // A deleted one fails the whole DescribeTags: ask again for those still there.
-    tagsOfAll.catch(async (err: unknown) => {
-      if (!isGoneLoadBalancer(err)) throw err;
-      const [c, t] = await reads;
-      return readTags(
-        ctx,
-        c.views.map((v) => v.name),
-        t.views.map((v) => v.id),
-      );
-    }),
-  ]);
+  const [[classic, tgs], tagged] = await Promise.all([reads, readTagsOfPresent(ctx, names, arns, reads)]);
   const views = [...classic.views, ...tgs.views];
   return {
     snapshot: {
@@ -122,7 +70,7 @@ export async function readStandalone(
       gone: [...classic.gone, ...tgs.gone],
       loadBalancers: views.map((lb) => ({
         lb,
-        tags: tagged.tags.get(lb.id) ?? {},
+        tags: tagged.get(lb.id) ?? {},
         selfPorts: registeredPorts(lb, tgs.selfTargets[lb.id]?.servingPorts ?? [], ctx),
         selfZone: tgs.selfTargets[lb.id]?.availabilityZone,
         selfIp: lb.targetType === "ip" ? tgs.selfTargets[lb.id]?.id : undefined,
@@ -303,33 +251,14 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
   };
 }
 
-/**
- * This host's removal records on these load balancers (by id): for a group's host, on the ones
- * named on the command line that the group does not manage, which Standby does not leave.
- */
-export async function readOwnRemovals(
-  ctx: ReadContext,
-  lbs: LoadBalancerView[],
-): Promise<Map<string, number[]>> {
-  const out = new Map<string, number[]>();
-  if (lbs.length === 0) return out;
-  const { tags } = await readTags(
-    ctx,
-    lbs.filter((lb) => lb.kind === "classic").map((lb) => lb.id),
-    lbs.filter((lb) => lb.kind === "target-group").map((lb) => lb.id),
-  );
-  for (const lb of lbs) {
-    const mine = parseRemovals(tags.get(lb.id) ?? {}).find((r) => r.instanceId === ctx.identity.instanceId);
-    if (mine) out.set(lb.id, mine.ports);
-  }
-  return out;
-}
-
 export const recordRemoval = (ctx: ReadContext, lbs: StandaloneLb[], value: (l: StandaloneLb) => string) =>
   addTags(ctx, lbs, outKey(ctx.identity.instanceId), value);
 
 export const forgetRemoval = (ctx: ReadContext, lbs: StandaloneLb[]) =>
   removeTags(ctx, lbs, outKey(ctx.identity.instanceId));
+
+/** One tag off one load balancer (`repair`: another host's record it will not remove itself). */
+export const removeLbTag = (ctx: ReadContext, l: StandaloneLb, key: string) => removeTags(ctx, [l], key);
 
 /**
  * The id this host has in a target group: its instance id, or for IP targets the private IP it is

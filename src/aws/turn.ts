@@ -15,12 +15,16 @@
  *      EnteringStandby/Standby — from then on every other host counts P as out of service — or
  *      when P refuses.
  *
- * Several resources (hosts in no group, src/commands/standalone.ts): P reads the turn on every load
- * balancer it is in, writes it on every one (the write bound runs from the earliest answering read
- * to the last acknowledged write), and holds the turn only if the read-back finds its nonce on every
- * one. For two contenders that share a load balancer R, every step above on R is one of theirs, so
- * the claim holds on R as written. Contenders that share none do not exclude each other, and need
- * not: the budget is per load balancer, and neither can spend the other's.
+ * Several resources (a host in no group: every load balancer it is in, src/commands/standalone.ts;
+ * a group's host: its group and each of the group's load balancers, src/commands/turns.ts): P reads
+ * the turn on every resource, writes it on every one (the write bound runs from the earliest
+ * answering read to the last acknowledged write), and holds the turn only if the read-back finds its
+ * nonce on every one. For two contenders that share a resource R (one group, or two groups behind
+ * one target group), every step above on R is one of theirs, so the claim holds on R as written.
+ * Contenders that share none do not exclude each other, and need not: the budget is per group and
+ * per load balancer, and neither can spend the other's. Across groups, what the next holder counts
+ * is P's removal record on the shared load balancer (src/core/removals.ts), written before
+ * EnterStandby, so the release rule below covers it too.
  *
  * Claim: two contenders are never between step 3's read-back and step 4's release at once.
  * Suppose P and Q both pass step 3. The service applies writes one after the other; say P's write

@@ -37,6 +37,7 @@ import {
 import { goneFrom, lbLabel, memberOf, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
 import { parkedKey } from "../core/parked";
+import { ownRemoval } from "../core/removals";
 import { parseShutdownValue, shutdownKey, shutdownValue } from "../core/shutdown";
 import { formatRemoval, outKey, type StandaloneLb } from "../core/standalone";
 import {
@@ -46,13 +47,12 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { TURN_TAG } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
-import { groupLock, holdingTurn, settleOrphanedTurn } from "./turns";
+import { groupLock, groupTurnValues, holdingTurn, settleOrphanedTurn, stillServing } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 export interface MoveResult {
@@ -168,23 +168,28 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       ? `entering standby in ${g.name} without decrementing desired capacity (${g.desiredCapacity}): the group launches a replacement`
       : `entering standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity - 1})`,
   );
-  // Recorded first: `in` takes back only a host balanced parked (src/core/parked.ts). A host drained
-  // for replacement (a Spot notice) is not coming back, so it needs none.
+  // Recorded first: `in` takes back only a host balanced parked (src/core/parked.ts), and every host
+  // of any group counts it out of its load balancers (src/core/removals.ts). A host drained for
+  // replacement (a Spot notice) is not coming back, so it needs neither.
   const parked = !replace;
+  const recorded = parked ? toRecord(run, ctx) : [];
   try {
     // One act deadline for the record and every send: the turn's argument needs acting to end
     // inside it (src/aws/turn.ts).
     const once = () =>
       withinActDeadline(run.interrupt, "EnterStandby", async (signal) => {
         if (parked)
-          await setGroupTag(
-            run,
-            ctx,
-            g.name,
-            parkedKey(ctx.identity.instanceId),
-            new Date().toISOString(),
-            signal,
-          );
+          await Promise.all([
+            setGroupTag(
+              run,
+              ctx,
+              g.name,
+              parkedKey(ctx.identity.instanceId),
+              new Date().toISOString(),
+              signal,
+            ),
+            recordOut(run, ctx, recorded, signal),
+          ]);
         return sendOnce(run, ctx, ENTERED, () =>
           awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
             ctx.clients.autoscalingOnce.send(
@@ -204,15 +209,50 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     // did for its leaving is undone. An unknown outcome keeps both: AWS may still apply the call.
     if (err instanceof TurnLostError || refusedByAws(err)) {
       if (parked)
-        await deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined).catch(
-          () => undefined,
-        );
+        await Promise.all([
+          deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined),
+          recorded.length ? forgetRemoval(ctx, recorded) : undefined,
+        ]).catch(() => undefined);
       if (run.loweredMinSize) await undoLowering(run, ctx, g.name);
     }
     if (outcomeUnknown(err))
       throw new ActDeadlineError("EnterStandby", `(no answer: ${(err as Error).message})`);
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
+}
+
+/**
+ * The load balancers this host is recorded out of before it enters Standby: the group's (Standby
+ * takes it out of them; no ports, ExitStandby puts it back), and the named ones it is registered
+ * in (their ports, which `in` registers it on again).
+ */
+function toRecord(run: Run, ctx: ReadContext): StandaloneLb[] {
+  const me = ctx.identity.instanceId;
+  return run
+    .snapshot!.loadBalancers.filter(
+      (lb) => lb.source === "group" || !["absent", "draining"].includes(memberOf(lb, me).state),
+    )
+    .map((lb) => ({
+      lb,
+      tags: lb.tags ?? {},
+      selfPorts:
+        lb.source === "named" && lb.kind === "target-group"
+          ? (run.read!.selfTargets[lb.id]?.servingPorts ?? [])
+          : [],
+    }));
+}
+
+async function recordOut(
+  run: Run,
+  ctx: ReadContext,
+  lbs: StandaloneLb[],
+  signal: AbortSignal,
+): Promise<void> {
+  if (lbs.length === 0) return;
+  const at = new Date().toISOString();
+  const by = run.options.shutdown ? "shutdown" : "out";
+  const group = run.snapshot!.group.name;
+  await recordRemoval({ ...ctx, signal }, lbs, (l) => formatRemoval({ ports: l.selfPorts, by, at, group }));
 }
 
 /** No answer, or AWS failing: the call may or may not have been applied. */
@@ -514,7 +554,8 @@ async function leaveNamed(run: Run, ctx: ReadContext): Promise<void> {
     `deregistering from ${lbs.map((l) => lbLabel(l.lb)).join(", ")} too: the group does not manage ${lbs.length > 1 ? "them" : "it"}, so Standby does not leave ${lbs.length > 1 ? "them" : "it"} (recorded there as ${outKey(me)}, for \`in\`)`,
   );
   const at = new Date().toISOString();
-  await recordRemoval(ctx, lbs, (l) => formatRemoval({ ports: l.selfPorts, by: "out", at }));
+  const group = run.snapshot!.group.name;
+  await recordRemoval(ctx, lbs, (l) => formatRemoval({ ports: l.selfPorts, by: "out", at, group }));
   await Promise.all(lbs.map((l) => deregister(ctx, l, l.selfPorts)));
 }
 
@@ -599,8 +640,23 @@ async function waitIn(run: Run, ctx: ReadContext, deadlineAt: number): Promise<v
   }
   if (returned.length) {
     await forgetRemoval(ctx, returned);
-    for (const l of returned) l.lb.removedPorts = undefined;
+    for (const l of returned) {
+      l.lb.removedPorts = undefined;
+      delete l.lb.tags?.[outKey(ctx.identity.instanceId)];
+    }
   }
+}
+
+/** Back and serving: its records no longer count it out of its load balancers. */
+async function forgetOwnRemovals(run: Run, ctx: ReadContext): Promise<void> {
+  const me = ctx.identity.instanceId;
+  const lbs = run.snapshot!.loadBalancers.filter((lb) => ownRemoval(lb, me));
+  if (lbs.length === 0) return;
+  run.reporter.step(`removing its records (${outKey(me)}) from ${lbs.map(lbLabel).join(", ")}`);
+  await forgetRemoval(
+    ctx,
+    lbs.map((lb) => ({ lb, tags: lb.tags ?? {}, selfPorts: [] })),
+  );
 }
 
 async function execute(
@@ -642,6 +698,9 @@ async function execute(
         break;
       case "forget-shutdown":
         await run.timed(step, () => forgetShutdown(run, ctx));
+        break;
+      case "forget-removal":
+        await run.timed(step, () => forgetOwnRemovals(run, ctx));
         break;
       case "forget-parked":
         await run.timed(step, async () => {
@@ -696,7 +755,7 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
  */
 async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): Promise<void> {
   const lock = groupLock(run, group);
-  const view = await lock.view(ctx, [run.snapshot!.group.tags[TURN_TAG]]);
+  const view = await lock.view(ctx, groupTurnValues(run.snapshot!));
   if (view.state !== "orphaned") return;
   run.reporter.step(
     `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
@@ -728,11 +787,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       // The real run would meet the turn: answer as it would (exit 4 while another holds it).
       const withTheTurn =
         lifecycleState === "InService"
-          ? withTurn(
-              d,
-              await groupLock(run, group).view(ctx, [run.snapshot!.group.tags[TURN_TAG]]),
-              Date.now(),
-            )
+          ? withTurn(d, await groupLock(run, group).view(ctx, groupTurnValues(run.snapshot!)), Date.now())
           : d;
       run.decision = withTheTurn;
       if (withTheTurn.verdict === "refuse") return retry(refusalError(withTheTurn));
@@ -747,16 +802,18 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
     return { kind: "result", value: outDone(run) };
   }
 
-  if (run.options.lock) {
-    // The lock spans the group's load balancers, so it needs a snapshot first: a refusal costs no lock.
-    await run.timed("read", () => run.refresh(group));
-    const first = decideOutNow(run);
-    if (!("verdict" in first)) return first;
-  }
+  // The turn spans the group's load balancers, so it needs a snapshot first: a refusal costs no turn.
+  await run
+    .timed("read", () => run.refresh(group))
+    .catch((err: unknown) => {
+      throw stillServing(err);
+    });
+  const first = decideOutNow(run);
+  if (!("verdict" in first)) return first;
   const lock = groupLock(run, group);
   const result = await holdingTurn(run, ctx, lock, `for ${group}`, async ({ turn, fence, leaving }) => {
     await run.timed("read", () => run.refresh(group));
-    const confirmed = lock.confirm(turn, [run.snapshot!.group.tags[TURN_TAG]]);
+    const confirmed = lock.confirm(turn, groupTurnValues(run.snapshot!));
     if (!confirmed.ok)
       return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
     const d = decideOutNow(run);
@@ -879,7 +936,10 @@ async function groupInOnce(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   let { snapshot } = await run.timed("read", () => run.refresh());
   const g = snapshot.group;
-  if (!run.options.dryRun && (await settleOrphanedTurn(run, ctx, groupLock(run, g.name), [g.tags[TURN_TAG]])))
+  if (
+    !run.options.dryRun &&
+    (await settleOrphanedTurn(run, ctx, groupLock(run, g.name), groupTurnValues(snapshot)))
+  )
     ({ snapshot } = await run.timed("read", () => run.refresh()));
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown, force: run.options.force });
   run.decision = decision;

@@ -1,9 +1,11 @@
-import { deleteTurnTag, releaseTurn, viewTurnHere } from "../aws/turn";
-import { isHealthyServing } from "../core/health";
+import { removeLbTag } from "../aws/standalone";
+import { deleteTurnTag, releaseTurn, TURN_TTL_MS, viewTurnHere } from "../aws/turn";
+import { isHealthyServing, lbLabel } from "../core/health";
 import { parseRecords } from "../core/minsize";
 import { orphanedParked, parkedKey } from "../core/parked";
+import { outKey, parseRemovals } from "../core/removals";
 import { parseTurn, TURN_TAG } from "../core/turn";
-import type { Snapshot } from "../core/types";
+import type { LoadBalancerView, Snapshot } from "../core/types";
 import { notManageable } from "../errors";
 import { deleteGroupTag, restoreMinSize } from "./move";
 import type { Run } from "./run";
@@ -22,6 +24,34 @@ export function staleRecords(s: Snapshot): { instanceId: string; why: string }[]
     if (isHealthyServing(s, host)) return [{ instanceId: r.instanceId, why: "its host is back in service" }];
     return [];
   });
+}
+
+/** How long after its record an `out` may still be acting (its turn's life): then a record is settled. */
+const RECORD_SETTLED_MS = TURN_TTL_MS;
+
+/**
+ * Removal records on the group's load balancers (src/core/removals.ts) that their hosts will not
+ * remove themselves: of this group's hosts that left it, or that are back in service and healthy
+ * long after the record (an `in` stopped before its last step). Another group's records, or a host
+ * in no group's, are theirs to remove.
+ */
+export function staleRemovals(
+  s: Snapshot,
+  now = Date.now(),
+): { lb: LoadBalancerView; instanceId: string; why: string }[] {
+  return s.loadBalancers.flatMap((lb) =>
+    parseRemovals(lb.tags ?? {}).flatMap((r) => {
+      const host = s.group.instances.find((i) => i.id === r.instanceId);
+      if (
+        r.group === s.group.name &&
+        (!host || host.lifecycleState === "Terminated" || host.lifecycleState === "Detached")
+      )
+        return [{ lb, instanceId: r.instanceId, why: "its host left the group" }];
+      if (host && isHealthyServing(s, host) && now - Date.parse(r.at) > RECORD_SETTLED_MS)
+        return [{ lb, instanceId: r.instanceId, why: "its host is back in service" }];
+      return [];
+    }),
+  );
 }
 
 /** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
@@ -51,6 +81,14 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
     run.reporter.step(`removing the parked record of ${instanceId} from ${group}: its host left the group`);
     await run.timed("forget-parked", () => deleteGroupTag(run, ctx, group, parkedKey(instanceId)));
     done.push(`removed the parked record of ${instanceId} (its host left the group)`);
+  }
+  const removals = staleRemovals(snapshot);
+  for (const { lb, instanceId, why } of removals) {
+    run.reporter.step(`removing ${outKey(instanceId)} from ${lbLabel(lb)}: ${why}`);
+    await run.timed("forget-removal", () =>
+      removeLbTag(ctx, { lb, tags: lb.tags ?? {}, selfPorts: [] }, outKey(instanceId)),
+    );
+    done.push(`removed ${outKey(instanceId)} from ${lbLabel(lb)} (${why})`);
   }
   const turnValue = snapshot.group.tags[TURN_TAG];
   const view = viewTurnHere(turnValue, ctx.identity.instanceId);

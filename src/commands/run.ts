@@ -1,10 +1,10 @@
 import { type AwsClients, CallLog, createClients } from "../aws/clients";
 import { type Identity, readIdentity } from "../aws/identity";
 import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
-import { readOwnRemovals } from "../aws/standalone";
 import type { TurnRelease } from "../aws/turn";
 import type { Budget, Decision } from "../core/decide";
 import type { LockSpec } from "../core/lock";
+import { ownRemoval } from "../core/removals";
 import type { StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
 import type { Reporter } from "../ui/reporter";
@@ -161,11 +161,8 @@ export class Run {
   async refresh(groupName?: string): Promise<ReadResult> {
     const ctx = await this.context();
     const read = await readSnapshot(ctx, groupName ?? this.read?.snapshot.group.name);
-    const named = read.snapshot.loadBalancers.filter((lb) => lb.source === "named");
-    if (named.length) {
-      const removed = await readOwnRemovals(ctx, named);
-      for (const lb of named) lb.removedPorts = removed.get(lb.id);
-    }
+    for (const lb of read.snapshot.loadBalancers)
+      if (lb.source === "named") lb.removedPorts = ownRemoval(lb, ctx.identity.instanceId)?.ports;
     this.read = read;
     this.sayGone(read.snapshot.gone);
     return read;

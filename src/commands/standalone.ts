@@ -16,8 +16,8 @@ import {
 import { actUnder, withinActDeadline } from "../aws/turn";
 import { refusalError, withTurn } from "../core/decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "../core/health";
+import { assessLbBudget } from "../core/removals";
 import {
-  assessLbBudget,
   decideStandaloneIn,
   decideStandaloneOut,
   decideStandaloneShutdown,
@@ -400,7 +400,7 @@ export async function standaloneStatus(run: Run): Promise<StatusResult> {
       return `${pad(i === 0 ? "this host" : "")}${lbLabel(l.lb).padEnd(28)} ${m.state}${ports}${m.state === "healthy" ? "" : ` (${m.detail})`}`;
     }),
     ...s.loadBalancers.map((l, i) => {
-      const b = assessLbBudget(s, l, policy);
+      const b = assessLbBudget(s.instanceId, l.lb, l.tags, policy);
       const others = Object.keys(l.lb.members).filter((m) => m !== s.instanceId).length;
       return `${pad(i === 0 ? "peers" : "")}${lbLabel(l.lb).padEnd(28)} ${b.healthyOthers.length} of ${others} other${others === 1 ? "" : "s"} healthy; at least ${b.requiredHealthy} must remain, at most ${b.maxUnavailable} out at once`;
     }),

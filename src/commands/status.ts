@@ -12,14 +12,15 @@ import {
 import { isHealthyServing, lbLabel, memberOf } from "../core/health";
 import { parseRecords } from "../core/minsize";
 import { orphanedParked, parkedKey } from "../core/parked";
+import { outKey } from "../core/removals";
 import { shutdownRecords } from "../core/shutdown";
-import { TURN_TAG, type TurnView } from "../core/turn";
+import type { TurnView } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { verdictLine } from "../ui/render";
-import { staleRecords } from "./repair";
+import { staleRecords, staleRemovals } from "./repair";
 import type { Run } from "./run";
 import { byMode, standaloneStatus } from "./standalone";
-import { groupLock } from "./turns";
+import { groupLock, groupTurnValues } from "./turns";
 
 export interface StatusResult {
   outcome: "status";
@@ -65,6 +66,8 @@ export function leftovers(s: Snapshot, staleAfterSeconds: number): string[] {
             : "its boot brings it back (systemd balanced.service), or run `balanced in` there"),
     );
   }
+  for (const r of staleRemovals(s))
+    lines.push(`${outKey(r.instanceId)} on ${lbLabel(r.lb)}: ${r.why}; run \`balanced repair\``);
   for (const id of orphanedParked(s))
     lines.push(`${parkedKey(id)}: its host left the group while parked; run \`balanced repair\``);
   for (const inst of s.group.instances.filter((i) => i.lifecycleState === "Standby")) {
@@ -111,7 +114,7 @@ async function groupStatus(run: Run): Promise<StatusResult> {
   ]);
   const budget = assessBudget(s, run.options.policy);
   run.budget = budget;
-  const turn = await groupLock(run, s.group.name).view(await run.context(), [s.group.tags[TURN_TAG]]);
+  const turn = await groupLock(run, s.group.name).view(await run.context(), groupTurnValues(s));
   const outDecision = withTurn(decideOut(s, run.options.policy), turn, Date.now());
   const inDecision = decideIn(s);
   run.decision = outDecision;

@@ -3,33 +3,94 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoLock, dynamoTurnLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
-import { lbTagLock } from "../aws/standalone";
+import { lbTagLock, lbTurnStore } from "../aws/standalone";
 import {
   ActDeadlineError,
+  attemptTurn,
   DEFAULT_STALENESS_MS,
   groupTagLock,
+  groupTurnStore,
   type TurnLock,
   TurnLostError,
   TurnRelease,
+  type TurnStore,
+  tagActingUntil,
+  worstView,
 } from "../aws/turn";
 import { lockKeys } from "../core/lock";
 import type { StandaloneLb } from "../core/standalone";
 import type { Turn } from "../core/turn";
-import { turnRefusal } from "../core/turn";
+import { TURN_TAG, turnRefusal } from "../core/turn";
+import type { LoadBalancerView, Snapshot } from "../core/types";
 import { BalancedError, busy, ExitCode, timedOut } from "../errors";
 import type { Run } from "./run";
 import { seconds } from "./wait";
 
 /**
- * The turn this group host takes: the group tag (src/aws/turn.ts), or with `--lock` the DynamoDB
- * lock on the group and on each of its load balancers (src/aws/lock.ts), which needs the snapshot.
+ * The turn this group host takes, on the group and on each of its load balancers (so that it spans
+ * every host that shares one, whatever its group or none): their tags (src/aws/turn.ts), or with
+ * `--lock` the DynamoDB lock (src/aws/lock.ts). The load balancers come from the snapshot.
  */
 export function groupLock(run: Run, group: string): TurnLock {
   const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
   const spec = run.options.lock;
-  if (!spec) return groupTagLock(group, stalenessMs);
   const lbs = run.snapshot?.group.name === group ? run.snapshot.loadBalancers : [];
+  if (!spec) return lbs.length ? spanningTagLock(group, lbs, stalenessMs) : groupTagLock(group, stalenessMs);
   return dynamoTurnLock(new DynamoLock(spec.table, lockKeys(group, lbs)), stalenessMs);
+}
+
+/**
+ * The turn's values in a group snapshot, in the order groupLock's locks read them: the group's tag,
+ * then each load balancer's.
+ */
+export const groupTurnValues = (s: Snapshot): (string | undefined)[] => [
+  s.group.tags[TURN_TAG],
+  ...s.loadBalancers.map((lb) => lb.tags?.[TURN_TAG]),
+];
+
+/**
+ * The group's tag and its load balancers' tags as one turn: one attempt writes the same turn on all
+ * of them (one write bound, one settle; see "Several resources" in src/aws/turn.ts), and each part
+ * gives back only what the read-back showed ours.
+ */
+function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: number): TurnLock {
+  const onLbs = lbs.map((lb) => ({ lb, tags: lb.tags ?? {}, selfPorts: [] }));
+  const onGroup = groupTagLock(group, stalenessMs);
+  const onLoadBalancers = lbTagLock(onLbs, stalenessMs);
+  const groupStore = groupTurnStore(group);
+  const lbStore = lbTurnStore(onLbs);
+  const store: TurnStore = {
+    async read(ctx) {
+      const [a, b] = await Promise.all([groupStore.read(ctx), lbStore.read(ctx)]);
+      return {
+        values: [...a.values, ...b.values],
+        attemptSentAt: Math.min(a.attemptSentAt, b.attemptSentAt),
+      };
+    },
+    async write(ctx, value) {
+      await Promise.all([groupStore.write(ctx, value), lbStore.write(ctx, value)]);
+    },
+  };
+  return {
+    what: onGroup.what,
+    view: async (ctx, values) => worstView(values, ctx.identity.instanceId),
+    take: (ctx) => attemptTurn(ctx, store, stalenessMs),
+    confirm(turn, values) {
+      const a = onGroup.confirm(turn, values.slice(0, 1));
+      const b = onLoadBalancers.confirm(turn, values.slice(1));
+      return a.ok ? b : a;
+    },
+    async fence(ctx, turn) {
+      await Promise.all([onGroup.fence(ctx, turn), onLoadBalancers.fence(ctx, turn)]);
+    },
+    async release(ctx, turn) {
+      await Promise.all([onGroup.release(ctx, turn), onLoadBalancers.release(ctx, turn)]);
+    },
+    async releaseOrphaned(ctx, turn) {
+      await Promise.all([onGroup.releaseOrphaned(ctx, turn), onLoadBalancers.releaseOrphaned(ctx, turn)]);
+    },
+    actingUntil: tagActingUntil,
+  };
 }
 
 /** The turn on these load balancers: their tags (src/aws/turn.ts), or with `--lock` the DynamoDB lock. */
@@ -78,6 +139,13 @@ export async function settleOrphanedTurn(
       run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
     );
   return true;
+}
+
+/** Timed out before acting: say that nothing changed, so the operator knows the host serves. */
+export function stillServing(err: unknown): unknown {
+  if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut)
+    return timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
+  return err;
 }
 
 /** What the body under a turn gets: the turn, its fence, and the give-back for once the host is leaving. */
@@ -136,10 +204,7 @@ export async function holdingTurn<T>(
   } catch (err) {
     if (err instanceof ActDeadlineError) settled = true;
     if (err instanceof TurnLostError) return err;
-    // Timed out before acting: say that nothing changed, so the operator knows the host serves.
-    if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut && !guard.acted)
-      throw timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
-    throw err;
+    throw guard.acted ? err : stillServing(err);
   } finally {
     await release().catch(() => undefined);
   }

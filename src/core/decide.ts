@@ -2,9 +2,13 @@ import { BalancedError, ExitCode } from "../errors";
 import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
 import { parkedBy, parkedKey } from "./parked";
+import { formatQuantity, listUnavailable, plural, resolveQuantity } from "./quantity";
+import { assessLbBudget, lbBudgetRefusal, ownRemoval } from "./removals";
 import { hasShutdownRecord, shutdownKey } from "./shutdown";
 import { type TurnView, turnRefusal } from "./turn";
 import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
+
+export { formatQuantity, listUnavailable, plural, resolveQuantity } from "./quantity";
 
 /**
  * What to do now. `out` and `in` act on it; `status` prints it. Pure: a snapshot and a policy in,
@@ -23,6 +27,8 @@ export type Step =
   | "wait-in"
   /** Remove this host's `balanced:parked:` record: it is back. */
   | "forget-parked"
+  /** Remove this host's removal records from its load balancers (src/core/removals.ts): it is back. */
+  | "forget-removal"
   /** Record, then lower MinSize by one (the group is at its MinSize). */
   | "lower-min-size"
   /** Undo this host's MinSize lowering, then remove its record. */
@@ -69,12 +75,6 @@ export interface Budget {
 const STEADY = new Set(["InService", "Standby"]);
 const GONE = new Set(["Terminated", "Detached"]);
 const ACTIVE_REFRESH = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
-
-export const resolveQuantity = (q: Quantity, desired: number): number =>
-  // The epsilon keeps 10% of 1000 at 100 despite floating point; max(0) keeps -0 out.
-  q.kind === "count" ? q.value : Math.max(0, Math.ceil((q.value * desired) / 100 - 1e-9));
-
-export const formatQuantity = (q: Quantity) => (q.kind === "count" ? String(q.value) : `${q.value}%`);
 
 const members = (s: Snapshot) => s.group.instances.filter((i) => !GONE.has(i.lifecycleState));
 
@@ -161,11 +161,27 @@ export function budgetBreach(s: Snapshot, policy: Policy): string | undefined {
     return `${plural(budget.healthyPeers.length, "healthy peer")} remain, --min-healthy requires ${budget.requiredHealthy} (${listUnavailable(budget.unavailableAfter)})`;
   if (budget.unavailableAfter.length > budget.maxUnavailable)
     return `${plural(budget.unavailableAfter.length, "instance")} are out of service or unhealthy at once (${listUnavailable(budget.unavailableAfter)}), --max-unavailable allows ${budget.maxUnavailable}`;
+  const lbRefused = lbBudgetsRefusal(s, policy, { after: true });
+  if (lbRefused) return lbRefused;
   if (busy.length) return `group ${s.group.name} became busy: ${busy.join("; ")}`;
   return undefined;
 }
 
-export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+/**
+ * The budget also holds in each of this host's load balancers, counting every target registered
+ * there (other groups', hosts in no group, IP targets) and every host recorded out of it: two groups
+ * behind one target group share its budget (a PodDisruptionBudget counts every pod it selects,
+ * whoever owns it).
+ */
+function lbBudgetsRefusal(s: Snapshot, policy: Policy, opts: { after?: boolean } = {}): string | undefined {
+  for (const lb of s.loadBalancers) {
+    // Not in it, and not recorded out of it: leaving takes nothing from it (a named one it is not in).
+    if (goneFrom(memberOf(lb, s.instanceId)) && !ownRemoval(lb, s.instanceId)) continue;
+    const refused = lbBudgetRefusal(assessLbBudget(s.instanceId, lb, lb.tags ?? {}, policy), policy, opts);
+    if (refused) return refused;
+  }
+  return undefined;
+}
 
 export const refuseUnsafe = (reason: string): Refusal => ({
   verdict: "refuse",
@@ -173,10 +189,6 @@ export const refuseUnsafe = (reason: string): Refusal => ({
   kind: "unsafe",
   reason,
 });
-
-/** Who would be out of service, for a refusal: "this host, i-b: Standby". */
-export const listUnavailable = (list: { id: string; why: string }[]) =>
-  list.map((u) => (u.why === "this host" ? "this host" : `${u.id}: ${u.why}`)).join(", ");
 
 /** Reasons the group is mid-change, so that no decision about its health can be trusted yet. */
 export function busyReasons(s: Snapshot): string[] {
@@ -258,6 +270,8 @@ export function decideOut(s: Snapshot, policy: Policy): Decision {
       `refusing: ${plural(budget.unavailableAfter.length, "instance")} would be out of service or unhealthy at once (${listUnavailable(budget.unavailableAfter)}), --max-unavailable allows ${budget.maxUnavailable}`,
     );
   }
+  const lbRefused = lbBudgetsRefusal(s, policy);
+  if (lbRefused) return refuseUnsafe(`refusing: ${lbRefused}`);
   const g = s.group;
   const atMinSize = isAtMinSize(s);
   const minSizeRefused = minSizeRefusal(s, policy);
@@ -365,6 +379,14 @@ export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean; force?: b
       `refusing: balanced did not put this host in Standby (no ${parkedKey(s.instanceId)} tag on ${s.group.name}): someone else parked it, perhaps to keep it out of service; \`balanced in --force\` takes it back anyway`,
     );
   let decision = decideInIgnoringMinSize(s);
+  // Once it serves again, nobody need count it out of its load balancers any longer.
+  if (s.loadBalancers.some((lb) => ownRemoval(lb, s.instanceId)))
+    decision = thenAlso(
+      decision,
+      "forget-removal",
+      "remove its records from the load balancers",
+      "its records on the load balancers are still there",
+    );
   // This host lowered MinSize on its way out: put it back once the host serves again.
   if (parseRecords(s.group.tags).some((r) => r.instanceId === s.instanceId))
     decision = thenAlso(

@@ -39,6 +39,14 @@ export const LOAD_BALANCER_ACTIONS = [
   "elasticloadbalancing:RegisterInstancesWithLoadBalancer",
   "elasticloadbalancing:DeregisterTargets",
   "elasticloadbalancing:RegisterTargets",
+] as const;
+
+/**
+ * Every host records on each of its load balancers that it is out, and takes the turn there
+ * (src/core/removals.ts): tags whose keys begin `balanced:`, and no others (the condition below;
+ * both ELB APIs take aws:TagKeys on AddTags and RemoveTags, per the Service Authorization Reference).
+ */
+export const LOAD_BALANCER_TAG_ACTIONS = [
   "elasticloadbalancing:AddTags",
   "elasticloadbalancing:RemoveTags",
 ] as const;
@@ -63,6 +71,7 @@ export type IamAction =
   | (typeof READ_ACTIONS)[number]
   | (typeof GROUP_ACTIONS)[number]
   | (typeof LOAD_BALANCER_ACTIONS)[number]
+  | (typeof LOAD_BALANCER_TAG_ACTIONS)[number]
   | (typeof LOCK_ACTIONS)[number]
   | (typeof LOCK_ADMIN_ACTIONS)[number];
 
@@ -110,6 +119,14 @@ export function iamPolicy(scope: PolicyScope) {
             },
           ]
         : []),
+      {
+        Sid: "BalancedLoadBalancerRecords",
+        Effect: "Allow",
+        Action: [...LOAD_BALANCER_TAG_ACTIONS],
+        // A group's host records on the group's load balancers too, which only the group names.
+        Resource: scope.standalone ? one(loadBalancers) : "*",
+        Condition: { "ForAllValues:StringLike": { "aws:TagKeys": ["balanced:*"] } },
+      },
       ...(scope.lockTable
         ? [
             {

@@ -3,61 +3,22 @@
  * `in` registers it again (the seeds' OpsWorks and Fabric way). Pure: a snapshot of the load
  * balancers and their tags in, a decision out.
  *
- * What `out` removed is recorded on each load balancer / target group it removed the host from, one
- * tag per host: `balanced:out:<instance>` = `ports=8080+8081 by=out at=<ISO>` (no ports for a
- * classic ELB; tag values allow no commas). It is written BEFORE deregistering, so a crash leaves
- * a record, never a silently missing registration; `in` restores exactly what the records say,
- * from any later process. The records also tell every other host that this one is out: a
- * deregistered host is invisible in the load balancer's own member list, so the budget counts
- * records as well as members.
+ * What `out` removed is recorded on each load balancer / target group it removed the host from
+ * (src/core/removals.ts), before deregistering; `in` restores exactly what the records say, from
+ * any later process.
  */
-import {
-  type Decision,
-  formatQuantity,
-  listUnavailable,
-  plural,
-  refuseUnsafe,
-  resolveQuantity,
-} from "./decide";
+import { type Decision, plural, refuseUnsafe } from "./decide";
 import { goneFrom, lbLabel, memberOf, servesIn } from "./health";
+import { assessLbBudget, lbBudgetRefusal, outKey, parseRemovals } from "./removals";
 import type { LoadBalancerView, MemberHealth, Policy } from "./types";
 
-export const OUT_TAG_PREFIX = "balanced:out:";
-export const outKey = (instanceId: string) => `${OUT_TAG_PREFIX}${instanceId}`;
-
-export interface RemovalRecord {
-  instanceId: string;
-  /** Target groups: the ports the host was registered on. Classic ELBs: none. */
-  ports: number[];
-  /** Who removed it: a planned `out`, or the systemd unit's shutdown. */
-  by: "out" | "shutdown";
-  at: string;
-  /** An IP target outside the target group's VPC was registered in zone "all", as it must be again. */
-  az?: "all";
-  /** An IP target registered under one of the host's secondary private IPs: that IP. */
-  ip?: string;
-}
-
-export const formatRemoval = (r: Omit<RemovalRecord, "instanceId">) =>
-  `ports=${r.ports.join("+")} by=${r.by} at=${r.at}${r.az ? ` az=${r.az}` : ""}${r.ip ? ` ip=${r.ip}` : ""}`;
-
-export function parseRemovals(tags: Record<string, string>): RemovalRecord[] {
-  const records: RemovalRecord[] = [];
-  for (const [key, value] of Object.entries(tags)) {
-    if (!key.startsWith(OUT_TAG_PREFIX)) continue;
-    const m = /^ports=([\d+]*) by=(out|shutdown) at=(\S+)( az=all)?(?: ip=([\d.]+))?$/.exec(value.trim());
-    if (!m) continue;
-    records.push({
-      instanceId: key.slice(OUT_TAG_PREFIX.length),
-      ports: m[1] ? m[1].split("+").map(Number) : [],
-      by: m[2] as RemovalRecord["by"],
-      at: m[3]!,
-      ...(m[4] ? { az: "all" as const } : {}),
-      ...(m[5] ? { ip: m[5] } : {}),
-    });
-  }
-  return records;
-}
+export {
+  formatRemoval,
+  OUT_TAG_PREFIX,
+  outKey,
+  parseRemovals,
+  type RemovalRecord,
+} from "./removals";
 
 /** One load balancer or target group as a standalone host sees it. */
 export interface StandaloneLb {
@@ -110,46 +71,6 @@ const mine = (s: StandaloneSnapshot, l: StandaloneLb) =>
 
 const self = (s: StandaloneSnapshot, l: StandaloneLb): MemberHealth => memberOf(l.lb, s.instanceId);
 
-export interface LbBudget {
-  label: string;
-  healthyOthers: string[];
-  /** Out of service once this host leaves, this host included: unhealthy members and recorded removals. */
-  unavailableAfter: { id: string; why: string }[];
-  requiredHealthy: number;
-  maxUnavailable: number;
-}
-
-/**
- * The budget in one load balancer's own view: its other members, plus the hosts that balanced
- * took out of it (their records), which it no longer lists.
- */
-export function assessLbBudget(s: StandaloneSnapshot, l: StandaloneLb, policy: Policy): LbBudget {
-  // A host counts as out from the moment its record is there (written under the turn, before it
-  // deregisters), even while it is still registered: so it may finish a cut-short `out` unturned.
-  const removed = parseRemovals(l.tags).filter((r) => r.instanceId !== s.instanceId);
-  const members = Object.entries(l.lb.members).filter(
-    ([id, m]) => id !== s.instanceId && !goneFrom(m) && !removed.some((r) => r.instanceId === id),
-  );
-  const healthyOthers = members.filter(([, m]) => servesIn(m)).map(([id]) => id);
-  const unavailableAfter = [
-    ...members
-      .filter(([, m]) => !servesIn(m))
-      .map(([id, m]) => ({ id, why: `${m.state} in ${lbLabel(l.lb)}` })),
-    ...removed.map((r) => ({ id: r.instanceId, why: `taken out by balanced at ${r.at}` })),
-    { id: s.instanceId, why: "this host" },
-  ];
-  // Percentages are of every host this load balancer serves with: its members and the ones out.
-  const size = members.length + removed.length + 1;
-  const requiredHealthy = Math.max(1, policy.minHealthy ? resolveQuantity(policy.minHealthy, size) : 1);
-  return {
-    label: lbLabel(l.lb),
-    healthyOthers,
-    unavailableAfter,
-    requiredHealthy,
-    maxUnavailable: resolveQuantity(policy.maxUnavailable, size),
-  };
-}
-
 export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): StandaloneDecision {
   const registered = s.loadBalancers.filter((l) => !goneFrom(self(s, l)));
   if (registered.length === 0)
@@ -166,25 +87,14 @@ export function decideStandaloneOut(s: StandaloneSnapshot, policy: Policy): Stan
       summary: `finishing an earlier \`out\`: still draining from ${draining.map((l) => lbLabel(l.lb)).join(", ")}`,
       targets: draining.map((l) => l.lb.id),
     };
-  const budgets = toLeave.map((l) => assessLbBudget(s, l, policy));
+  const budgets = toLeave.map((l) => assessLbBudget(s.instanceId, l.lb, l.tags, policy));
   // Recorded everywhere it is still registered: an earlier `out` wrote its records and was cut short
   // (a failed or killed deregistration). It has counted as out there since, so the budget of
   // --max-unavailable is spent already; the floor below still holds against the world as it is now.
   const finishing = toLeave.every((l) => mine(s, l) !== undefined);
   for (const b of budgets) {
-    const healthy = b.healthyOthers.length;
-    if (healthy === 0)
-      return refuseUnsafe(
-        `refusing: this host is the only healthy member of ${b.label}; deregistering it would leave none`,
-      );
-    if (healthy < b.requiredHealthy)
-      return refuseUnsafe(
-        `refusing: ${plural(healthy, "healthy member")} would remain in ${b.label}, --min-healthy requires ${b.requiredHealthy}${policy.minHealthy?.kind === "percent" ? ` (${formatQuantity(policy.minHealthy)})` : ""}`,
-      );
-    if (!finishing && b.unavailableAfter.length > b.maxUnavailable)
-      return refuseUnsafe(
-        `refusing: ${b.unavailableAfter.length} hosts would be out of ${b.label} at once (${listUnavailable(b.unavailableAfter)}), --max-unavailable allows ${b.maxUnavailable}`,
-      );
+    const refused = lbBudgetRefusal(b, policy, { spent: finishing });
+    if (refused) return refuseUnsafe(`refusing: ${refused}`);
   }
   const healthyLeft = budgets
     .map((b) => `${b.label}: ${plural(b.healthyOthers.length, "healthy member")}`)

@@ -52,6 +52,11 @@ export interface LoadBalancerView {
    * took this host out of it on (its `balanced:out:<instance>` record there), so `in` puts it back.
    */
   removedPorts?: number[];
+  /**
+   * Its tags, as read with the snapshot: the removal records of every host out of it
+   * (`balanced:out:<instance>`, any group or none) and the turn (`balanced:turn`).
+   */
+  tags?: Record<string, string>;
 }
 
 export interface InstanceView {

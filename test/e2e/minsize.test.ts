@@ -115,6 +115,19 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
       fixed.stdout,
       /MinSize of web restored 2 -> 3 \(record of i-0a000000000000001: its host left the group\)/,
     );
+    // Its records on the load balancers would count it out for ever: repair removes them too.
+    assert.match(status.stdout, /balanced:out:i-0a000000000000001 on tg\/web-tg: its host left the group/);
+    assert.match(
+      fixed.stdout,
+      /removed balanced:out:i-0a000000000000001 from tg\/web-tg \(its host left the group\)/,
+    );
+    const world = sim.world();
+    assert.deepEqual(
+      [...world.tgByName("web-tg").tags.keys(), ...world.classicLbs.get("web-classic")!.tags.keys()].filter(
+        (k) => k.startsWith("balanced:out:"),
+      ),
+      [],
+    );
     assert.equal((await group(sim)).min, 3);
     assert.deepEqual(await records(sim), []);
     assert.match((await runCli(sim.hosts[C]!, ["repair"])).stdout, /nothing to repair in web/);

@@ -108,7 +108,7 @@ describe("balanced out / in on three-hosts (classic ELB + target group)", () => 
     assert.equal(doc.group, "web");
     assert.deepEqual(
       doc.steps.map((s) => s.step),
-      ["take-turn", "read", "enter-standby", "wait-out", "recheck"],
+      ["read", "take-turn", "read", "enter-standby", "wait-out", "recheck"],
     );
     assert.equal(doc.apiCalls.byAction["autoscaling:EnterStandby"], 1);
     assert.equal(doc.snapshot.group.name, "web");

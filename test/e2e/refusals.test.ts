@@ -40,7 +40,7 @@ const CASES: Case[] = [
     ],
     code: 4,
     reason:
-      /\nbalanced: refusing: group web is busy: scaling activity in progress \(WaitingForELBConnectionDraining\): Terminating EC2 instance: i-0ffff\n$/,
+      /^balanced: refusing: group web is busy: scaling activity in progress \(WaitingForELBConnectionDraining\): Terminating EC2 instance: i-0ffff\n$/,
   },
   {
     name: "an instance refresh in progress",
@@ -89,7 +89,7 @@ const CASES: Case[] = [
     name: "--min-healthy 3 with two healthy peers",
     args: ["--min-healthy", "3"],
     code: 3,
-    reason: /\nbalanced: refusing: 2 healthy peers would remain, --min-healthy requires 3\n$/,
+    reason: /^balanced: refusing: 2 healthy peers would remain, --min-healthy requires 3\n$/,
   },
   {
     name: "--min-healthy 100% of desired 3",

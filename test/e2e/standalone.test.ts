@@ -226,7 +226,7 @@ describe("hosts in no Auto Scaling group: deregistered and registered directly",
     assert.equal(down.code, 0, down.stderr);
     assert.match(
       down.stderr,
-      /shutting down although this host is the only healthy member of elb\/app-classic; deregistering it would leave none: the host goes down either way, so it leaves first/,
+      /shutting down although this host is the only healthy member of elb\/app-classic; taking it out would leave none: the host goes down either way, so it leaves first/,
     );
     assert.deepEqual(await registrations(sim, A), GONE);
   });

@@ -712,3 +712,81 @@ describe("budgetBreach: after acting, whether the budget still holds with this h
     assert.equal(budgetBreach(own, { ...DEFAULT, maxUnavailable: { kind: "count", value: 2 } }), undefined);
   });
 });
+
+describe("the budget per load balancer: every target there, and every host recorded out of it", () => {
+  const record = (s: Snapshot, lb: number, id: string) => {
+    s.loadBalancers[lb]!.tags = {
+      ...s.loadBalancers[lb]!.tags,
+      [`balanced:out:${id}`]: "ports= by=out at=2026-12-02T00:00:00Z group=web",
+    };
+  };
+  it("a host of another group recorded out of the target group spends its budget", () => {
+    const s = snapshot((x) => record(x, 1, "i-other"));
+    const d = decideOut(s, DEFAULT);
+    assert.equal(summary(d), "refuse 3");
+    assert.match(
+      d.verdict === "refuse" ? d.reason : "",
+      /^refusing: 2 hosts would be out of tg\/web-tg at once \(i-other: taken out by balanced at \S+, this host\), --max-unavailable allows 1$/,
+    );
+    assert.equal(
+      summary(decideOut(s, { ...DEFAULT, maxUnavailable: { kind: "count", value: 2 } })),
+      "act enter-standby,wait-out",
+    );
+  });
+  it("a target no group of this host's registered (an IP target) counts when it is not serving", () => {
+    const s = snapshot((x) => member(x, 1, "10.0.9.9", "unhealthy"));
+    assert.match(
+      (decideOut(s, DEFAULT) as { reason?: string }).reason ?? "",
+      /2 hosts would be out of tg\/web-tg at once \(10\.0\.9\.9: unhealthy in tg\/web-tg, this host\)/,
+    );
+    // Healthy, it is one more healthy member: percentages are of every member.
+    const healthy = snapshot((x) => member(x, 1, "10.0.9.9", "healthy"));
+    assert.equal(summary(decideOut(healthy, DEFAULT)), "act enter-standby,wait-out");
+  });
+  it("a peer of this group in Standby with its record is counted once, not twice", () => {
+    const s = snapshot((x) => {
+      inst(x, "i-b").lifecycleState = "Standby";
+      member(x, 0, "i-b", "absent");
+      member(x, 1, "i-b", "absent");
+      record(x, 1, "i-b");
+    });
+    const d = decideOut(s, { ...DEFAULT, maxUnavailable: { kind: "count", value: 2 } });
+    assert.equal(summary(d), "act enter-standby,wait-out");
+  });
+  it("this host's own record does not count against it", () =>
+    assert.equal(
+      summary(
+        decideOut(
+          snapshot((x) => record(x, 1, "i-a")),
+          DEFAULT,
+        ),
+      ),
+      "act enter-standby,wait-out",
+    ));
+  it("after acting: another group's host recorded out meanwhile is a breach", () => {
+    const s = snapshot((x) => {
+      inst(x, "i-a").lifecycleState = "Standby";
+      member(x, 0, "i-a", "absent");
+      member(x, 1, "i-a", "absent");
+      record(x, 1, "i-a");
+      record(x, 1, "i-other");
+    });
+    assert.match(budgetBreach(s, DEFAULT) ?? "", /^2 hosts are out of tg\/web-tg at once/);
+    // Not in a load balancer and not recorded out of it: not this host's to spend.
+    const named = snapshot((x) => {
+      member(x, 1, "i-a", "absent");
+      record(x, 1, "i-other");
+    });
+    assert.equal(summary(decideOut(named, DEFAULT)), "act enter-standby,wait-out");
+  });
+  it("in: a host back in service forgets its records, also when it is in already", () => {
+    const s = snapshot((x) => record(x, 1, "i-a"));
+    assert.equal(summary(decideIn(s)), "act forget-removal");
+    const standby = snapshot((x) => {
+      inst(x, "i-a").lifecycleState = "Standby";
+      x.group.tags["balanced:parked:i-a"] = "2026-12-02T00:00:00Z";
+      record(x, 1, "i-a");
+    });
+    assert.equal(summary(decideIn(standby)), "act exit-standby,wait-in,forget-removal,forget-parked");
+  });
+});

@@ -201,7 +201,7 @@ describe("decideStandaloneOut", () => {
     );
     assert.equal(
       d.verdict === "refuse" && d.reason,
-      "refusing: this host is the only healthy member of elb/app-classic; deregistering it would leave none",
+      "refusing: this host is the only healthy member of elb/app-classic; taking it out would leave none",
     );
   });
 
