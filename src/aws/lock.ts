@@ -48,6 +48,7 @@ import { CLOCK_TOLERANCE_MS, checkClock, clockOffset } from "./clock";
 import type { ReadContext } from "./read";
 import {
   ACT_CALL_DEADLINE_MS,
+  orphanIn,
   RELEASE_DEADLINE_MS,
   type TurnAttempt,
   type TurnLock,
@@ -245,6 +246,7 @@ export function dynamoTurnLock(lock: DynamoLock, stalenessMs: number): TurnLock 
   return {
     what: `the lock in ${lock.table}`,
     view: async (ctx) => worstView(await lock.current(ctx), ctx.identity.instanceId),
+    orphan: async (ctx) => orphanIn(await lock.current(ctx), ctx.identity.instanceId),
     take: (ctx) => lock.take(ctx),
     confirm: () => ({ ok: true }),
     fence: (ctx, turn) => lock.fence(ctx, turn, stalenessMs),

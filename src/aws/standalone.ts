@@ -35,6 +35,7 @@ import {
 import {
   attemptTurn,
   canAct,
+  orphanIn,
   RELEASE_DEADLINE_MS,
   type TurnLock,
   TurnLostError,
@@ -225,6 +226,7 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
   return {
     what: "the turn",
     view: async (ctx, values) => worstView(values, ctx.identity.instanceId),
+    orphan: async (ctx, values) => orphanIn(values, ctx.identity.instanceId),
     take: (ctx) => attemptTurn(ctx, lbTurnStore(lbs), stalenessMs),
     confirm(turn, values) {
       heldOn = lbs.filter((_, i) => isMine(values[i], turn));

@@ -326,6 +326,11 @@ export interface TurnLock {
   fence(ctx: ReadContext, turn: Turn): Promise<void>;
   /** Gives back what this attempt holds and may give back; nothing else. */
   release(ctx: ReadContext, turn: Turn): Promise<void>;
+  /**
+   * A turn left by a killed earlier run on this host, on any of its resources (another host may have
+   * taken the others since: the most blocking view would hide it).
+   */
+  orphan(ctx: ReadContext, values: (string | undefined)[]): Promise<OrphanedTurn | undefined>;
   /** Gives back a turn left by a killed earlier run on this host. */
   releaseOrphaned(ctx: ReadContext, turn: Turn): Promise<void>;
   /**
@@ -337,6 +342,17 @@ export interface TurnLock {
 
 /** The tag protocol acts only with ACT_MARGIN left, and for at most ACT_CALL_DEADLINE. */
 export const tagActingUntil = (turn: Turn) => turn.expiresAt - ACT_MARGIN_MS + ACT_CALL_DEADLINE_MS;
+
+export type OrphanedTurn = Extract<TurnView, { state: "orphaned" }>;
+
+/** The first of these turn values that a killed earlier run on this host left. */
+export function orphanIn(values: (string | undefined)[], instanceId: string): OrphanedTurn | undefined {
+  for (const v of values) {
+    const view = viewTurnHere(v, instanceId);
+    if (view.state === "orphaned") return view;
+  }
+  return undefined;
+}
 
 /** The most blocking of several turn values (unreadable, then held, then orphaned, then free). */
 export function worstView(values: (string | undefined)[], instanceId: string): TurnView {
@@ -360,6 +376,7 @@ export function groupTagLock(group: string, stalenessMs: number): TurnLock {
   return {
     what: "the group's turn",
     view: async (ctx, values) => worstView(values, ctx.identity.instanceId),
+    orphan: async (ctx, values) => orphanIn(values, ctx.identity.instanceId),
     take: (ctx) => attemptTurn(ctx, groupTurnStore(group), stalenessMs),
     confirm(turn, values) {
       if (isMine(values[0], turn)) {
@@ -414,6 +431,14 @@ export class TurnRelease {
     const result = await call();
     this.ackedAt = performance.now();
     return result;
+  }
+
+  /**
+   * The acting call failed before its change was sent (a record it writes first was refused):
+   * nothing can land later, so nothing keeps the turn.
+   */
+  withdraw(): void {
+    this.sent = false;
   }
 
   /** Whether an acting call was sent under the turn (before that, nothing has changed). */

@@ -48,7 +48,7 @@ import {
   PENDING_POLL_MS,
 } from "../core/timing";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
-import { AwsCallError, BalancedError, busy, timedOut, unsafe } from "../errors";
+import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
@@ -173,6 +173,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   // replacement (a Spot notice) is not coming back, so it needs neither.
   const parked = !replace;
   const recorded = parked ? toRecord(run, ctx) : [];
+  let sent = false;
   try {
     // One act deadline for the record and every send: the turn's argument needs acting to end
     // inside it (src/aws/turn.ts).
@@ -190,6 +191,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
             ),
             recordOut(run, ctx, recorded, signal),
           ]);
+        sent = true;
         return sendOnce(run, ctx, ENTERED, () =>
           awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
             ctx.clients.autoscalingOnce.send(
@@ -207,7 +209,10 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
   } catch (err) {
     // AWS answered no, or nothing was sent (the fence): the host stays in service, so what this run
     // did for its leaving is undone. An unknown outcome keeps both: AWS may still apply the call.
-    if (err instanceof TurnLostError || refusedByAws(err)) {
+    // A record AWS refused (a tag quota, say): EnterStandby was never sent.
+    const notSent = !sent && err instanceof AwsCallError;
+    if (notSent) run.turnRelease?.withdraw();
+    if (err instanceof TurnLostError || refusedByAws(err) || notSent) {
       if (parked)
         await Promise.all([
           deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined),
@@ -215,6 +220,12 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
         ]).catch(() => undefined);
       if (run.loweredMinSize) await undoLowering(run, ctx, g.name);
     }
+    if (notSent)
+      throw new BalancedError(
+        err.exitCode,
+        err.kind,
+        `${err.message}; EnterStandby was not sent, so this host is still serving`,
+      );
     if (outcomeUnknown(err))
       throw new ActDeadlineError("EnterStandby", `(no answer: ${(err as Error).message})`);
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
@@ -348,35 +359,114 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   run.loweredMinSize = true;
 }
 
-/** Undo this host's lowering (see src/core/minsize.ts), then remove its record. */
+/**
+ * Undo this host's lowering (see src/core/minsize.ts), then remove its record. `fenced`: under a
+ * turn this run holds for it (restoreMinSizeUnderTurn), so the change waits for the turn's fence; a
+ * failed `out` undoing its own lowering is not.
+ */
 export async function restoreMinSize(
   run: Run,
   ctx: ReadContext,
   groupName: string,
   instanceId: string,
+  fenced = false,
 ): Promise<string> {
   const g = await readGroup(ctx, groupName);
-  const plan = planRestore(g, parseRecords(g.tags), instanceId);
+  const stillOut = (id: string) =>
+    ["Standby", "EnteringStandby"].includes(g.instances.find((i) => i.id === id)?.lifecycleState ?? "");
+  const gone = (id: string) => {
+    const state = g.instances.find((i) => i.id === id)?.lifecycleState;
+    return state === undefined || /^(Terminat|Detach)/.test(state);
+  };
+  const plan = planRestore(g, parseRecords(g.tags), instanceId, stillOut, gone);
   if (plan.kind === "none") return "";
-  let note: string;
-  if (plan.kind === "restore") {
-    note =
-      plan.minSize === g.minSize
-        ? `MinSize of ${g.name} is already ${g.minSize}`
-        : `MinSize of ${g.name} restored ${g.minSize} -> ${plan.minSize}`;
-    run.reporter.step(
-      plan.minSize === g.minSize
-        ? `${note}; removing the record of ${instanceId}`
-        : `restoring ${note.replace(/ restored /, " ")}`,
-    );
-    if (plan.minSize !== g.minSize) await setMinSize(run, ctx, g.name, plan.minSize);
-  } else {
-    note = `MinSize of ${g.name} is ${g.minSize}, not what balanced left (${plan.expected}): someone changed it, so it stays`;
+  if (plan.kind === "leave") {
+    const note = `MinSize of ${g.name} is ${g.minSize}, not what balanced left (${plan.expected}): someone changed it, so it stays`;
     run.reporter.step(`${note}; removing the record of ${instanceId}`);
+    await deleteGroupTag(run, ctx, g.name, recordKey(instanceId));
+    return note;
   }
-  await deleteGroupTag(run, ctx, g.name, recordKey(instanceId));
+  if (plan.minSize !== g.minSize) {
+    run.reporter.step(`restoring MinSize of ${g.name} ${g.minSize} -> ${plan.minSize}`);
+    const set = () => setMinSize(run, ctx, g.name, plan.minSize);
+    await (fenced ? actUnder(run.turnRelease, set) : set());
+    await readBackMinSize(run, ctx, g.name, plan.minSize);
+  }
+  if (plan.kind === "partial") {
+    const note = `MinSize of ${g.name} is ${plan.minSize}, not yet ${plan.wanted}: desired capacity is ${g.desiredCapacity}, and a MinSize above it would make AWS launch instances; the record of ${instanceId} stays (\`balanced repair\` finishes once desired capacity allows)`;
+    run.reporter.step(note);
+    return note;
+  }
+  const note =
+    plan.minSize === g.minSize
+      ? `MinSize of ${g.name} is already ${g.minSize}`
+      : `MinSize of ${g.name} restored ${g.minSize} -> ${plan.minSize}`;
+  const done = [instanceId, ...plan.settled];
+  if (plan.minSize === g.minSize) run.reporter.step(`${note}; removing the record of ${done.join(", ")}`);
+  await Promise.all(done.map((id) => deleteGroupTag(run, ctx, g.name, recordKey(id))));
   return note;
 }
+
+/**
+ * MinSize as AWS shows it after the change: the record goes only once a read shows the change (a
+ * stale read may show the old value for up to the staleness bound).
+ */
+async function readBackMinSize(run: Run, ctx: ReadContext, group: string, minSize: number): Promise<void> {
+  const until = Date.now() + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) + READ_BACK_SLACK_MS;
+  for (;;) {
+    const g = await readGroup(ctx, group);
+    if (g.minSize === minSize) return;
+    if (Date.now() >= until)
+      throw new BalancedError(
+        ExitCode.AwsRefused,
+        "aws",
+        `set MinSize of ${group} to ${minSize}, but AWS still shows ${g.minSize}; the record stays: run \`balanced in\` again (or \`balanced repair\`)`,
+      );
+    await sleep(READ_BACK_POLL_MS, undefined, run.signal ? { signal: run.signal } : undefined);
+  }
+}
+
+const READ_BACK_SLACK_MS = 2000;
+const READ_BACK_POLL_MS = 500;
+
+/**
+ * Restores are read-modify-writes of one MinSize: two at once lose one (each reads the other's
+ * before-value). So `in` and `repair` restore under the group's turn, read afresh under it, waiting
+ * (with jitter, until the run's deadline) while another host holds it.
+ */
+export async function restoreMinSizeUnderTurn(
+  run: Run,
+  ctx: ReadContext,
+  group: string,
+  instanceId: string,
+): Promise<string> {
+  const deadlineAt = run.deadlineAt ?? Date.now() + RESTORE_TURN_WAIT_MS;
+  for (;;) {
+    const lock = groupLock(run, group);
+    const result = await holdingTurn(run, ctx, lock, `for ${group} to restore MinSize`, async ({ turn }) => {
+      const { snapshot } = await run.timed("read", () => run.refresh(group));
+      const confirmed = lock.confirm(turn, groupTurnValues(snapshot));
+      if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);
+      return restoreMinSize(run, ctx, group, instanceId, true);
+    });
+    if (!(result instanceof BalancedError)) return result;
+    if (Date.now() + RESTORE_RETRY_MAX_MS >= deadlineAt)
+      throw new BalancedError(
+        result.exitCode,
+        result.kind,
+        `MinSize of ${group} is not restored yet: ${result.message.replace(/^refusing: /, "")}; run \`balanced in\` again (or \`balanced repair\`)`,
+      );
+    run.reporter.step(`${result.message.replace(/^refusing: /, "")}: trying again`);
+    await sleep(
+      RESTORE_RETRY_MAX_MS * (0.3 + 0.7 * Math.random()),
+      undefined,
+      run.signal ? { signal: run.signal } : undefined,
+    );
+  }
+}
+
+const RESTORE_TURN_WAIT_MS = 120_000;
+const RESTORE_RETRY_MAX_MS = 3000;
 
 /** Before EnterStandby: a crash in between leaves a record, and the boot's `in` finds the host in service. */
 async function recordShutdown(run: Run, ctx: ReadContext): Promise<void> {
@@ -689,7 +779,12 @@ async function execute(
         break;
       case "restore-min-size":
         await run.timed(step, async () => {
-          const note = await restoreMinSize(run, ctx, run.snapshot!.group.name, ctx.identity.instanceId);
+          const note = await restoreMinSizeUnderTurn(
+            run,
+            ctx,
+            run.snapshot!.group.name,
+            ctx.identity.instanceId,
+          );
           if (note) run.notes.push(note);
         });
         break;
@@ -755,8 +850,8 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
  */
 async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): Promise<void> {
   const lock = groupLock(run, group);
-  const view = await lock.view(ctx, groupTurnValues(run.snapshot!));
-  if (view.state !== "orphaned") return;
+  const view = await lock.orphan(ctx, groupTurnValues(run.snapshot!));
+  if (!view) return;
   run.reporter.step(
     `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
   );

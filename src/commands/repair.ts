@@ -7,7 +7,7 @@ import { outKey, parseRemovals } from "../core/removals";
 import { parseTurn, TURN_TAG } from "../core/turn";
 import type { LoadBalancerView, Snapshot } from "../core/types";
 import { notManageable } from "../errors";
-import { deleteGroupTag, restoreMinSize } from "./move";
+import { deleteGroupTag, restoreMinSizeUnderTurn } from "./move";
 import type { Run } from "./run";
 import { byMode } from "./standalone";
 
@@ -74,7 +74,9 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
   const done: string[] = [];
   const stale = staleRecords(snapshot);
   for (const { instanceId, why } of stale) {
-    const note = await run.timed("restore-min-size", () => restoreMinSize(run, ctx, group, instanceId));
+    const note = await run.timed("restore-min-size", () =>
+      restoreMinSizeUnderTurn(run, ctx, group, instanceId),
+    );
     if (note) done.push(`${note} (record of ${instanceId}: ${why})`);
   }
   for (const instanceId of orphanedParked(snapshot)) {

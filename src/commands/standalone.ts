@@ -266,8 +266,8 @@ const turnValues = (s: StandaloneSnapshot) => s.loadBalancers.map((l) => l.tags[
  */
 async function releaseOrphanedTurns(run: Run, ctx: ReadContext, s: StandaloneSnapshot): Promise<void> {
   const lock = standaloneLock(run, s.loadBalancers);
-  const view = await lock.view(ctx, turnValues(s));
-  if (view.state !== "orphaned") return;
+  const view = await lock.orphan(ctx, turnValues(s));
+  if (!view) return;
   run.reporter.step(
     `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
   );

@@ -10,6 +10,7 @@ import {
   DEFAULT_STALENESS_MS,
   groupTagLock,
   groupTurnStore,
+  orphanIn,
   type TurnLock,
   TurnLostError,
   TurnRelease,
@@ -74,6 +75,7 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
   return {
     what: onGroup.what,
     view: async (ctx, values) => worstView(values, ctx.identity.instanceId),
+    orphan: async (ctx, values) => orphanIn(values, ctx.identity.instanceId),
     take: (ctx) => attemptTurn(ctx, store, stalenessMs),
     confirm(turn, values) {
       const a = onGroup.confirm(turn, values.slice(0, 1));
@@ -123,8 +125,8 @@ export async function settleOrphanedTurn(
   lock: TurnLock,
   values: (string | undefined)[],
 ): Promise<boolean> {
-  const view = await lock.view(ctx, values);
-  if (view.state !== "orphaned") return false;
+  const view = await lock.orphan(ctx, values);
+  if (!view) return false;
   const wait = lock.actingUntil(view.turn) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - Date.now();
   if (wait > 0) {
     run.reporter.step(

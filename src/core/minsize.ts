@@ -78,18 +78,50 @@ export function planLower(
 
 export type RestorePlan =
   | { kind: "none" }
-  /** Set MinSize to `minSize`, then delete the record. */
-  | { kind: "restore"; minSize: number; record: MinSizeRecord }
+  /**
+   * Set MinSize to `minSize`, then delete the record, and those of `settled`: hosts back in service
+   * whose share this restore gives back with its own.
+   */
+  | { kind: "restore"; minSize: number; record: MinSizeRecord; settled: string[] }
+  /**
+   * Desired capacity is below what MinSize should return to, and raising MinSize above it would
+   * make the group launch instances: set `minSize` (never lower than now), keep the record.
+   */
+  | { kind: "partial"; minSize: number; wanted: number; record: MinSizeRecord }
   /** Someone changed MinSize meanwhile: delete the record, leave MinSize as it is. */
   | { kind: "leave"; record: MinSizeRecord; expected: number };
 
-export function planRestore(sizes: Sizes, records: MinSizeRecord[], instanceId: string): RestorePlan {
+/**
+ * Undoing `instanceId`'s lowering. `stillOut`: whether another recorded host is still out (in Standby
+ * or entering it); by default every one is. `gone`: whether a recorded host left the group for good
+ * (terminated, detached). MinSize returns to the base less one for each host still out, never
+ * lowered, never above MaxSize, and above desired capacity only by the shares of hosts gone for good
+ * (AWS raises desired to a MinSize above it and launches: right for a host that will not return, a
+ * group grown past the operator's size for one that will).
+ */
+export function planRestore(
+  sizes: Sizes,
+  records: MinSizeRecord[],
+  instanceId: string,
+  stillOut: (instanceId: string) => boolean = () => true,
+  gone: (instanceId: string) => boolean = () => false,
+): RestorePlan {
   const mine = records.find((r) => r.instanceId === instanceId);
   if (!mine) return { kind: "none" };
   const base = Math.max(...records.map((r) => r.original));
   const lowest = base - records.length;
   if (sizes.minSize < lowest || sizes.minSize > base)
     return { kind: "leave", record: mine, expected: lowest };
-  const target = Math.min(sizes.maxSize, Math.max(sizes.minSize, base - (records.length - 1)));
-  return { kind: "restore", minSize: target, record: mine };
+  const others = records.filter((r) => r.instanceId !== instanceId);
+  const out = others.filter((r) => stillOut(r.instanceId));
+  const wanted = Math.min(sizes.maxSize, base - out.length);
+  const replaced = records.filter((r) => gone(r.instanceId)).length;
+  const reachable = Math.max(sizes.minSize, Math.min(wanted, sizes.desiredCapacity + replaced));
+  if (reachable < wanted) return { kind: "partial", minSize: reachable, wanted, record: mine };
+  return {
+    kind: "restore",
+    minSize: reachable,
+    record: mine,
+    settled: others.filter((r) => !stillOut(r.instanceId)).map((r) => r.instanceId),
+  };
 }

@@ -84,6 +84,30 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
     }
   });
 
+  it("two hosts coming back at once, reads 2 s stale: both restores land (under the turn), nothing launched", async () => {
+    sim = await startSim(threeAtMin(), { timeScale: 100 });
+    const budget = ["--max-unavailable", "2"];
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q", ...budget])).code, 0);
+    assert.equal((await runCli(sim.hosts[B]!, ["out", "-q", ...budget])).code, 0);
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", kind: "stale-reads", ms: 2000 },
+      { service: "*", kind: "latency", ms: 0, jitterMs: 200 },
+    ]);
+    const bound = ["--staleness-bound", "2s"];
+    const [a, b] = await Promise.all([
+      runCli(sim.hosts[A]!, ["in", ...bound]),
+      runCli(sim.hosts[B]!, ["in", ...bound]),
+    ]);
+    assert.deepEqual([a.code, b.code], [0, 0], `${a.stderr}\n---\n${b.stderr}`);
+    await control(sim, "POST", "faults", []);
+    const g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [3, 3]);
+    assert.deepEqual(await records(sim), []);
+    const state = await simState(sim);
+    assert.equal(state.instances.length, 3, "no instance launched");
+    assert.match(a.stderr + b.stderr, /taking the group's turn for web to restore MinSize/);
+  });
+
   it("leaves a MinSize the operator changed meanwhile (never raises it), and drops the record", async () => {
     sim = await startSim(loadFleet("min-equals-desired"));
     assert.equal((await runCli(sim.hosts[A]!, ["out", "-q", "--max-unavailable", "50%"])).code, 0);

@@ -109,6 +109,24 @@ describe("a target group shared by two groups", () => {
     );
   });
 
+  it("a target group at its tag quota: out says the record failed, sends no EnterStandby, and leaves nothing", async () => {
+    await start();
+    const tags = sim.world().tgByName("shared-tg").tags;
+    // 50 tags a resource (the ELB guides' quota): 49 of the operator's leave room for the turn only.
+    for (let i = 0; i < 49; i++) tags.set(`team:${i}`, "x");
+    const res = await runCli(sim.hosts[BLUE]!, ["out"]);
+    assert.equal(res.code, 7, res.stderr);
+    assert.match(res.stderr, /TooManyTags.*EnterStandby was not sent, so this host is still serving/);
+    assert.equal(await lifecycleOf(sim, BLUE), "InService");
+    const calls = (await control(sim, "GET", "calls")) as { action: string }[];
+    assert.equal(calls.filter((c) => c.action === "EnterStandby").length, 0);
+    assert.deepEqual(
+      [...sim.world().groups.get("blue")!.tags.keys()].filter((k) => k.startsWith("balanced:")),
+      [],
+      "no parked record or turn left on the group",
+    );
+  });
+
   it("tag mode: blue and green racing out take turns on the shared target group; never two out", async () => {
     await start();
     await control(sim, "POST", "faults", [{ service: "*", kind: "latency", ms: 0, jitterMs: 200 }]);

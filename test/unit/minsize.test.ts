@@ -82,6 +82,33 @@ describe("MinSize lowering and restoring", () => {
     });
   }
 
+  it("never above desired capacity: AWS would launch instances to meet it; the record stays", () => {
+    // Base 3, two lowered; desired is 1 although the other host is back (a scale-in meanwhile).
+    const plan = planRestore(sizes(1, 1), [rec("i-a", 3), rec("i-b", 3, 1)], "i-a", () => false);
+    assert.deepEqual(
+      { kind: plan.kind, minSize: (plan as { minSize: number }).minSize },
+      { kind: "partial", minSize: 1 },
+    );
+    assert.equal((plan as { wanted: number }).wanted, 3);
+  });
+  it("above desired capacity by the share of a host gone for good: its replacement is due", () => {
+    const plan = planRestore(
+      sizes(2, 2),
+      [rec("i-a", 3)],
+      "i-a",
+      () => false,
+      () => true,
+    );
+    assert.deepEqual(plan.kind === "restore" ? plan.minSize : plan, 3);
+  });
+  it("a host back in service without its restore: this restore gives back its share too", () => {
+    const plan = planRestore(sizes(1, 3), [rec("i-a", 3), rec("i-b", 3, 1)], "i-a", () => false);
+    assert.deepEqual(plan.kind === "restore" ? [plan.minSize, plan.settled] : plan, [3, ["i-b"]]);
+    // Still out, it keeps its share: one step up only.
+    const still = planRestore(sizes(1, 2), [rec("i-a", 3), rec("i-b", 3, 1)], "i-a", () => true);
+    assert.deepEqual(still.kind === "restore" ? [still.minSize, still.settled] : still, [2, []]);
+  });
+
   it("two hosts out, restored in either order, end at the operator's MinSize", () => {
     for (const order of [
       ["i-a", "i-b"],
