@@ -281,7 +281,8 @@ export const COMMAND_OPTIONS = {
     ...LOCK_OPTIONS,
   },
   run: { ...BUDGET_OPTIONS, ...MOVE_OPTIONS, ...OUT_OPTIONS, ...RUN_OPTIONS, ...LOCK_OPTIONS },
-  repair: {},
+  // The MinSize it restores is restored under the turn, so it takes the fleet's lock as `in` does.
+  repair: { "staleness-bound": OUT_OPTIONS["staleness-bound"], ...LOCK_OPTIONS },
   "iam-policy": { ...IAM_OPTIONS, ...LOCK_OPTIONS },
   watch: WATCH_OPTIONS,
   lock: LOCK_OPTIONS,
@@ -427,7 +428,11 @@ export function buildParser(argv: string[], settings: Record<string, unknown> = 
     .command(
       "repair",
       "From any host of the group: restore MinSize lowered by hosts that vanished or were stopped, remove expired turns",
-      (y) => y.example("$0 repair", "After a host died while out: put MinSize back"),
+      (y) =>
+        y
+          .options(COMMAND_OPTIONS.repair)
+          .example("$0 repair", "After a host died while out: put MinSize back")
+          .example("$0 repair --lock dynamodb:balanced-locks", "A fleet on the lock: also its stale items"),
     )
     .completion("completion", "Print a bash/zsh completion script: balanced completion >> ~/.bashrc")
     .demandCommand(1, "Name a command: status, out, in, run, watch, repair, lock, iam-policy or completion")

@@ -34,14 +34,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { formatTurn, parseTurn, type Turn } from "../core/turn";
 import { awsCall } from "./clients";
 import { CLOCK_TOLERANCE_MS, checkClock, clockOffset } from "./clock";
@@ -84,10 +77,14 @@ async function conditional(
     await send;
     return { ok: true };
   } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return { ok: false, old: err.Item };
+    const e = err as { name?: string; Item?: Record<string, AttributeValue> };
+    if (e.name === "ConditionalCheckFailedException") return { ok: false, old: e.Item };
     throw err;
   }
 }
+
+/** DynamoDB's commands, loaded with its client on first use (src/aws/clients.ts). */
+const sdk = () => import("@aws-sdk/client-dynamodb");
 
 /** The turn as a DynamoDB lock on these keys (see the protocol above). */
 export class DynamoLock {
@@ -96,21 +93,51 @@ export class DynamoLock {
     readonly keys: string[],
   ) {}
 
+  /** Every key's item as it stands, read with ConsistentRead (for `repair`). */
+  async inspect(ctx: ReadContext): Promise<{ key: string; value: string | undefined; version: number }[]> {
+    return Promise.all(this.keys.map(async (key) => ({ key, ...(await this.read(ctx, key)) })));
+  }
+
+  /**
+   * Deletes an item balanced cannot read (`repair`), only if it is still the version read: a turn
+   * written since is someone's, and stays. False when it changed meanwhile.
+   */
+  async clear(ctx: ReadContext, key: string, version: number): Promise<boolean> {
+    const [db, { DeleteItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
+    const result = await awsCall(ctx.log, "dynamodb:DeleteItem", ctx.signal, (o) =>
+      conditional(
+        db.send(
+          new DeleteItemCommand({
+            TableName: this.table,
+            Key: { [LOCK_KEY]: { S: key } },
+            ...(version > 0
+              ? {
+                  ConditionExpression: "version = :seen",
+                  ExpressionAttributeValues: { ":seen": { N: String(version) } },
+                }
+              : { ConditionExpression: "attribute_not_exists(version)" }),
+          }),
+          o,
+        ),
+      ),
+    );
+    return result.ok;
+  }
+
   /** The turn values now, by key, read with ConsistentRead (for `status`, `--dry-run`, orphans). */
   async current(ctx: ReadContext): Promise<(string | undefined)[]> {
     return Promise.all(this.keys.map(async (k) => (await this.read(ctx, k)).value));
   }
 
   private async read(ctx: ReadContext, key: string) {
+    const [db, { GetItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
     const command = new GetItemCommand({
       TableName: this.table,
       Key: { [LOCK_KEY]: { S: key } },
       ConsistentRead: true,
     });
     const offset = clockOffset(command);
-    const res = await awsCall(ctx.log, "dynamodb:GetItem", ctx.signal, (o) =>
-      ctx.clients.dynamodb.send(command, o),
-    );
+    const res = await awsCall(ctx.log, "dynamodb:GetItem", ctx.signal, (o) => db.send(command, o));
     checkClock(offset());
     // An item without a turn reads as something balanced cannot read: it blocks until `repair`.
     return {
@@ -158,9 +185,10 @@ export class DynamoLock {
     turn: Turn,
     seen: { version: number; exists: boolean },
   ): Promise<true | Turn> {
+    const [db, { PutItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
     const result = await awsCall(ctx.log, "dynamodb:PutItem", ctx.signal, (o) =>
       conditional(
-        ctx.clients.dynamodb.send(
+        db.send(
           new PutItemCommand({
             TableName: this.table,
             Item: itemOf(key, turn, seen.version + 1),
@@ -187,11 +215,12 @@ export class DynamoLock {
   async fence(ctx: ReadContext, turn: Turn, stalenessMs: number): Promise<void> {
     const expiresAt = Date.now() + leaseMs(stalenessMs);
     const fenced = { ...turn, expiresAt };
+    const [db, { UpdateItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
     const results = await Promise.all(
       this.keys.map((key) =>
         awsCall(ctx.log, "dynamodb:UpdateItem", ctx.signal, (o) =>
           conditional(
-            ctx.clients.dynamodb.send(
+            db.send(
               new UpdateItemCommand({
                 TableName: this.table,
                 Key: { [LOCK_KEY]: { S: key } },
@@ -221,11 +250,12 @@ export class DynamoLock {
   /** Step 5, on the keys given (every one by default): only where the item still carries this nonce. */
   async release(ctx: ReadContext, turn: Turn, keys = this.keys): Promise<void> {
     const signal = AbortSignal.timeout(RELEASE_DEADLINE_MS);
+    const [db, { DeleteItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
     await Promise.all(
       keys.map((key) =>
         awsCall(ctx.log, "dynamodb:DeleteItem", signal, (o) =>
           conditional(
-            ctx.clients.dynamodb.send(
+            db.send(
               new DeleteItemCommand({
                 TableName: this.table,
                 Key: { [LOCK_KEY]: { S: key } },

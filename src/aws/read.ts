@@ -6,7 +6,6 @@ import {
   DescribeInstanceRefreshesCommand,
   DescribeScalingActivitiesCommand,
 } from "@aws-sdk/client-auto-scaling";
-import { DescribeInstancesCommand } from "@aws-sdk/client-ec2";
 import {
   DescribeTagsCommand as ClassicDescribeTagsCommand,
   DescribeInstanceHealthCommand,
@@ -275,10 +274,14 @@ async function privateIpsOf(
   instanceIds: string[],
   byIp: Map<string, string>,
 ): Promise<void> {
+  const [ec2, { DescribeInstancesCommand }] = await Promise.all([
+    ctx.clients.ec2(),
+    import("@aws-sdk/client-ec2"),
+  ]);
   let token: string | undefined;
   do {
     const page = await awsCall(ctx.log, "ec2:DescribeInstances", ctx.signal, (o) =>
-      ctx.clients.ec2.send(
+      ec2.send(
         new DescribeInstancesCommand({
           Filters: [{ Name: "instance-id", Values: instanceIds }],
           NextToken: token,

@@ -149,33 +149,46 @@ const classicNames = (lbs: StandaloneLb[]) => lbs.filter((l) => l.lb.kind === "c
 const targetGroupArns = (lbs: StandaloneLb[]) =>
   lbs.filter((l) => l.lb.kind === "target-group").map((l) => l.lb.id);
 
-/** Sets one tag on each of these load balancers, both APIs at once. */
+/**
+ * Sets one tag on each of these load balancers, both APIs at once: a classic ELB a call (its AddTags
+ * takes one name), target groups with the same value together, up to 20 a call. `once`: no SDK
+ * retries (the turn's writes: a throttled write is refused unapplied, and the protocol retries it
+ * itself rather than let it land late).
+ */
 async function addTags(
   ctx: ReadContext,
   lbs: StandaloneLb[],
   key: string,
   value: (l: StandaloneLb) => string,
+  once = false,
 ) {
-  await Promise.all(
-    lbs.map((l) =>
-      l.lb.kind === "classic"
-        ? awsCall(ctx.log, "elasticloadbalancing:AddTags", ctx.signal, (o) =>
-            ctx.clients.elb.send(
-              new ClassicAddTagsCommand({
-                LoadBalancerNames: [l.lb.id],
-                Tags: [{ Key: key, Value: value(l) }],
-              }),
-              o,
-            ),
-          )
-        : awsCall(ctx.log, "elasticloadbalancing:AddTags", ctx.signal, (o) =>
-            ctx.clients.elbv2.send(
-              new AddTagsCommand({ ResourceArns: [l.lb.id], Tags: [{ Key: key, Value: value(l) }] }),
-              o,
-            ),
+  const elb = once ? ctx.clients.elbOnce : ctx.clients.elb;
+  const elbv2 = once ? ctx.clients.elbv2Once : ctx.clients.elbv2;
+  const byValue = new Map<string, string[]>();
+  for (const l of lbs.filter((x) => x.lb.kind === "target-group"))
+    byValue.set(value(l), [...(byValue.get(value(l)) ?? []), l.lb.id]);
+  await Promise.all([
+    ...lbs
+      .filter((l) => l.lb.kind === "classic")
+      .map((l) =>
+        awsCall(ctx.log, "elasticloadbalancing:AddTags", ctx.signal, (o) =>
+          elb.send(
+            new ClassicAddTagsCommand({
+              LoadBalancerNames: [l.lb.id],
+              Tags: [{ Key: key, Value: value(l) }],
+            }),
+            o,
           ),
+        ),
+      ),
+    ...[...byValue].flatMap(([v, arns]) =>
+      batches(arns).map((batch) =>
+        awsCall(ctx.log, "elasticloadbalancing:AddTags", ctx.signal, (o) =>
+          elbv2.send(new AddTagsCommand({ ResourceArns: batch, Tags: [{ Key: key, Value: v }] }), o),
+        ),
+      ),
     ),
-  );
+  ]);
 }
 
 async function removeTags(ctx: ReadContext, lbs: StandaloneLb[], key: string, signal = ctx.signal) {
@@ -205,7 +218,7 @@ export function lbTurnStore(lbs: StandaloneLb[]): TurnStore {
       const { tags, sentAt } = await readTags(ctx, classicNames(lbs), targetGroupArns(lbs));
       return { values: lbs.map((l) => tags.get(l.lb.id)?.[TURN_TAG]), attemptSentAt: sentAt };
     },
-    write: (ctx, value) => addTags(ctx, lbs, TURN_TAG, () => value),
+    write: (ctx, value) => addTags(ctx, lbs, TURN_TAG, () => value, true),
   };
 }
 

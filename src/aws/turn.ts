@@ -78,7 +78,7 @@ import {
 // Type only: the SDK clients' own middleware stack type.
 import type { MiddlewareStack } from "@smithy/types";
 import { formatTurn, isMine, parseTurn, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
-import { BalancedError, ExitCode } from "../errors";
+import { AwsCallError, BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
 import { checkClock, clockOffset } from "./clock";
 import type { ReadContext } from "./read";
@@ -201,8 +201,9 @@ export function groupTurnStore(group: string): TurnStore {
       return { values: [res.Tags?.find((t) => t.Key === TURN_TAG)?.Value], attemptSentAt: sentAt() };
     },
     async write(ctx, value) {
+      // No SDK retries: see attemptTurnOnce.
       await awsCall(ctx.log, "autoscaling:CreateOrUpdateTags", ctx.signal, (o) =>
-        ctx.clients.autoscaling.send(
+        ctx.clients.autoscalingOnce.send(
           new CreateOrUpdateTagsCommand({
             Tags: [
               {
@@ -268,7 +269,15 @@ async function attemptTurnOnce(
     nonce: randomBytes(6).toString("hex"),
     expiresAt: Date.now() + TURN_TTL_MS,
   };
-  await store.write(ctx, formatTurn(turn));
+  try {
+    await store.write(ctx, formatTurn(turn));
+  } catch (err) {
+    // Throttled: refused before it was applied. The SDK would retry it with backoff, landing it late
+    // and leaving a turn nobody may delete; the protocol starts over from the read instead.
+    if (err instanceof AwsCallError && err.kind === "throttled")
+      return { taken: false, view: { state: "late" } };
+    throw err;
+  }
   if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
     return { taken: false, view: { state: "late" } };
   await sleep(settleMs(stalenessMs), undefined, ctx.signal ? { signal: ctx.signal } : undefined);

@@ -3,14 +3,7 @@
  * account and region by an operator. Idempotent: an existing table with the lock's key is checked
  * and completed (time to live), never replaced.
  */
-import {
-  CreateTableCommand,
-  DescribeTableCommand,
-  DescribeTimeToLiveCommand,
-  type DynamoDBClient,
-  UpdateTimeToLiveCommand,
-  waitUntilTableExists,
-} from "@aws-sdk/client-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { awsCall, createClients } from "../aws/clients";
 import { readIdentity } from "../aws/identity";
 import { LOCK_KEY, TTL_ATTRIBUTE } from "../aws/lock";
@@ -25,7 +18,10 @@ export async function lock(run: Run): Promise<MoveResult> {
   const table = run.options.lock!.table;
   // From a workstation the standard environment names the region; on a host, its metadata does.
   const region = process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? (await readIdentity()).region;
-  const db = createClients(region).dynamodb;
+  // Loaded here, not at start-up: only this command and `--lock` need DynamoDB (src/aws/clients.ts).
+  const sdk = await import("@aws-sdk/client-dynamodb");
+  const { CreateTableCommand, DescribeTableCommand } = sdk;
+  const db = await createClients(region).dynamodb();
   const call = <T>(
     action: Parameters<typeof awsCall>[1],
     send: (o: { abortSignal?: AbortSignal }) => Promise<T>,
@@ -63,35 +59,40 @@ export async function lock(run: Run): Promise<MoveResult> {
     });
     created = true;
   }
-  await waitActive(run, db, table);
-  const ttl = await ensureTtl(run, db, table);
+  await waitActive(run, sdk, db, table);
+  const ttl = await ensureTtl(run, sdk, db, table);
   return {
     outcome: created ? "done" : "already",
     message: `${created ? "created" : "found"} table ${table} in ${region}: ACTIVE, key ${LOCK_KEY}, time to live on ${ttl}; use --lock dynamodb:${table} (or BALANCED_LOCK) on every host`,
   };
 }
 
-async function waitActive(run: Run, db: DynamoDBClient, table: string): Promise<void> {
+type DynamoSdk = typeof import("@aws-sdk/client-dynamodb");
+
+async function waitActive(run: Run, sdk: DynamoSdk, db: DynamoDBClient, table: string): Promise<void> {
   run.reporter.step(`waiting for table ${table} to be ACTIVE (up to ${ACTIVE_WITHIN_S} s)`);
   run.log.note("dynamodb:DescribeTable");
-  await waitUntilTableExists(
-    {
-      client: db,
-      maxWaitTime: ACTIVE_WITHIN_S,
-      minDelay: 2,
-      maxDelay: 10,
-      ...(run.signal ? { abortSignal: run.signal } : {}),
-    },
-    { TableName: table },
-  ).catch((err: unknown) => {
-    throw timedOut(
-      `table ${table} was not ACTIVE within ${ACTIVE_WITHIN_S} s: ${(err as Error).message.split("\n")[0]}`,
-    );
-  });
+  await sdk
+    .waitUntilTableExists(
+      {
+        client: db,
+        maxWaitTime: ACTIVE_WITHIN_S,
+        minDelay: 2,
+        maxDelay: 10,
+        ...(run.signal ? { abortSignal: run.signal } : {}),
+      },
+      { TableName: table },
+    )
+    .catch((err: unknown) => {
+      throw timedOut(
+        `table ${table} was not ACTIVE within ${ACTIVE_WITHIN_S} s: ${(err as Error).message.split("\n")[0]}`,
+      );
+    });
 }
 
 /** Time to live on the lock's expiry attribute: on if off; another attribute is left as it is, with a warning. */
-async function ensureTtl(run: Run, db: DynamoDBClient, table: string): Promise<string> {
+async function ensureTtl(run: Run, sdk: DynamoSdk, db: DynamoDBClient, table: string): Promise<string> {
+  const { DescribeTimeToLiveCommand, UpdateTimeToLiveCommand } = sdk;
   const now = await awsCall(run.log, "dynamodb:DescribeTimeToLive", run.signal, (o) =>
     db.send(new DescribeTimeToLiveCommand({ TableName: table }), o),
   );

@@ -21,6 +21,7 @@ import {
   DEFAULT_STALENESS_MS,
   RELEASE_DEADLINE_MS,
   TurnLostError,
+  viewTurnHere,
   withinActDeadline,
 } from "../aws/turn";
 import {
@@ -47,6 +48,7 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
+import { TURN_TAG } from "../core/turn";
 import type { LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
@@ -991,10 +993,24 @@ export function in_(run: Run): Promise<MoveResult> {
 
 async function groupOut(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
-  return retryWhileRefused(run, async () => {
-    const attempt = await outAttempt(run, ctx);
-    return attempt.kind === "result" ? attempt.value : attempt.error;
-  });
+  return retryWhileRefused(
+    run,
+    async () => {
+      const attempt = await outAttempt(run, ctx);
+      return attempt.kind === "result" ? attempt.value : attempt.error;
+    },
+    // What refuses an `out` is mostly in the group itself: members not in service, and the turn.
+    async () => {
+      const name = run.snapshot?.group.name;
+      if (!name) throw new Error("no group read yet");
+      const g = await readGroup(ctx, name);
+      const notServing = g.instances.filter(
+        (i) => i.lifecycleState !== "InService" || i.health !== "Healthy",
+      );
+      const turn = viewTurnHere(g.tags[TURN_TAG], ctx.identity.instanceId).state === "held" ? 1 : 0;
+      return notServing.length + turn;
+    },
+  );
 }
 
 async function groupIn(run: Run): Promise<MoveResult> {

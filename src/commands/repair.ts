@@ -1,6 +1,9 @@
+import { DynamoLock } from "../aws/lock";
+import type { ReadContext } from "../aws/read";
 import { removeLbTag } from "../aws/standalone";
 import { deleteTurnTag, releaseTurn, TURN_TTL_MS, viewTurnHere } from "../aws/turn";
 import { isHealthyServing, lbLabel } from "../core/health";
+import { lockKeys } from "../core/lock";
 import { parseRecords } from "../core/minsize";
 import { orphanedParked, parkedKey } from "../core/parked";
 import { outKey, parseRemovals } from "../core/removals";
@@ -54,6 +57,34 @@ export function staleRemovals(
   );
 }
 
+/**
+ * With `--lock`: the lock's items for this group and its load balancers that nobody will give back —
+ * expired, left by a killed run here, or unreadable (each removed only as it was read: a turn taken
+ * since stays).
+ */
+async function repairLock(run: Run, ctx: ReadContext, snapshot: Snapshot, table: string): Promise<string[]> {
+  const lock = new DynamoLock(table, lockKeys(snapshot.group.name, snapshot.loadBalancers));
+  const done: string[] = [];
+  for (const item of await lock.inspect(ctx)) {
+    if (item.value === undefined) continue;
+    const view = viewTurnHere(item.value, ctx.identity.instanceId);
+    if (view.state === "unreadable") {
+      run.reporter.step(
+        `removing the lock item ${item.key} in ${table} that balanced cannot read (${JSON.stringify(view.value)})`,
+      );
+      if (await lock.clear(ctx, item.key, item.version))
+        done.push(`removed an unreadable lock item ${item.key}`);
+    } else if (view.state === "expired" || view.state === "orphaned") {
+      run.reporter.step(
+        `removing the lock item ${item.key} left behind by ${view.turn.holder} (${view.state})`,
+      );
+      await lock.release(ctx, view.turn, [item.key]);
+      done.push(`removed the ${view.state} lock item ${item.key} of ${view.turn.holder}`);
+    }
+  }
+  return done;
+}
+
 /** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
 export function repair(run: Run): Promise<{ outcome: "done"; message: string }> {
   return byMode(
@@ -104,6 +135,7 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
     await releaseTurn(ctx, group, turn);
     done.push(`removed the ${view.state} turn of ${turn.holder}`);
   }
+  if (run.options.lock) done.push(...(await repairLock(run, ctx, snapshot, run.options.lock.table)));
   const still = parseRecords(snapshot.group.tags).filter(
     (r) => !stale.some((x) => x.instanceId === r.instanceId),
   );

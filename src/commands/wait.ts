@@ -127,10 +127,26 @@ const TURN_RETRY_MIN_MS = 1000;
 const TURN_RETRY_JITTER_MS = 2000;
 
 /**
- * `out --wait-for-turn`: repeats an attempt while it is refused as unsafe or busy (exit 3/4), until
- * the wait runs out; without the flag, the first refusal stands.
+ * Between refused attempts, a cheap look (one call instead of a whole snapshot) at how busy the
+ * group is: hosts out of service or leaving, and a live turn. A fleet of waiting hosts must not
+ * starve, under AWS's request limits, the one host that is making progress, nor all rush in at once
+ * when it is done. A full attempt follows only when the probe shows less busy than at the refusal,
+ * twice, a random pause apart (the first waiter to try takes the turn, and the others' second look
+ * sees it), or every FULL_RETRY_MS at the latest (a refusal may come from what the probe cannot see).
  */
-export async function retryWhileRefused<T>(run: Run, attempt: () => Promise<T | BalancedError>): Promise<T> {
+export type RefusalProbe = () => Promise<number>;
+const FULL_RETRY_MS = 60_000;
+const CHANCE_JITTER_MS = 5000;
+
+/**
+ * `out --wait-for-turn`: repeats an attempt while it is refused as unsafe or busy (exit 3/4), until
+ * the wait runs out; without the flag, the first refusal stands. `probe`: see RefusalProbe.
+ */
+export async function retryWhileRefused<T>(
+  run: Run,
+  attempt: () => Promise<T | BalancedError>,
+  probe?: RefusalProbe,
+): Promise<T> {
   const giveUpAt =
     run.options.waitForTurnSeconds === undefined
       ? undefined
@@ -141,17 +157,28 @@ export async function retryWhileRefused<T>(run: Run, attempt: () => Promise<T | 
     const retryable = result.exitCode === ExitCode.Busy || result.exitCode === ExitCode.Unsafe;
     if (giveUpAt === undefined || !retryable || Date.now() >= giveUpAt) throw result;
     run.reporter.progress(`waiting for a turn: ${result.message.replace(/^refusing: /, "")}`, result.message);
-    const pause = TURN_RETRY_MIN_MS + Math.random() * TURN_RETRY_JITTER_MS;
-    await guardWait(
-      run,
-      () => "this host has not left; nothing changed",
-      "balanced out",
-      () =>
-        sleep(
-          Math.min(pause, Math.max(0, giveUpAt - Date.now())),
-          undefined,
-          run.signal ? { signal: run.signal } : undefined,
-        ),
-    );
+    const refusedAt = Date.now();
+    const seen = probe ? await probe().catch(() => undefined) : undefined;
+    const pause = (ms: number) =>
+      guardWait(
+        run,
+        () => "this host has not left; nothing changed",
+        "balanced out",
+        () =>
+          sleep(
+            Math.min(ms, Math.max(0, giveUpAt - Date.now())),
+            undefined,
+            run.signal ? { signal: run.signal } : undefined,
+          ),
+      );
+    const chance = async (than: number) => ((await probe!().catch(() => undefined)) ?? -1) < than;
+    for (;;) {
+      await pause(TURN_RETRY_MIN_MS + Math.random() * TURN_RETRY_JITTER_MS);
+      if (!probe || seen === undefined || Date.now() >= giveUpAt || Date.now() - refusedAt >= FULL_RETRY_MS)
+        break;
+      if (!(await chance(seen))) continue;
+      await pause(Math.random() * CHANCE_JITTER_MS);
+      if (Date.now() >= giveUpAt || (await chance(seen))) break;
+    }
   }
 }

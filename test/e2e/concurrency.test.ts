@@ -134,4 +134,26 @@ describe("turn-taking: N agents at once never take more than the budget out", ()
       await sim.stop();
     }
   });
+
+  it("a host waiting for its turn looks at the group (one call), not the whole snapshot, until it changes", async () => {
+    const sim = await startSim(fleetOf(3));
+    try {
+      const [aId, bId] = Object.keys(sim.hosts) as [string, string];
+      const [a, b] = [sim.hosts[aId], sim.hosts[bId]];
+      assert.equal((await runCli(a!, ["out", "-q"])).code, 0);
+      const waited = await runCli(b!, ["out", "--wait-for-turn", "8s"]);
+      assert.equal(waited.code, 3, waited.stderr);
+      const calls = (await control(sim, "GET", "calls")) as { action: string; host: string }[];
+      const mine = (action: string) => calls.filter((c) => c.host === bId && c.action === action).length;
+      // The first attempt and the last (the wait ran out): two snapshots, and cheap probes between.
+      assert.equal(
+        mine("DescribeTargetHealth"),
+        2,
+        JSON.stringify(calls.filter((c) => c.host === bId).map((c) => c.action)),
+      );
+      assert.ok(mine("DescribeAutoScalingGroups") >= 4, "probed the group between attempts");
+    } finally {
+      await sim.stop();
+    }
+  });
 });

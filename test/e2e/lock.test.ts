@@ -9,6 +9,7 @@ import { type Sim, startSim } from "../sim/server";
 
 const A = "i-0a000000000000001";
 const B = "i-0a000000000000002";
+const C = "i-0a000000000000003";
 const TABLE = "balanced-locks";
 const LOCK = ["--lock", `dynamodb:${TABLE}`];
 const hasFaketime = spawnSync("sh", ["-c", "command -v faketime"]).status === 0;
@@ -96,6 +97,38 @@ describe("the DynamoDB lock", () => {
     assert.match(status.stdout, new RegExp(`turn +held by ${B} .*\\(lock table balanced-locks\\)`));
     // The other host's item is untouched: nobody deletes a turn that is not theirs.
     assert.equal(items(sim).find((i) => i.lockKey?.S === "group:web")?.nonce?.S, "abc");
+  });
+
+  it("an item balanced cannot read blocks out (exit 4) until repair --lock removes it; a live turn stays", async () => {
+    await start();
+    const db = clientsFor(sim.hosts[B]!).dynamodb;
+    await db.send(
+      new PutItemCommand({ TableName: TABLE, Item: { lockKey: { S: "group:web" }, note: { S: "by hand" } } }),
+    );
+    const blocked = await runCli(sim.hosts[A]!, ["out", ...LOCK]);
+    assert.equal(blocked.code, 4, blocked.stderr);
+    const expires = Date.now() + 60_000;
+    const live = `${B} pid=1 nonce=live expires=${new Date(expires).toISOString()}`;
+    await db.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          lockKey: { S: "elb:web-classic" },
+          turn: { S: live },
+          nonce: { S: "live" },
+          expiresAt: { N: String(expires) },
+          version: { N: "1" },
+        },
+      }),
+    );
+    const fixed = await runCli(sim.hosts[C]!, ["repair", ...LOCK]);
+    assert.equal(fixed.code, 0, fixed.stderr);
+    assert.match(fixed.stdout, /removed an unreadable lock item group:web/);
+    assert.deepEqual(
+      items(sim).map((i) => i.lockKey?.S),
+      ["elb:web-classic"],
+      "another host's live turn is left",
+    );
   });
 
   it("two groups behind one target group take turns: the lock spans the shared target group", async () => {
