@@ -35,7 +35,7 @@ import {
   type Step,
   withTurn,
 } from "../core/decide";
-import { goneFrom, lbLabel, memberOf, servesOrNeedNot } from "../core/health";
+import { goneFrom, lbLabel, leftGroup, memberOf, servesOrNeedNot } from "../core/health";
 import { formatRecord, parseRecords, planLower, planRestore, recordKey } from "../core/minsize";
 import { parkedKey } from "../core/parked";
 import { ownRemoval } from "../core/removals";
@@ -376,10 +376,10 @@ export async function restoreMinSize(
   const g = await readGroup(ctx, groupName);
   const stillOut = (id: string) =>
     ["Standby", "EnteringStandby"].includes(g.instances.find((i) => i.id === id)?.lifecycleState ?? "");
-  const gone = (id: string) => {
-    const state = g.instances.find((i) => i.id === id)?.lifecycleState;
-    return state === undefined || /^(Terminat|Detach)/.test(state);
-  };
+  // Terminating (any stage) counts too: it will not come back either.
+  const gone = (id: string) =>
+    leftGroup(g, id) ||
+    /^(Terminating|Detaching)/.test(g.instances.find((i) => i.id === id)?.lifecycleState ?? "");
   const plan = planRestore(g, parseRecords(g.tags), instanceId, stillOut, gone);
   if (plan.kind === "none") return "";
   if (plan.kind === "leave") {

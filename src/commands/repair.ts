@@ -2,7 +2,7 @@ import { DynamoLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { removeLbTag } from "../aws/standalone";
 import { deleteTurnTag, releaseTurn, TURN_TTL_MS, viewTurnHere } from "../aws/turn";
-import { isHealthyServing, lbLabel } from "../core/health";
+import { isHealthyServing, lbLabel, leftGroup } from "../core/health";
 import { lockKeys } from "../core/lock";
 import { parseRecords } from "../core/minsize";
 import { orphanedParked, parkedKey } from "../core/parked";
@@ -20,10 +20,9 @@ import { byMode } from "./standalone";
  */
 export function staleRecords(s: Snapshot): { instanceId: string; why: string }[] {
   return parseRecords(s.group.tags).flatMap((r) => {
-    const host = s.group.instances.find((i) => i.id === r.instanceId);
-    if (!host || host.lifecycleState === "Terminated" || host.lifecycleState === "Detached") {
+    if (leftGroup(s.group, r.instanceId))
       return [{ instanceId: r.instanceId, why: "its host left the group" }];
-    }
+    const host = s.group.instances.find((i) => i.id === r.instanceId)!;
     if (isHealthyServing(s, host)) return [{ instanceId: r.instanceId, why: "its host is back in service" }];
     return [];
   });
@@ -45,10 +44,7 @@ export function staleRemovals(
   return s.loadBalancers.flatMap((lb) =>
     parseRemovals(lb.tags ?? {}).flatMap((r) => {
       const host = s.group.instances.find((i) => i.id === r.instanceId);
-      if (
-        r.group === s.group.name &&
-        (!host || host.lifecycleState === "Terminated" || host.lifecycleState === "Detached")
-      )
+      if (r.group === s.group.name && leftGroup(s.group, r.instanceId))
         return [{ lb, instanceId: r.instanceId, why: "its host left the group" }];
       if (host && isHealthyServing(s, host) && now - Date.parse(r.at) > RECORD_SETTLED_MS)
         return [{ lb, instanceId: r.instanceId, why: "its host is back in service" }];

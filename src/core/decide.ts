@@ -1,5 +1,5 @@
 import { BalancedError, ExitCode } from "../errors";
-import { goneFrom, isHealthyServing, lbLabel, memberOf, servesOrNeedNot } from "./health";
+import { goneFrom, isHealthyServing, LEFT_GROUP, lbLabel, memberOf, servesOrNeedNot } from "./health";
 import { parseRecords } from "./minsize";
 import { parkedBy, parkedKey } from "./parked";
 import { formatQuantity, listUnavailable, plural, resolveQuantity } from "./quantity";
@@ -73,10 +73,9 @@ export interface Budget {
 
 /** Lifecycle states that are no transition: steady in the group, or already gone from it. */
 const STEADY = new Set(["InService", "Standby"]);
-const GONE = new Set(["Terminated", "Detached"]);
 const ACTIVE_REFRESH = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
 
-const members = (s: Snapshot) => s.group.instances.filter((i) => !GONE.has(i.lifecycleState));
+const members = (s: Snapshot) => s.group.instances.filter((i) => !LEFT_GROUP.has(i.lifecycleState));
 
 export function self(s: Snapshot): InstanceView {
   const me = s.group.instances.find((i) => i.id === s.instanceId);

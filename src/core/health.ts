@@ -1,4 +1,13 @@
-import type { InstanceView, LoadBalancerView, MemberHealth, Snapshot } from "./types";
+import type { GroupView, InstanceView, LoadBalancerView, MemberHealth, Snapshot } from "./types";
+
+/** Lifecycle states of an instance gone from its group for good. */
+export const LEFT_GROUP = new Set(["Terminated", "Detached"]);
+
+/** Whether this instance left the group (terminated, replaced, detached): what it left there stays. */
+export function leftGroup(group: Pick<GroupView, "instances">, instanceId: string): boolean {
+  const host = group.instances.find((i) => i.id === instanceId);
+  return !host || LEFT_GROUP.has(host.lifecycleState);
+}
 
 /** Classic ELB: DescribeInstanceHealth's State and Description, in AWS's documented words. */
 export function classifyClassic(state: string | undefined, description: string | undefined): MemberHealth {

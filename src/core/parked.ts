@@ -1,3 +1,4 @@
+import { leftGroup } from "./health";
 import type { Snapshot } from "./types";
 
 /**
@@ -17,8 +18,5 @@ export function orphanedParked(s: Snapshot): string[] {
   return Object.keys(s.group.tags)
     .filter((k) => k.startsWith(PARKED_TAG_PREFIX))
     .map((k) => k.slice(PARKED_TAG_PREFIX.length))
-    .filter((id) => {
-      const host = s.group.instances.find((i) => i.id === id);
-      return !host || host.lifecycleState === "Terminated" || host.lifecycleState === "Detached";
-    });
+    .filter((id) => leftGroup(s.group, id));
 }
