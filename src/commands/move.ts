@@ -49,7 +49,7 @@ import {
   PENDING_POLL_MS,
 } from "../core/timing";
 import { TURN_TAG } from "../core/turn";
-import type { LoadBalancerView, MemberHealth } from "../core/types";
+import type { GroupView, LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
@@ -362,18 +362,18 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
 }
 
 /**
- * Undo this host's lowering (see src/core/minsize.ts), then remove its record. `fenced`: under a
- * turn this run holds for it (restoreMinSizeUnderTurn), so the change waits for the turn's fence; a
- * failed `out` undoing its own lowering is not.
+ * Undo this host's lowering (see src/core/minsize.ts), then remove its record. `underTurn`: the
+ * group as just read under a turn this run holds for it (restoreMinSizeUnderTurn), whose fence the
+ * change then waits for; a failed `out` undoing its own lowering holds none, and reads the group.
  */
 export async function restoreMinSize(
   run: Run,
   ctx: ReadContext,
   groupName: string,
   instanceId: string,
-  fenced = false,
+  underTurn?: GroupView,
 ): Promise<string> {
-  const g = await readGroup(ctx, groupName);
+  const g = underTurn ?? (await readGroup(ctx, groupName));
   const stillOut = (id: string) =>
     ["Standby", "EnteringStandby"].includes(g.instances.find((i) => i.id === id)?.lifecycleState ?? "");
   // Terminating (any stage) counts too: it will not come back either.
@@ -391,7 +391,7 @@ export async function restoreMinSize(
   if (plan.minSize !== g.minSize) {
     run.reporter.step(`restoring MinSize of ${g.name} ${g.minSize} -> ${plan.minSize}`);
     const set = () => setMinSize(run, ctx, g.name, plan.minSize);
-    await (fenced ? actUnder(run.turnRelease, set) : set());
+    await (underTurn ? actUnder(run.turnRelease, set) : set());
     await readBackMinSize(run, ctx, g.name, plan.minSize);
   }
   if (plan.kind === "partial") {
@@ -449,7 +449,7 @@ export async function restoreMinSizeUnderTurn(
       const { snapshot } = await run.timed("read", () => run.refresh(group));
       const confirmed = lock.confirm(turn, groupTurnValues(snapshot));
       if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);
-      return restoreMinSize(run, ctx, group, instanceId, true);
+      return restoreMinSize(run, ctx, group, instanceId, snapshot.group);
     });
     if (!(result instanceof BalancedError)) return result;
     if (Date.now() + RESTORE_RETRY_MAX_MS >= deadlineAt)
