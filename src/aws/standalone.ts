@@ -19,7 +19,7 @@ import {
   RemoveTagsCommand,
 } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { classifyTarget, goneFrom } from "../core/health";
-import { outKey, parseRemovals, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
+import { outKey, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
 import { isMine, parseTurn, TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
 import { awsCall } from "./clients";
@@ -36,6 +36,7 @@ import {
   attemptTurn,
   canAct,
   orphanIn,
+  orphansToGiveBack,
   RELEASE_DEADLINE_MS,
   type TurnLock,
   TurnLostError,
@@ -257,11 +258,15 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
       heldOn = [];
       if (on.length) await releaseLbTurn(ctx, on);
     },
-    releaseOrphaned: (ctx, turn) =>
-      releaseLbTurn(
+    // Read again: the snapshot's tags may predate the orphan's write on some load balancers.
+    async releaseOrphaned(ctx, turn) {
+      const { values } = await lbTurnStore(lbs).read(ctx);
+      const giveBack = orphansToGiveBack(values, ctx.identity.instanceId, turn, stalenessMs);
+      await releaseLbTurn(
         ctx,
-        lbs.filter((l) => parseTurn(l.tags[TURN_TAG])?.nonce === turn.nonce),
-      ),
+        lbs.filter((_, i) => giveBack[i]),
+      );
+    },
     actingUntil: tagActingUntil,
   };
 }

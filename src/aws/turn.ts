@@ -363,6 +363,26 @@ export function orphanIn(values: (string | undefined)[], instanceId: string): Or
   return undefined;
 }
 
+/**
+ * Which of these turn values, read again after the wait for `waitedFor`, to give back: the orphan
+ * waited for, and any other orphan of this host whose acting calls are over (the first read may have
+ * been stale, or shown another killed run's turn). Undefined where the value is none of them.
+ */
+export function orphansToGiveBack(
+  values: (string | undefined)[],
+  instanceId: string,
+  waitedFor: Turn,
+  stalenessMs: number,
+  now = Date.now(),
+): (Turn | undefined)[] {
+  return values.map((v) => {
+    const view = viewTurn(v, now, { instanceId, isAlive: pidAlive });
+    if (view.state !== "orphaned") return undefined;
+    const over = tagActingUntil(view.turn) + stalenessMs <= now;
+    return view.turn.nonce === waitedFor.nonce || over ? view.turn : undefined;
+  });
+}
+
 /** The most blocking of several turn values (unreadable, then held, then orphaned, then free). */
 export function worstView(values: (string | undefined)[], instanceId: string): TurnView {
   const views = values.map((v) => viewTurnHere(v, instanceId));

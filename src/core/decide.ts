@@ -6,7 +6,7 @@ import { formatQuantity, listUnavailable, plural, resolveQuantity } from "./quan
 import { assessLbBudget, lbBudgetRefusal, ownRemoval } from "./removals";
 import { hasShutdownRecord, shutdownKey } from "./shutdown";
 import { type TurnView, turnRefusal } from "./turn";
-import type { InstanceView, Policy, Quantity, Snapshot } from "./types";
+import type { InstanceView, Policy, Snapshot } from "./types";
 
 export { formatQuantity, listUnavailable, plural, resolveQuantity } from "./quantity";
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { AddTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { runCli } from "../helpers/cli";
-import { setGroupTag } from "../helpers/clients";
+import { clientsFor, control, setGroupTag } from "../helpers/clients";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -44,5 +45,32 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     assert.equal(repaired.code, 0, repaired.stderr);
     assert.match(repaired.stdout, /removed an unreadable turn tag/);
     assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);
+  });
+
+  it("in gives back a killed run's turn on every resource it is on, though its first read of the load balancer's tags was stale", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const tg = sim.world().tgByName("web-tg");
+    // One stale answer, then fresh ones: the first DescribeTags of the target group is answered from
+    // before the orphan reached it (AWS's tag reads are eventually consistent).
+    await control(sim, "POST", "faults", {
+      service: "elbv2",
+      action: "DescribeTags",
+      kind: "stale-reads",
+      ms: 3_600_000,
+      count: 1,
+    });
+    // What a run on A killed right after taking the turn leaves: its acting calls over (its act
+    // deadline passed), the turn not yet expired, its pid gone.
+    const orphan = `${A} pid=9999999 nonce=killed1 expires=${new Date(Date.now() + 20_000).toISOString()}`;
+    await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
+    await clientsFor(sim.hosts[A]!).elbv2.send(
+      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: orphan }] }),
+    );
+
+    const res = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /giving back the group's turn left by that run/);
+    assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
+    assert.equal(tg.tags.get("balanced:turn"), undefined, "the target group's part of the turn was left");
   });
 });
