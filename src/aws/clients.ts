@@ -115,6 +115,19 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number; attempts?: number };
 }
 
+/**
+ * Waits for every one of these calls to answer or fail, then throws a failure if any: one that is
+ * not a lost connection first (it says more). For writes whose timing matters: Promise.all returns
+ * at the first failure while the other calls may still land later, unmeasured.
+ */
+export async function allAnswered<T>(calls: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(calls);
+  const failures = settled.flatMap((s) => (s.status === "rejected" ? [s.reason as unknown] : []));
+  if (failures.length)
+    throw failures.find((e) => !(e instanceof AwsCallError && e.kind === "unreachable")) ?? failures[0];
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
 /** Turns whatever the SDK threw into a typed error that names the IAM action and says what to do. */
 export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
   const e = (err ?? {}) as SdkError;

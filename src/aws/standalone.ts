@@ -22,7 +22,7 @@ import { classifyTarget, goneFrom } from "../core/health";
 import { outKey, type StandaloneLb, type StandaloneSnapshot } from "../core/standalone";
 import { isMine, parseTurn, TURN_TAG } from "../core/turn";
 import type { LoadBalancerView } from "../core/types";
-import { awsCall } from "./clients";
+import { allAnswered, awsCall } from "./clients";
 import {
   batches,
   type ReadContext,
@@ -168,7 +168,7 @@ async function addTags(
   const byValue = new Map<string, string[]>();
   for (const l of lbs.filter((x) => x.lb.kind === "target-group"))
     byValue.set(value(l), [...(byValue.get(value(l)) ?? []), l.lb.id]);
-  await Promise.all([
+  await allAnswered([
     ...lbs
       .filter((l) => l.lb.kind === "classic")
       .map((l) =>

@@ -276,7 +276,11 @@ async function attemptTurnOnce(
     // and leaving a turn nobody may delete; the protocol starts over from the read instead.
     if (err instanceof AwsCallError && err.kind === "throttled")
       return { taken: false, view: { state: "late" } };
-    throw err;
+    // No answer (a lost connection): the write may have been applied, and if so before the error
+    // came back, so the bound below holds for it. The settle and the read-back then decide as for
+    // an acknowledged write, and what the read-back shows ours is given back: a write that landed
+    // unseen is not left standing until it expires.
+    if (!(err instanceof AwsCallError && err.kind === "unreachable")) throw err;
   }
   if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
     return { taken: false, view: { state: "late" } };

@@ -1,6 +1,7 @@
 /** Which turn a command takes: the tags (src/aws/turn.ts), or with `--lock` DynamoDB (src/aws/lock.ts). */
 
 import { setTimeout as sleep } from "node:timers/promises";
+import { allAnswered } from "../aws/clients";
 import { DynamoLock, dynamoTurnLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { lbTagLock, lbTurnStore } from "../aws/standalone";
@@ -69,7 +70,7 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
       };
     },
     async write(ctx, value) {
-      await Promise.all([groupStore.write(ctx, value), lbStore.write(ctx, value)]);
+      await allAnswered([groupStore.write(ctx, value), lbStore.write(ctx, value)]);
     },
   };
   return {

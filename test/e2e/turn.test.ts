@@ -73,4 +73,19 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
     assert.equal(tg.tags.get("balanced:turn"), undefined, "the target group's part of the turn was left");
   });
+
+  for (const [service, action] of [
+    ["autoscaling", "CreateOrUpdateTags"],
+    ["elbv2", "AddTags"],
+  ] as const)
+    it(`a turn write whose answer is lost (${action}) is settled and read back like any other: out finishes, no turn is left`, async () => {
+      sim = await startSim(loadFleet("three-hosts"));
+      await control(sim, "POST", "faults", { service, action, kind: "lost-response", count: 1 });
+      const res = await runCli(sim.hosts[A]!, ["out"]);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(sim.world().instances.get(A)!.lifecycleState, "Standby");
+      assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
+      assert.equal(sim.world().tgByName("web-tg").tags.get("balanced:turn"), undefined);
+      assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
+    });
 });
