@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     return exit(ExitCode.Done);
   } catch (caught) {
     let err = caught;
-    if (!(err instanceof BalancedError) && run?.pastDeadline) {
+    if (!(err instanceof BalancedError) && run?.abortedByTimeout) {
       err = timedOut(
         `timed out after ${run.options.timeoutSeconds} s (--timeout) before AWS answered; run \`balanced status\` to see where things stand`,
       );

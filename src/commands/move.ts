@@ -915,8 +915,9 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d.kind === "retry" ? d.error : d.value;
-    // Fenced before the first change too: lowering MinSize is one.
-    await fence();
+    // Lowering MinSize is a change too, so it is fenced (the acting calls fence themselves: a
+    // second fence right before EnterStandby would be one more round trip for nothing).
+    if (d.steps.includes("lower-min-size")) await fence();
     await execute(
       run,
       ctx,

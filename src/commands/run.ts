@@ -112,8 +112,8 @@ export class Run {
       this.deadline && interrupt ? AbortSignal.any([interrupt, this.deadline]) : (this.deadline ?? interrupt);
   }
 
-  /** Whether the run ended because its --timeout passed (not a signal). */
-  get pastDeadline(): boolean {
+  /** Whether the run's signal fired because its --timeout passed (not SIGINT/SIGTERM). */
+  get abortedByTimeout(): boolean {
     return (
       this.deadline?.aborted === true &&
       !(this.signal?.reason === "SIGINT" || this.signal?.reason === "SIGTERM")

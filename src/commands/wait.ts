@@ -113,7 +113,7 @@ export async function guardWait<T>(
   try {
     return await body();
   } catch (err) {
-    if (run.pastDeadline)
+    if (run.abortedByTimeout)
       throw timedOut(
         `timed out after ${run.options.timeoutSeconds} s (--timeout): ${standing()}; run \`${next}\` to continue`,
       );

@@ -65,6 +65,9 @@ describe("the DynamoDB lock", () => {
     assert.equal(await lifecycleOf(sim, A), "Standby");
     assert.deepEqual(items(sim), []);
     assert.equal(sim.world().groups.get("web")!.tags.has("balanced:turn"), false);
+    // One fence per key (the group and its two load balancers), right before EnterStandby: with
+    // MinSize not lowered there is no earlier change to fence.
+    assert.equal(sim.calls.filter((c) => c.action === "UpdateItem").length, 3);
     const back = await runCli(sim.hosts[A]!, ["in"]);
     assert.equal(back.code, 0, back.stderr);
   });
