@@ -564,6 +564,8 @@ export function snapshotState(world: World) {
         description: a.description,
         statusCode: a.statusCode,
         progress: a.progress,
+        startTime: a.startTime,
+        endTime: a.endTime ?? null,
       })),
       refreshes: g.refreshes.map((r) => ({ id: r.id, status: r.status })),
     })),

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { type PerfReport, summarize, withPerfTable } from "../../scripts/bench-table";
 import { DEFAULTS_PATH, defaultsFile, readmeWithTable } from "../../scripts/docs";
 import { ALL_OPTIONS, envName, FLAG_ONLY } from "../../src/cli";
 import { iamPolicy } from "../../src/core/iam";
@@ -11,6 +12,17 @@ const NO_SCOPE = { groups: [], standalone: false, loadBalancerNames: [], targetG
 const readme = readFileSync(join(import.meta.dirname, "..", "..", "README.md"), "utf8");
 
 describe("README.md stays in step with the code", () => {
+  it("has the performance table exactly as generated from scripts/bench-report.json", () => {
+    const report = JSON.parse(
+      readFileSync(join(import.meta.dirname, "..", "..", "scripts", "bench-report.json"), "utf8"),
+    ) as PerfReport;
+    assert.equal(
+      readme,
+      withPerfTable(readme, report),
+      "run: npm run bench -- --table scripts/bench-report.json --readme",
+    );
+  });
+
   it("has the exit-code table exactly as src/errors.ts defines it", () => {
     for (const [code, meaning] of EXIT_CODE_MEANINGS) {
       assert.ok(
@@ -51,5 +63,14 @@ describe("the IAM policy", () => {
       "arn:aws:autoscaling:*:*:autoScalingGroup:*:autoScalingGroupName/api",
     ]);
     assert.equal(p.Statement[0]!.Resource, "*");
+  });
+});
+
+describe("the benchmark's summaries", () => {
+  it("a true median for an even n, the max below 20 runs, a nearest-rank p95 from 20", () => {
+    assert.deepEqual(summarize([4, 1, 3, 2]), { median: 2.5, max: 4, n: 4 });
+    assert.deepEqual(summarize([5, 1, 3]), { median: 3, max: 5, n: 3 });
+    const twenty = Array.from({ length: 20 }, (_, i) => i + 1);
+    assert.deepEqual(summarize(twenty), { median: 10.5, p95: 19, n: 20 });
   });
 });
