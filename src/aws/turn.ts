@@ -67,6 +67,11 @@
  * attempt: the claim only uses the read and write of the attempt that passed step 3, and the tag it
  * overwrites is one no other contender could have passed step 3 with while it stood (their
  * read-back would find this process's nonce, not theirs).
+ *
+ * A write whose answer is lost (the connection dropped) may have been applied, and if so before the
+ * error arrived: step 2 times it to the error, and steps 3-4 go on as for an acknowledged write. The
+ * read-back decides; the turn is given back wherever it shows this process's nonce, so a write that
+ * landed unseen is not left standing until it expires (the chaos fault lost-response tests it).
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
