@@ -42,6 +42,7 @@ import {
   TurnLostError,
   type TurnStore,
   tagActingUntil,
+  tagEarliestAct,
   worstView,
 } from "./turn";
 
@@ -268,6 +269,8 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
       );
     },
     actingUntil: tagActingUntil,
+    peek: async (ctx) => (await lbTurnStore(lbs).read(ctx)).values,
+    earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
   };
 }
 

@@ -356,10 +356,24 @@ export interface TurnLock {
    * staleness bound, its calls have landed or never will, and every read shows them.
    */
   actingUntil(turn: Turn): number;
+  /**
+   * Tags only (their reads may be stale; the lock's are not): the turn values read afresh, and the
+   * earliest moment a holder of `turn` could act (after its settle). A run killed before then never
+   * acted, so nothing of it can still land.
+   */
+  peek?(ctx: ReadContext): Promise<(string | undefined)[]>;
+  earliestAct?(turn: Turn): number;
 }
 
 /** The tag protocol acts only with ACT_MARGIN left, and for at most ACT_CALL_DEADLINE. */
 export const tagActingUntil = (turn: Turn) => turn.expiresAt - ACT_MARGIN_MS + ACT_CALL_DEADLINE_MS;
+
+/**
+ * A tag turn's holder wrote it at expiry - TURN_TTL (or later) and acts only after the settle. The
+ * holder was this host (orphans are ours), so the wall clock is the same one.
+ */
+export const tagEarliestAct = (turn: Turn, stalenessMs: number) =>
+  turn.expiresAt - TURN_TTL_MS + settleMs(stalenessMs);
 
 export type OrphanedTurn = Extract<TurnView, { state: "orphaned" }>;
 
@@ -439,6 +453,8 @@ export function groupTagLock(group: string, stalenessMs: number): TurnLock {
     },
     releaseOrphaned: (ctx, turn) => releaseTurn(ctx, group, turn),
     actingUntil: tagActingUntil,
+    peek: async (ctx) => (await groupTurnStore(group).read(ctx)).values,
+    earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
   };
 }
 

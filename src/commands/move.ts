@@ -54,7 +54,14 @@ import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from ".
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { Run } from "./run";
 import { byMode, standaloneIn, standaloneOut } from "./standalone";
-import { groupLock, groupTurnValues, holdingTurn, settleOrphanedTurn, stillServing } from "./turns";
+import {
+  groupLock,
+  groupTurnValues,
+  holdingTurn,
+  settleOrphanedTurn,
+  settleUnseenOrphan,
+  stillServing,
+} from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 export interface MoveResult {
@@ -1046,18 +1053,20 @@ async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
 
 async function groupInOnce(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
+  const readAt = performance.now();
   let { snapshot } = await run.timed("read", () => run.refresh());
   const g = snapshot.group;
-  if (
-    !run.options.dryRun &&
-    (await settleOrphanedTurn(run, ctx, groupLock(run, g.name), groupTurnValues(snapshot)))
-  )
-    ({ snapshot } = await run.timed("read", () => run.refresh()));
+  const lock = groupLock(run, g.name);
+  const orphaned =
+    !run.options.dryRun && (await settleOrphanedTurn(run, ctx, lock, groupTurnValues(snapshot)));
+  if (orphaned) ({ snapshot } = await run.timed("read", () => run.refresh()));
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown, force: run.options.force });
   run.decision = decision;
   if (decision.verdict === "refuse") throw refusalError(decision);
-  if (decision.verdict === "done")
+  if (decision.verdict === "done") {
+    if (!run.options.dryRun && !orphaned) await settleUnseenOrphan(run, ctx, lock, readAt);
     return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
+  }
   if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
   const timeout = run.options.timeoutSeconds ?? defaultInTimeoutSeconds(snapshot.loadBalancers);
   await execute(run, ctx, decision.steps, timeout);

@@ -44,7 +44,7 @@ import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
 import type { MoveResult } from "./move";
 import type { Run } from "./run";
 import type { StatusResult } from "./status";
-import { holdingTurn, settleOrphanedTurn, standaloneLock } from "./turns";
+import { holdingTurn, settleOrphanedTurn, settleUnseenOrphan, standaloneLock } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 /** Whether this invocation can run without a group: load balancers named, or --discover. */
@@ -354,16 +354,18 @@ export async function standaloneOut(run: Run): Promise<MoveResult> {
 
 export async function standaloneIn(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
+  const readAt = performance.now();
   let s = await read(run, ctx);
-  if (
-    !run.options.dryRun &&
-    (await settleOrphanedTurn(run, ctx, standaloneLock(run, s.loadBalancers), turnValues(s)))
-  )
-    s = await read(run, ctx);
+  const lock = standaloneLock(run, s.loadBalancers);
+  const orphaned = !run.options.dryRun && (await settleOrphanedTurn(run, ctx, lock, turnValues(s)));
+  if (orphaned) s = await read(run, ctx);
   const d = decideStandaloneIn(s, { afterShutdown: run.options.afterShutdown });
   run.decision = d;
   if (d.verdict === "refuse") throw refusalError(d);
-  if (d.verdict === "done") return { outcome: "already", message: `${s.instanceId} is ${d.summary}` };
+  if (d.verdict === "done") {
+    if (!run.options.dryRun && !orphaned) await settleUnseenOrphan(run, ctx, lock, readAt);
+    return { outcome: "already", message: `${s.instanceId} is ${d.summary}` };
+  }
   if (run.options.dryRun) return dryRun(d);
   const timeout = run.options.timeoutSeconds ?? defaultInTimeoutSeconds(s.loadBalancers.map((l) => l.lb));
   await execute(run, ctx, d, timeout, "out");

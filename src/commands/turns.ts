@@ -17,6 +17,7 @@ import {
   TurnRelease,
   type TurnStore,
   tagActingUntil,
+  tagEarliestAct,
   worstView,
 } from "../aws/turn";
 import { lockKeys } from "../core/lock";
@@ -93,6 +94,8 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
       await Promise.all([onGroup.releaseOrphaned(ctx, turn), onLoadBalancers.releaseOrphaned(ctx, turn)]);
     },
     actingUntil: tagActingUntil,
+    peek: async (ctx) => (await store.read(ctx)).values,
+    earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
   };
 }
 
@@ -128,7 +131,11 @@ export async function settleOrphanedTurn(
 ): Promise<boolean> {
   const view = await lock.orphan(ctx, values);
   if (!view) return false;
-  const wait = lock.actingUntil(view.turn) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - Date.now();
+  // Killed before its settle was over: it never acted, so there is nothing to wait for.
+  const neverActed = lock.earliestAct !== undefined && Date.now() < lock.earliestAct(view.turn);
+  const wait = neverActed
+    ? 0
+    : lock.actingUntil(view.turn) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - Date.now();
   if (wait > 0) {
     run.reporter.step(
       `waiting ${seconds(wait)} before deciding: a killed earlier run on this host (pid ${view.turn.pid}) held ${lock.what}, and a call it sent may still land until then`,
@@ -142,6 +149,25 @@ export async function settleOrphanedTurn(
       run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
     );
   return true;
+}
+
+/**
+ * `in` with nothing to do, and no orphan in its read: but a run killed here shortly before may have
+ * written a turn that read was too stale to show (it never acted then: it acts only after its
+ * settle, which outlasts the staleness bound). Once the bound has passed since `readAt` (a
+ * performance.now() from before the read), the tags are read again and such a turn is given back,
+ * instead of blocking every host until it expires.
+ */
+export async function settleUnseenOrphan(
+  run: Run,
+  ctx: ReadContext,
+  lock: TurnLock,
+  readAt: number,
+): Promise<void> {
+  if (!lock.peek) return;
+  const wait = readAt + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
+  if (wait > 0) await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);
+  await settleOrphanedTurn(run, ctx, lock, await lock.peek(ctx));
 }
 
 /** Timed out before acting: say that nothing changed, so the operator knows the host serves. */

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
+import { AddTagsCommand as ClassicAddTagsCommand } from "@aws-sdk/client-elastic-load-balancing";
 import { AddTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { runCli } from "../helpers/cli";
 import { clientsFor, control, setGroupTag } from "../helpers/clients";
@@ -88,4 +89,44 @@ describe("the group's turn as dry runs, status and repair see it", () => {
       assert.equal(sim.world().tgByName("web-tg").tags.get("balanced:turn"), undefined);
       assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
     });
+
+  it("in with nothing to do looks again once its reads' staleness has passed: a turn written by a run killed just before is given back at once", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const tg = sim.world().tgByName("web-tg");
+    // The snapshot's reads of the turn are answered from before the killed run wrote it; the later
+    // reads are fresh.
+    await control(sim, "POST", "faults", [
+      {
+        service: "autoscaling",
+        action: "DescribeAutoScalingGroups",
+        kind: "stale-reads",
+        ms: 3_600_000,
+        count: 1,
+      },
+      { service: "elb", action: "DescribeTags", kind: "stale-reads", ms: 3_600_000, count: 1 },
+      { service: "elbv2", action: "DescribeTags", kind: "stale-reads", ms: 3_600_000, count: 1 },
+    ]);
+    // Written just now by a run on A that was killed during its settle (so it never acted).
+    const orphan = `${A} pid=9999999 nonce=killed2 expires=${new Date(Date.now() + 120_000).toISOString()}`;
+    const clients = clientsFor(sim.hosts[A]!);
+    await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
+    await clients.elbv2.send(
+      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: orphan }] }),
+    );
+    await clients.elb.send(
+      new ClassicAddTagsCommand({
+        LoadBalancerNames: ["web-classic"],
+        Tags: [{ Key: "balanced:turn", Value: orphan }],
+      }),
+    );
+
+    const res = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /is already in: InService/);
+    assert.match(res.stderr, /giving back the group's turn left by that run/);
+    assert.doesNotMatch(res.stderr, /waiting .* before deciding/);
+    assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
+    assert.equal(tg.tags.get("balanced:turn"), undefined);
+    assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
+  });
 });
