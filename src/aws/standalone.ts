@@ -43,6 +43,7 @@ import {
   type TurnStore,
   tagActingUntil,
   tagEarliestAct,
+  tagWrittenBy,
   worstView,
 } from "./turn";
 
@@ -271,6 +272,7 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
     actingUntil: tagActingUntil,
     peek: async (ctx) => (await lbTurnStore(lbs).read(ctx)).values,
     earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
+    writtenBy: tagWrittenBy,
   };
 }
 

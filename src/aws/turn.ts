@@ -366,6 +366,8 @@ export interface TurnLock {
    */
   peek?(ctx: ReadContext): Promise<(string | undefined)[]>;
   earliestAct?(turn: Turn): number;
+  /** Tags only: by when the write of `turn` has landed, if it ever does (its write bound). */
+  writtenBy?(turn: Turn): number;
 }
 
 /** The tag protocol acts only with ACT_MARGIN left, and for at most ACT_CALL_DEADLINE. */
@@ -377,6 +379,9 @@ export const tagActingUntil = (turn: Turn) => turn.expiresAt - ACT_MARGIN_MS + A
  */
 export const tagEarliestAct = (turn: Turn, stalenessMs: number) =>
   turn.expiresAt - TURN_TTL_MS + settleMs(stalenessMs);
+
+/** A tag turn's write is sent after expiry - TURN_TTL, and a holder uses it only within the write bound. */
+export const tagWrittenBy = (turn: Turn) => turn.expiresAt - TURN_TTL_MS + WRITE_BOUND_MS;
 
 export type OrphanedTurn = Extract<TurnView, { state: "orphaned" }>;
 
@@ -458,6 +463,7 @@ export function groupTagLock(group: string, stalenessMs: number): TurnLock {
     actingUntil: tagActingUntil,
     peek: async (ctx) => (await groupTurnStore(group).read(ctx)).values,
     earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
+    writtenBy: tagWrittenBy,
   };
 }
 

@@ -18,6 +18,7 @@ import {
   type TurnStore,
   tagActingUntil,
   tagEarliestAct,
+  tagWrittenBy,
   worstView,
 } from "../aws/turn";
 import { lockKeys } from "../core/lock";
@@ -96,6 +97,7 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
     actingUntil: tagActingUntil,
     peek: async (ctx) => (await store.read(ctx)).values,
     earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
+    writtenBy: tagWrittenBy,
   };
 }
 
@@ -131,14 +133,21 @@ export async function settleOrphanedTurn(
 ): Promise<boolean> {
   const view = await lock.orphan(ctx, values);
   if (!view) return false;
-  // Killed before its settle was over: it never acted, so there is nothing to wait for.
-  const neverActed = lock.earliestAct !== undefined && Date.now() < lock.earliestAct(view.turn);
-  const wait = neverActed
-    ? 0
-    : lock.actingUntil(view.turn) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - Date.now();
+  const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
+  // Killed before its settle was over, it never acted: only its write need show everywhere (the
+  // give-back reads the tags again) before the turn goes.
+  const writtenBy = lock.writtenBy?.(view.turn);
+  const neverActed =
+    writtenBy !== undefined && lock.earliestAct !== undefined && Date.now() < lock.earliestAct(view.turn);
+  const wait =
+    (neverActed && writtenBy !== undefined ? writtenBy : lock.actingUntil(view.turn)) +
+    stalenessMs -
+    Date.now();
   if (wait > 0) {
     run.reporter.step(
-      `waiting ${seconds(wait)} before deciding: a killed earlier run on this host (pid ${view.turn.pid}) held ${lock.what}, and a call it sent may still land until then`,
+      neverActed
+        ? `waiting ${seconds(wait)} before giving back ${lock.what}: a killed earlier run on this host (pid ${view.turn.pid}) wrote it just before it died, and reads may not show it everywhere yet`
+        : `waiting ${seconds(wait)} before deciding: a killed earlier run on this host (pid ${view.turn.pid}) held ${lock.what}, and a call it sent may still land until then`,
     );
     await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);
   }

@@ -124,9 +124,39 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     assert.equal(res.code, 0, res.stderr);
     assert.match(res.stdout, /is already in: InService/);
     assert.match(res.stderr, /giving back the group's turn left by that run/);
-    assert.doesNotMatch(res.stderr, /waiting .* before deciding/);
+    assert.doesNotMatch(res.stderr, /a call it sent may still land/);
     assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
     assert.equal(tg.tags.get("balanced:turn"), undefined);
+    assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
+  });
+
+  it("a run killed during its settle: in gives its turn back on every resource once its write can show, with no wait for acting calls", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const tg = sim.world().tgByName("web-tg");
+    // The load balancers' tags are read up to 1.9 s stale: a give-back at once would miss them.
+    await control(sim, "POST", "faults", [
+      { service: "elb", action: "DescribeTags", kind: "stale-reads", ms: 1900 },
+      { service: "elbv2", action: "DescribeTags", kind: "stale-reads", ms: 1900 },
+    ]);
+    const orphan = `${A} pid=9999999 nonce=killed3 expires=${new Date(Date.now() + 120_000).toISOString()}`;
+    const clients = clientsFor(sim.hosts[A]!);
+    await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
+    await clients.elbv2.send(
+      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: orphan }] }),
+    );
+    await clients.elb.send(
+      new ClassicAddTagsCommand({
+        LoadBalancerNames: ["web-classic"],
+        Tags: [{ Key: "balanced:turn", Value: orphan }],
+      }),
+    );
+
+    const res = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /wrote it just before it died, and reads may not show it everywhere yet/);
+    assert.doesNotMatch(res.stderr, /a call it sent may still land/);
+    assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
+    assert.equal(tg.tags.get("balanced:turn"), undefined, "the target group's part was left");
     assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
   });
 });
