@@ -47,9 +47,9 @@
  *     than CLOCK_TOLERANCE off AWS's (the Date of the turn read's answer) refuses (src/aws/clock.ts);
  *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
  *     host sees its predecessor's pid is gone and takes over at once. A rerun's `in` gives the turn
- *     back once the killed run's acting calls are over, or at once when it died before its settle
- *     ended (it never acted: it writes the turn at expiry − TURN_TTL and acts only after the
- *     settle, on this host's own clock).
+ *     back once the killed run's acting calls are over, or, when it died before its settle ended
+ *     (it never acted: it writes the turn at expiry − TURN_TTL and acts only after the settle, on
+ *     this host's own clock), once its write can show in every read (write bound + staleness).
  *
  * Stale reads. AWS's describe calls are eventually consistent: an answer may show the world as it
  * was up to S ago (S = --staleness-bound, default 3 s), a host need not read its own writes, and two
