@@ -41,9 +41,7 @@ import {
   type TurnLock,
   TurnLostError,
   type TurnStore,
-  tagActingUntil,
-  tagEarliestAct,
-  tagWrittenBy,
+  tagTiming,
   worstView,
 } from "./turn";
 
@@ -269,10 +267,7 @@ export function lbTagLock(lbs: StandaloneLb[], stalenessMs: number): TurnLock {
         lbs.filter((_, i) => giveBack[i]),
       );
     },
-    actingUntil: tagActingUntil,
-    peek: async (ctx) => (await lbTurnStore(lbs).read(ctx)).values,
-    earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
-    writtenBy: tagWrittenBy,
+    ...tagTiming(lbTurnStore(lbs), stalenessMs),
   };
 }
 

@@ -383,6 +383,14 @@ export const tagEarliestAct = (turn: Turn, stalenessMs: number) =>
 /** A tag turn's write is sent after expiry - TURN_TTL, and a holder uses it only within the write bound. */
 export const tagWrittenBy = (turn: Turn) => turn.expiresAt - TURN_TTL_MS + WRITE_BOUND_MS;
 
+/** What every lock on tags (kept in `store`) tells about a turn's timing: one piece for all three. */
+export const tagTiming = (store: TurnStore, stalenessMs: number) => ({
+  actingUntil: tagActingUntil,
+  peek: async (ctx: ReadContext) => (await store.read(ctx)).values,
+  earliestAct: (turn: Turn) => tagEarliestAct(turn, stalenessMs),
+  writtenBy: tagWrittenBy,
+});
+
 export type OrphanedTurn = Extract<TurnView, { state: "orphaned" }>;
 
 /** The first of these turn values that a killed earlier run on this host left. */
@@ -460,10 +468,7 @@ export function groupTagLock(group: string, stalenessMs: number): TurnLock {
       if (turn) await releaseTurn(ctx, group, turn);
     },
     releaseOrphaned: (ctx, turn) => releaseTurn(ctx, group, turn),
-    actingUntil: tagActingUntil,
-    peek: async (ctx) => (await groupTurnStore(group).read(ctx)).values,
-    earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
-    writtenBy: tagWrittenBy,
+    ...tagTiming(groupTurnStore(group), stalenessMs),
   };
 }
 

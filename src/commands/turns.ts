@@ -16,9 +16,7 @@ import {
   TurnLostError,
   TurnRelease,
   type TurnStore,
-  tagActingUntil,
-  tagEarliestAct,
-  tagWrittenBy,
+  tagTiming,
   worstView,
 } from "../aws/turn";
 import { lockKeys } from "../core/lock";
@@ -94,10 +92,7 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
     async releaseOrphaned(ctx, turn) {
       await Promise.all([onGroup.releaseOrphaned(ctx, turn), onLoadBalancers.releaseOrphaned(ctx, turn)]);
     },
-    actingUntil: tagActingUntil,
-    peek: async (ctx) => (await store.read(ctx)).values,
-    earliestAct: (turn) => tagEarliestAct(turn, stalenessMs),
-    writtenBy: tagWrittenBy,
+    ...tagTiming(store, stalenessMs),
   };
 }
 
