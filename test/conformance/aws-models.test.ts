@@ -5,10 +5,11 @@ import { control } from "../helpers/clients";
 import { type FleetFile, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 import { autoscalingActions } from "../sim/services/autoscaling";
+import { dynamodbActions } from "../sim/services/dynamodb";
 import { ec2Actions } from "../sim/services/ec2";
 import { elbActions } from "../sim/services/elb";
 import { elbv2Actions } from "../sim/services/elbv2";
-import { type Call, drive, everyAction } from "./drive";
+import { type Call, drive, everyAction, everyLockAction } from "./drive";
 import { pastLimit, statedLimits } from "./limits";
 import type { ModelledService } from "./models";
 import { BOTOCORE, Conformance } from "./recorder";
@@ -25,11 +26,14 @@ const IMPLEMENTED: Record<ModelledService, Record<string, unknown>> = {
   elb: elbActions,
   elbv2: elbv2Actions,
   ec2: ec2Actions,
+  dynamodb: dynamodbActions,
 };
 
 const A = "i-0a000000000000001";
 const B = "i-0a000000000000002";
 const HELD = "i-0a000000000000009";
+const TABLE = "balanced-locks";
+const LOCK = ["--lock", `dynamodb:${TABLE}`];
 
 interface Step {
   host: string;
@@ -172,6 +176,37 @@ describe("the simulator against AWS's own models (botocore)", { skip }, () => {
     );
     assert.deepEqual(codes, [0, 0]);
     assert.deepEqual(conf.problemsOf(conf.exchanges.slice(from), { waiveScaledTimings: false }), []);
+  });
+
+  it("the agent with the DynamoDB lock: lock create, out, in, a refusal, repair, a denial; then every item call", async () => {
+    const from = conf.exchanges.length;
+    const sim = await startSim(loadFleet("three-hosts"), { onExchange: conf.record, timeScale: 100 });
+    try {
+      const codes: number[] = [];
+      for (const [host, args] of [
+        [A, ["lock", "create", ...LOCK]],
+        [A, ["lock", "create", ...LOCK]],
+        [A, ["status", ...LOCK]],
+        [A, ["out", "-q", ...LOCK]],
+        [B, ["out", "-q", ...LOCK]],
+        [A, ["in", "-q", ...LOCK]],
+        [B, ["repair", "-q", ...LOCK]],
+      ] as const)
+        codes.push((await runCli(sim.hosts[host]!, [...args], { killAfterMs: 90_000 })).code ?? -1);
+      await control(sim, "POST", "faults", { kind: "deny", service: "dynamodb", action: "GetItem" });
+      codes.push((await runCli(sim.hosts[A]!, ["out", "-q", ...LOCK])).code ?? -1);
+      await control(sim, "DELETE", "faults");
+      assert.deepEqual(codes, [0, 0, 0, 0, 3, 0, 0, 7]);
+      await drive(sim.hosts[A]!, everyLockAction({ table: TABLE, instance: A, other: B }));
+    } finally {
+      await sim.stop();
+    }
+    assert.deepEqual(problemsSince(from), []);
+    const errors = [...conf.covered().errors].join(" ");
+    assert.match(errors, /dynamodb:PutItem:ConditionalCheckFailedException/);
+    assert.match(errors, /dynamodb:CreateTable:ResourceInUseException/);
+    assert.match(errors, /dynamodb:UpdateItem:ValidationException/);
+    assert.match(errors, /dynamodb:GetItem:AccessDeniedException/);
   });
 
   /** The fleet every action is called on: three-hosts with a launch hook holding a fourth host. */

@@ -1,4 +1,5 @@
 import * as asg from "@aws-sdk/client-auto-scaling";
+import * as dynamodb from "@aws-sdk/client-dynamodb";
 import * as ec2 from "@aws-sdk/client-ec2";
 import * as elb from "@aws-sdk/client-elastic-load-balancing";
 import * as elbv2 from "@aws-sdk/client-elastic-load-balancing-v2";
@@ -24,6 +25,7 @@ const MODULES: Record<ModelledService, Record<string, unknown>> = {
   elb,
   elbv2,
   ec2,
+  dynamodb,
 };
 
 /** The SDK's command class for an action (classic ELB's share names with ELBv2's, in their own module). */
@@ -36,10 +38,13 @@ export function commandFor(service: ModelledService, action: string): CommandCla
 /** Sends each call, ignoring its outcome: the recorder keeps what crossed the wire. */
 export async function drive(host: HostInfo, calls: Call[]): Promise<void> {
   const c = clientsFor(host, { maxAttempts: 1 });
-  const clients = { autoscaling: c.asg, elb: c.elb, elbv2: c.elbv2, ec2: c.ec2 } as unknown as Record<
-    ModelledService,
-    { send(command: unknown): Promise<unknown> }
-  >;
+  const clients = {
+    autoscaling: c.asg,
+    elb: c.elb,
+    elbv2: c.elbv2,
+    ec2: c.ec2,
+    dynamodb: c.dynamodb,
+  } as unknown as Record<ModelledService, { send(command: unknown): Promise<unknown> }>;
   for (const call of calls) {
     const Command = commandFor(call.service, call.action);
     await clients[call.service].send(new Command(call.input)).catch(() => undefined);
@@ -168,5 +173,82 @@ export function everyAction(w: {
     e("DescribeInstances", { Filters: [{ Name: "instance-id", Values: ids(201) }] }),
     e("DescribeInstances", { InstanceIds: ["i-0ffffffffffffffff"] }),
     e("DescribeInstanceStatus", { InstanceIds: [w.instance], IncludeAllInstances: true }),
+  ];
+}
+
+/**
+ * DynamoDB's actions as the lock uses them (src/aws/lock.ts), then what DynamoDB refuses, on
+ * `table`: an ACTIVE table keyed lockKey, as `balanced lock create` makes it.
+ */
+export function everyLockAction(w: { table: string; instance: string; other: string }): Call[] {
+  const d = (action: string, input: Record<string, unknown>): Call => ({
+    service: "dynamodb",
+    action,
+    input,
+  });
+  const key = { lockKey: { S: "group:conformance" } };
+  const second = `${w.table}-second`;
+  return [
+    d("DescribeTable", { TableName: w.table }),
+    d("DescribeTable", { TableName: "no-such-table" }),
+    d("DescribeTimeToLive", { TableName: w.table }),
+    d("GetItem", { TableName: w.table, Key: key, ConsistentRead: true }),
+    d("PutItem", {
+      TableName: w.table,
+      Item: { ...key, holder: { S: w.instance }, nonce: { S: "n1" }, version: { N: "1" }, ttl: { N: "1" } },
+      ConditionExpression: "attribute_not_exists(lockKey)",
+    }),
+    d("PutItem", {
+      TableName: w.table,
+      Item: { ...key, holder: { S: w.other }, version: { N: "1" } },
+      ConditionExpression: "attribute_not_exists(lockKey)",
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    }),
+    d("GetItem", { TableName: w.table, Key: key, ConsistentRead: true }),
+    d("UpdateItem", {
+      TableName: w.table,
+      Key: key,
+      UpdateExpression: "SET expiresAt = :exp, version = version + :one",
+      ConditionExpression: "nonce = :nonce",
+      ExpressionAttributeValues: { ":exp": { N: "2" }, ":one": { N: "1" }, ":nonce": { S: "n1" } },
+      ReturnValues: "ALL_NEW",
+    }),
+    d("UpdateItem", {
+      TableName: w.table,
+      Key: key,
+      UpdateExpression: "SET expiresAt = :exp",
+      ExpressionAttributeValues: { ":exp": { N: "2" }, ":unused": { N: "1" } },
+    }),
+    d("DeleteItem", {
+      TableName: w.table,
+      Key: key,
+      ConditionExpression: "nonce = :nonce",
+      ExpressionAttributeValues: { ":nonce": { S: "n1" } },
+      ReturnValues: "ALL_OLD",
+    }),
+    d("DeleteItem", {
+      TableName: w.table,
+      Key: key,
+      ConditionExpression: "nonce = :nonce",
+      ExpressionAttributeValues: { ":nonce": { S: "n1" } },
+    }),
+    d("GetItem", { TableName: w.table, Key: { holder: { S: "x" } } }),
+    d("CreateTable", {
+      TableName: second,
+      AttributeDefinitions: [{ AttributeName: "lockKey", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "lockKey", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+    d("UpdateTimeToLive", {
+      TableName: second,
+      TimeToLiveSpecification: { Enabled: true, AttributeName: "ttl" },
+    }),
+    d("GetItem", { TableName: second, Key: key }),
+    d("CreateTable", {
+      TableName: w.table,
+      AttributeDefinitions: [{ AttributeName: "lockKey", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "lockKey", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
   ];
 }

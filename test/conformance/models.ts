@@ -40,19 +40,19 @@ export interface Operation {
 
 export interface Model {
   service: Service;
-  metadata: { apiVersion: string; protocol: string; xmlNamespace: string };
+  metadata: { apiVersion: string; protocol: string; xmlNamespace: string; endpointPrefix: string };
   operations: Record<string, Operation>;
   shapes: Record<string, Shape>;
   paginators: Record<string, { input_token?: string; output_token?: string; limit_key?: string }>;
 }
 
 /** The model of each simulated API, by the directory botocore keeps it in. */
-/** DynamoDB (JSON 1.0) is not among them yet: the checker reads the query protocol. */
-const MODEL_DIRS: Record<Exclude<Service, "imds" | "dynamodb">, string> = {
+const MODEL_DIRS: Record<Exclude<Service, "imds">, string> = {
   autoscaling: "autoscaling/2011-01-01",
   elb: "elb/2012-06-01",
   elbv2: "elbv2/2015-12-01",
   ec2: "ec2/2016-11-15",
+  dynamodb: "dynamodb/2012-08-10",
 };
 
 export type ModelledService = keyof typeof MODEL_DIRS;

@@ -4,6 +4,7 @@ import {
   DescribeAutoScalingGroupsCommand,
   DescribeAutoScalingInstancesCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { PutItemCommand, ScanCommand } from "@aws-sdk/client-dynamodb";
 import { runCli } from "../helpers/cli";
 import { type MotoWorld, motoAvailable, startMoto } from "./moto";
 
@@ -110,5 +111,50 @@ describe("the agent against moto (a second opinion)", { skip, concurrency: false
       moto.actions.includes("DeregisterInstancesFromLoadBalancer") &&
         moto.actions.includes("RegisterInstancesWithLoadBalancer"),
     );
+  });
+
+  it("the DynamoDB lock on moto's DynamoDB: lock create, out and in give the lock back, a held lock refuses", async () => {
+    moto = await startMoto({ min: 1, desired: 3 });
+    const [a, b] = await moto.groupInstances();
+    const TABLE = "balanced-locks";
+    const LOCK = ["--lock", `dynamodb:${TABLE}`];
+    const made = await agent(a!, ["lock", "create", ...LOCK]);
+    assert.equal(made.code, 0, made.stderr);
+    const again = await agent(a!, ["lock", "create", ...LOCK, "--json"]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal((JSON.parse(again.stdout) as { outcome: string }).outcome, "already");
+    const items = async () =>
+      (await moto!.clients.dynamodb.send(new ScanCommand({ TableName: TABLE }))).Items ?? [];
+
+    const out = await agent(a!, ["out", ...LOCK]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await lifecycleOf(a!), "Standby");
+    assert.deepEqual(await items(), [], "out gave the lock back");
+    const back = await agent(a!, ["in", ...LOCK]);
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await lifecycleOf(a!), "InService");
+    assert.deepEqual(await items(), []);
+    assert.ok(moto.actions.includes("PutItem") && moto.actions.includes("DeleteItem"));
+
+    // Another host's live turn: the conditional write fails on moto as on AWS, and out refuses.
+    const expires = Date.now() + 60_000;
+    await moto.clients.dynamodb.send(
+      new PutItemCommand({
+        TableName: TABLE,
+        Item: {
+          lockKey: { S: `group:${moto.group}` },
+          turn: { S: `${b} pid=1 nonce=abc expires=${new Date(expires).toISOString()}` },
+          holder: { S: b! },
+          nonce: { S: "abc" },
+          expiresAt: { N: String(expires) },
+          version: { N: "1" },
+        },
+      }),
+    );
+    const refused = await agent(a!, ["out", ...LOCK]);
+    assert.equal(refused.code, 4, refused.stderr);
+    assert.match(refused.stderr, new RegExp(`${b} holds the lock in ${TABLE}`));
+    assert.equal(await lifecycleOf(a!), "InService");
+    assert.equal((await items()).length, 1, "the other host's turn is left alone");
   });
 });

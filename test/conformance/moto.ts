@@ -6,6 +6,7 @@ import {
   CreateAutoScalingGroupCommand,
   DescribeAutoScalingGroupsCommand,
 } from "@aws-sdk/client-auto-scaling";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   CreateLaunchTemplateCommand,
   DescribeSubnetsCommand,
@@ -81,6 +82,7 @@ function clientsAt(endpoint: string) {
     ec2: new EC2Client(config),
     elb: new ElasticLoadBalancingClient(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
+    dynamodb: new DynamoDBClient(config),
   };
 }
 
@@ -203,7 +205,10 @@ export async function startMoto(opts: { min: number; desired: number }): Promise
   const proxy: Server = createServer(async (req, res) => {
     const body = await readBody(req);
     const params = new URLSearchParams(body);
-    const action = params.get("Action") ?? "";
+    // DynamoDB's JSON protocol names its action in a header, the query APIs in the body.
+    const target = req.headers["x-amz-target"];
+    const action =
+      typeof target === "string" ? (target.split(".").pop() ?? "") : (params.get("Action") ?? "");
     actions.push(action);
     if (action === "DescribeInstanceRefreshes") {
       res
@@ -304,6 +309,7 @@ export async function startMoto(opts: { min: number; desired: number }): Promise
         AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING: proxyUrl,
         AWS_ENDPOINT_URL_ELASTIC_LOAD_BALANCING_V2: proxyUrl,
         AWS_ENDPOINT_URL_EC2: proxyUrl,
+        AWS_ENDPOINT_URL_DYNAMODB: proxyUrl,
         AWS_EC2_METADATA_SERVICE_ENDPOINT: imdsUrl,
       };
     },

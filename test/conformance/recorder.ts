@@ -1,6 +1,7 @@
 import type { Exchange } from "../sim/server";
 import { botocoreData, loadModel, MODELLED_SERVICES, type ModelledService } from "./models";
 import { Checker } from "./validate";
+import { JsonChecker } from "./validate-json";
 
 /**
  * The simulator scales time down: a fleet's durations are simulated seconds, and the tests' fleets
@@ -14,12 +15,15 @@ const SCALED_TIMING =
 /** Every exchange a test's simulator saw, checked against botocore's models at the end. */
 export class Conformance {
   readonly exchanges: Exchange[] = [];
-  readonly checkers: Record<ModelledService, Checker>;
+  readonly checkers: Record<ModelledService, Checker | JsonChecker>;
 
   constructor(dataDir: string) {
     this.checkers = Object.fromEntries(
-      MODELLED_SERVICES.map((s) => [s, new Checker(loadModel(dataDir, s))]),
-    ) as Record<ModelledService, Checker>;
+      MODELLED_SERVICES.map((s) => {
+        const model = loadModel(dataDir, s);
+        return [s, model.metadata.protocol === "json" ? new JsonChecker(model) : new Checker(model)];
+      }),
+    ) as Record<ModelledService, Checker | JsonChecker>;
   }
 
   /** The simulator's `onExchange`. */
@@ -32,13 +36,10 @@ export class Conformance {
     const waive = opts.waiveScaledTimings ?? true;
     const counts = new Map<string, number>();
     for (const x of exchanges) {
-      // The checker reads the query protocol's XML; DynamoDB's JSON 1.0 is not checked yet.
-      if (x.service === "imds" || x.service === "dynamodb") continue;
-      const checker = this.checkers[x.service];
-      const found = [
-        ...checker.checkRequest(x.request).problems.map((p) => `request ${x.service} ${p}`),
-        ...checker.checkResponse(x.action, x.status, x.response).map((p) => `answer ${x.service} ${p}`),
-      ];
+      if (x.service === "imds") continue;
+      const found = this.checkers[x.service]
+        .checkExchange(x)
+        .map((p) => p.replace(/^(request|answer) /, `$1 ${x.service} `));
       for (const p of found) if (!(waive && SCALED_TIMING.test(p))) counts.set(p, (counts.get(p) ?? 0) + 1);
     }
     return [...counts].map(([p, n]) => (n > 1 ? `${p} (x${n})` : p));
@@ -50,7 +51,7 @@ export class Conformance {
     const errors = new Set<string>();
     for (const x of this.exchanges) {
       if (x.status === 200) ok.add(`${x.service}:${x.action}`);
-      else errors.add(`${x.service}:${x.action}:${/<Code>([^<]*)<\/Code>/.exec(x.response)?.[1] ?? "?"}`);
+      else errors.add(`${x.service}:${x.action}:${errorCode(x.response) ?? "?"}`);
     }
     return { ok, errors };
   }
@@ -58,3 +59,7 @@ export class Conformance {
 
 /** The conformance tests' models, or the reason they skip. */
 export const BOTOCORE = botocoreData();
+
+/** An error answer's code: the query protocols' <Code>, or JSON's `__type` after its '#'. */
+export const errorCode = (response: string): string | undefined =>
+  /<Code>([^<]*)<\/Code>/.exec(response)?.[1] ?? /"__type"\s*:\s*"[^"#]*#([^"]+)"/.exec(response)?.[1];

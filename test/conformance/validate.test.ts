@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import { loadModel } from "./models";
 import { BOTOCORE } from "./recorder";
 import { Checker } from "./validate";
+import { JsonChecker } from "./validate-json";
 
 /** The checker itself: each kind of mistake it exists to catch, caught (so a pass means something). */
 const skip = "missing" in BOTOCORE ? BOTOCORE.missing : false;
@@ -173,4 +174,103 @@ describe("the conformance checker catches what it should", { skip }, () => {
       [],
     );
   });
+});
+
+describe("the JSON checker (DynamoDB) catches what it should", { skip }, () => {
+  const dir = "dir" in BOTOCORE ? BOTOCORE.dir : "";
+  const ddb = () => new JsonChecker(loadModel(dir, "dynamodb"));
+  const ERR = "com.amazonaws.dynamodb.v20120810#";
+  const item = { lockKey: { S: "group:web" }, version: { N: "3" } };
+
+  it("a conforming request, answer and error pass", () => {
+    const c = ddb();
+    const x = (request: unknown, status: number, response: unknown) =>
+      c.checkExchange({
+        action: "PutItem",
+        request: JSON.stringify(request),
+        status,
+        response: JSON.stringify(response),
+      });
+    const put = {
+      TableName: "balanced-locks",
+      Item: item,
+      ConditionExpression: "attribute_not_exists(lockKey)",
+    };
+    assert.deepEqual(x(put, 200, {}), []);
+    assert.deepEqual(
+      x(put, 400, {
+        __type: `${ERR}ConditionalCheckFailedException`,
+        message: "The conditional request failed",
+        Item: item,
+      }),
+      [],
+    );
+  });
+
+  const cases: [string, (c: JsonChecker) => string[], RegExp][] = [
+    [
+      "a member the shape does not have",
+      (c) => c.checkRequest("GetItem", '{"TableName":"t12","Key":{},"Strong":true}'),
+      /"Strong" is no member of GetItemInput/,
+    ],
+    [
+      "a required member missing",
+      (c) => c.checkRequest("GetItem", '{"TableName":"t12"}'),
+      /required Key missing/,
+    ],
+    [
+      "a boolean given as text",
+      (c) => c.checkRequest("GetItem", '{"TableName":"t12","Key":{},"ConsistentRead":"true"}'),
+      /ConsistentRead: a boolean/,
+    ],
+
+    [
+      "an attribute value of two kinds",
+      (c) => c.checkResponse("GetItem", 200, '{"Item":{"k":{"S":"a","N":"1"}}}'),
+      /exactly one member/,
+    ],
+    ["an empty table name", (c) => c.checkRequest("DescribeTable", '{"TableName":""}'), /length 0 < min 1/],
+    [
+      "an enum value AWS never writes",
+      (c) => c.checkResponse("DescribeTable", 200, '{"Table":{"TableStatus":"READY"}}'),
+      /"READY" is not one of/,
+    ],
+    [
+      "a timestamp as text, not epoch seconds",
+      (c) => c.checkResponse("DescribeTable", 200, '{"Table":{"CreationDateTime":"2026-12-02T00:00:00Z"}}'),
+      /epoch seconds/,
+    ],
+    [
+      "an error the operation does not document",
+      (c) =>
+        c.checkResponse(
+          "GetItem",
+          400,
+          `{"__type":"${ERR}ConditionalCheckFailedException","message":"x"}`.replace(
+            "ConditionalCheckFailedException",
+            "TableBusyException",
+          ),
+        ),
+      /TableBusyException is neither documented/,
+    ],
+    [
+      "a documented error with the wrong status",
+      (c) => c.checkResponse("GetItem", 403, `{"__type":"${ERR}UnrecognizedClientException","message":"x"}`),
+      /with HTTP 403, AWS uses 400/,
+    ],
+    [
+      "an error without its namespace",
+      (c) => c.checkResponse("GetItem", 400, '{"__type":"ResourceNotFoundException","message":"x"}'),
+      /is not "com.amazonaws.dynamodb.v20120810#<code>"/,
+    ],
+    ["an answer that is not JSON", (c) => c.checkResponse("GetItem", 200, "<xml/>"), /not JSON/],
+  ];
+  for (const [what, check, expected] of cases)
+    it(`catches ${what}`, () => {
+      const problems = check(ddb());
+      assert.ok(
+        problems.some((p) => expected.test(p)),
+        `expected ${expected}, got ${JSON.stringify(problems)}`,
+      );
+    });
 });

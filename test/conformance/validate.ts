@@ -86,6 +86,14 @@ export class Checker {
     return m.locationName ?? name;
   }
 
+  /** The exchange's problems, each prefixed "request" or "answer". */
+  checkExchange(x: { action: string; request: string; status: number; response: string }): string[] {
+    return [
+      ...this.checkRequest(x.request).problems.map((p) => `request ${p}`),
+      ...this.checkResponse(x.action, x.status, x.response).map((p) => `answer ${p}`),
+    ];
+  }
+
   // ---- requests -------------------------------------------------------------------------------
 
   checkRequest(body: string): { action: string; problems: string[] } {
@@ -291,12 +299,12 @@ export class Checker {
         }
         // A list's min in the models constrains what callers send (AddTags takes at least one tag);
         // AWS answers an untagged resource with an empty <Tags/>, so answers keep only the max.
-        this.checkCount(el.children.length, { ...shape, min: undefined }, where, problems);
+        checkCount(el.children.length, { ...shape, min: undefined }, where, problems);
         return;
       }
       default:
         if (el.children.length) problems.push(`${where}: ${shape.type} has child <${el.children[0]!.name}>`);
-        this.checkScalar(el.text, shape, where, problems);
+        checkScalar(el.text, shape, where, problems);
     }
   }
 
@@ -314,62 +322,64 @@ export class Checker {
       const arr = value as Tree[];
       if (arr.some((v, i) => v === undefined && i < arr.length))
         problems.push(`${where}: list indexes are not 1..${arr.length}`);
-      this.checkCount(arr.length, shape, where, problems);
+      checkCount(arr.length, shape, where, problems);
       arr.forEach((v, i) => {
         if (v !== undefined) this.checkValue(v, shape.member!.shape, `${where}[${i}]`, problems, side);
       });
     } else {
-      this.checkScalar(value as string, shape, where, problems);
+      checkScalar(value as string, shape, where, problems);
     }
   }
+}
 
-  private checkCount(n: number, shape: Shape, where: string, problems: string[]) {
-    if (shape.max !== undefined && n > shape.max)
-      problems.push(`${where}: ${n} elements, at most ${shape.max}`);
-    if (shape.min !== undefined && n < shape.min)
-      problems.push(`${where}: ${n} elements, at least ${shape.min}`);
-  }
+/** A list's (or map's) number of elements against the model's min and max. */
+export function checkCount(n: number, shape: Shape, where: string, problems: string[]): void {
+  if (shape.max !== undefined && n > shape.max)
+    problems.push(`${where}: ${n} elements, at most ${shape.max}`);
+  if (shape.min !== undefined && n < shape.min)
+    problems.push(`${where}: ${n} elements, at least ${shape.min}`);
+}
 
-  private checkScalar(text: string, shape: Shape, where: string, problems: string[]) {
-    switch (shape.type) {
-      case "integer":
-      case "long": {
-        if (!/^-?\d+$/.test(text)) {
-          problems.push(`${where}: "${text}" is not an ${shape.type}`);
-          return;
-        }
-        const n = Number(text);
-        if (shape.min !== undefined && n < shape.min) problems.push(`${where}: ${n} < min ${shape.min}`);
-        if (shape.max !== undefined && n > shape.max) problems.push(`${where}: ${n} > max ${shape.max}`);
+/** A scalar, as text, against its shape: numbers, booleans, ISO timestamps, enums, lengths, patterns. */
+export function checkScalar(text: string, shape: Shape, where: string, problems: string[]): void {
+  switch (shape.type) {
+    case "integer":
+    case "long": {
+      if (!/^-?\d+$/.test(text)) {
+        problems.push(`${where}: "${text}" is not an ${shape.type}`);
         return;
       }
-      case "double":
-      case "float":
-        if (!Number.isFinite(Number(text)) || text.trim() === "")
-          problems.push(`${where}: "${text}" is not a number`);
-        return;
-      case "boolean":
-        if (text !== "true" && text !== "false") problems.push(`${where}: "${text}" is not true or false`);
-        return;
-      case "timestamp":
-        if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(text))
-          problems.push(`${where}: "${text}" is not an ISO 8601 timestamp`);
-        return;
-      case "string": {
-        if (shape.enum && !shape.enum.includes(text))
-          problems.push(`${where}: "${text}" is not one of ${shape.enum.join(", ")}`);
-        const len = [...text].length;
-        if (shape.min !== undefined && len < shape.min)
-          problems.push(`${where}: length ${len} < min ${shape.min}`);
-        if (shape.max !== undefined && len > shape.max)
-          problems.push(`${where}: length ${len} > max ${shape.max}`);
-        const re = patternOf(shape.pattern);
-        if (re && !re.test(text)) problems.push(`${where}: "${text}" does not match ${shape.pattern}`);
-        return;
-      }
-      default:
-        return;
+      const n = Number(text);
+      if (shape.min !== undefined && n < shape.min) problems.push(`${where}: ${n} < min ${shape.min}`);
+      if (shape.max !== undefined && n > shape.max) problems.push(`${where}: ${n} > max ${shape.max}`);
+      return;
     }
+    case "double":
+    case "float":
+      if (!Number.isFinite(Number(text)) || text.trim() === "")
+        problems.push(`${where}: "${text}" is not a number`);
+      return;
+    case "boolean":
+      if (text !== "true" && text !== "false") problems.push(`${where}: "${text}" is not true or false`);
+      return;
+    case "timestamp":
+      if (!/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$/.test(text))
+        problems.push(`${where}: "${text}" is not an ISO 8601 timestamp`);
+      return;
+    case "string": {
+      if (shape.enum && !shape.enum.includes(text))
+        problems.push(`${where}: "${text}" is not one of ${shape.enum.join(", ")}`);
+      const len = [...text].length;
+      if (shape.min !== undefined && len < shape.min)
+        problems.push(`${where}: length ${len} < min ${shape.min}`);
+      if (shape.max !== undefined && len > shape.max)
+        problems.push(`${where}: length ${len} > max ${shape.max}`);
+      const re = patternOf(shape.pattern);
+      if (re && !re.test(text)) problems.push(`${where}: "${text}" does not match ${shape.pattern}`);
+      return;
+    }
+    default:
+      return;
   }
 }
 

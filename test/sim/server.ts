@@ -228,13 +228,22 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
       options.onExchange?.({ service, action, request: body, status, response: xml });
     };
 
+    const answerJsonBody = (status: number, value: unknown) => {
+      const text = JSON.stringify(value);
+      res
+        .writeHead(status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId })
+        .end(text);
+      options.onExchange?.({ service, action, request: body, status, response: text });
+    };
+
     const fail = (status: number, code: string, message: string, type: "Sender" | "Receiver" = "Sender") => {
       if (def === DYNAMODB) {
         const jsonCode = JSON_CODES[code] ?? code;
-        record(status, jsonCode);
-        res
-          .writeHead(status, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId })
-          .end(JSON.stringify({ __type: `com.amazonaws.dynamodb.v20120810#${jsonCode}`, message }));
+        // DynamoDB answers its authentication and authorisation refusals with 400, where the query
+        // APIs use 403 ("Error handling with DynamoDB", HTTP status code 400).
+        const jsonStatus = status === 403 ? 400 : status;
+        record(jsonStatus, jsonCode);
+        answerJsonBody(jsonStatus, { __type: `com.amazonaws.dynamodb.v20120810#${jsonCode}`, message });
         return;
       }
       record(status, code);
@@ -297,7 +306,7 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         ? fail(503, "ServiceUnavailable", "Service is unavailable. Please try again later.", "Receiver")
         : fail(status, "InternalFailure", "An internal error occurred. Please try again.", "Receiver");
     }
-    if (def === DYNAMODB) return answerJson(action, body, outcome, fail, record, res, requestId);
+    if (def === DYNAMODB) return answerJson(action, body, outcome, fail, record, answerJsonBody, res);
     const handler = def.actions[action];
     if (outcome.kind === "deny") {
       const iamAction = `${def.signingName}:${action}`;
@@ -359,8 +368,8 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
     outcome: ReturnType<FaultBookType["evaluate"]>,
     fail: (status: number, code: string, message: string) => void,
     record: (status: number, outcome: string) => void,
+    answerJsonBody: (status: number, value: unknown) => void,
     res: ServerResponse,
-    requestId: string,
   ): Promise<void> {
     if (outcome.kind === "deny")
       return fail(
@@ -388,26 +397,17 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
       if (slow?.applyAt === "start") await sleep(slow.ms);
       if (outcome.lost) return lose();
       record(200, "ok");
-      res
-        .writeHead(200, { "content-type": "application/x-amz-json-1.0", "x-amzn-requestid": requestId })
-        .end(JSON.stringify(result));
+      answerJsonBody(200, result);
     } catch (err) {
       if (!(err instanceof SimError)) throw err;
       if (outcome.lost) return lose();
       const extra = (err as SimError & { extra?: Record<string, unknown> }).extra;
       record(err.status, err.code);
-      res
-        .writeHead(err.status, {
-          "content-type": "application/x-amz-json-1.0",
-          "x-amzn-requestid": requestId,
-        })
-        .end(
-          JSON.stringify({
-            __type: `com.amazonaws.dynamodb.v20120810#${err.code}`,
-            message: err.message,
-            ...extra,
-          }),
-        );
+      answerJsonBody(err.status, {
+        __type: `com.amazonaws.dynamodb.v20120810#${err.code}`,
+        message: err.message,
+        ...extra,
+      });
     }
   }
 
