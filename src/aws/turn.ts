@@ -66,7 +66,7 @@
  *     keeps the turn until it expires: AWS may still apply it.
  *
  * A write acknowledged too late (step 2) leaves this process's tag in place; the process starts again
- * at step 1 (up to LATE_ATTEMPTS), reading its own tag as free. That is no weaker than a first
+ * at step 1 (for up to LATE_PATIENCE), reading its own tag as free. That is no weaker than a first
  * attempt: the claim only uses the read and write of the attempt that passed step 3, and the tag it
  * overwrites is one no other contender could have passed step 3 with while it stood (their
  * read-back would find this process's nonce, not theirs).
@@ -240,23 +240,30 @@ export async function attemptTurn(
   store: TurnStore,
   stalenessMs = DEFAULT_STALENESS_MS,
 ): Promise<TurnAttempt> {
+  const started = performance.now();
   for (let attempt = 1; ; attempt++) {
     const result = await attemptTurnOnce(ctx, store, stalenessMs);
-    if (result.taken || result.view.state !== "late" || attempt >= LATE_ATTEMPTS) return result;
+    if (result.taken || result.view.state !== "late" || performance.now() - started > LATE_PATIENCE_MS)
+      return result;
     // A late write is this process's own tag: the next attempt reads it as ours and writes again,
     // so a throttled write never blocks its own host until the turn expires.
     await sleep(
-      LATE_RETRY_MS * (0.5 + Math.random()),
+      Math.min(LATE_RETRY_MS * 2 ** (attempt - 1), LATE_RETRY_MAX_MS) * (0.5 + Math.random()),
       undefined,
       ctx.signal ? { signal: ctx.signal } : undefined,
     );
   }
 }
 
-/** Attempts at step 1-2 when the write came back too late (throttling), before refusing. */
-export const LATE_ATTEMPTS = 4;
-/** Mean pause between those attempts, jittered so contenders spread out. */
+/**
+ * How long steps 1-2 are tried again while the write is throttled or answered late, before
+ * refusing. A throttling storm lasts as long as the fleet's burst of calls (CI saw a 3 requests/s
+ * storm outlast four attempts a second apart); the SDK's own retries ride out tens of seconds too.
+ */
+export const LATE_PATIENCE_MS = 30_000;
+/** First pause between those attempts, doubled each time up to the cap, jittered ±50% so contenders spread out. */
 export const LATE_RETRY_MS = 1000;
+export const LATE_RETRY_MAX_MS = 5000;
 
 async function attemptTurnOnce(
   ctx: ReadContext,

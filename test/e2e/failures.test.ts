@@ -140,6 +140,26 @@ describe("failures: exit codes 5, 6, 7 and 130/143, each with a clear one-line r
     }
   });
 
+  it("a turn write throttled five times in a row is tried again, backing off, until it lands: out succeeds", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // Four attempts a second apart once gave up here, under a storm that outlasted them (exit 4).
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "CreateOrUpdateTags",
+      kind: "throttle",
+      count: 5,
+    });
+    const res = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    const writes = sim.calls.filter((c) => c.action === "CreateOrUpdateTags");
+    assert.deepEqual(
+      writes.slice(0, 6).map((c) => c.outcome),
+      ["Throttling", "Throttling", "Throttling", "Throttling", "Throttling", "ok"],
+    );
+    assert.equal(sim.world().groups.get("web")!.tags.has("balanced:turn"), false, "the turn was given back");
+  });
+
   it("a poll hung past the wait's deadline is cut: exit 5 at the deadline, not when AWS answers", async () => {
     sim = await startSim(slowDrain());
     const res = await runCli(sim.hosts[A]!, ["out", "--timeout", "8"], {
