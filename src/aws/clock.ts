@@ -40,3 +40,22 @@ export function checkClock(offsetMs: number | undefined): void {
     `refusing: this host's clock is ${(Math.abs(offsetMs) / 1000).toFixed(0)} s ${offsetMs > 0 ? "behind" : "ahead of"} AWS's (the Date of its answers), more than the ${CLOCK_TOLERANCE_MS / 1000} s the turn's expiry tolerates; fix the host's time (chrony/NTP) and try again`,
   );
 }
+
+/**
+ * Measures when the attempt that answered was sent: throttled attempts the SDK retried were refused
+ * unprocessed, so only the last one observed the tag (step 2 measures from there). The middleware
+ * sits in the deserialize step, inside the SDK's retry loop.
+ */
+export function clockAttempts<I extends object, O extends object>(command: {
+  middlewareStack: MiddlewareStack<I, O>;
+}): () => number {
+  let sentAt = performance.now();
+  command.middlewareStack.add(
+    (next) => async (args) => {
+      sentAt = performance.now();
+      return next(args);
+    },
+    { step: "deserialize", name: "balancedAttemptClock" },
+  );
+  return () => sentAt;
+}

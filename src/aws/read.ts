@@ -25,8 +25,8 @@ import { classifyClassic, classifyNotInUse, classifyTarget } from "../core/healt
 import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot } from "../core/types";
 import { AwsCallError, noGroup, notManageable } from "../errors";
 import { type AwsClients, awsCall, type CallLog } from "./clients";
+import { clockAttempts } from "./clock";
 import type { Identity } from "./identity";
-import { clockAttempts } from "./turn";
 
 /** What the reader needs besides the clients. */
 export interface ReadContext {

@@ -83,12 +83,10 @@ import {
   DeleteTagsCommand,
   DescribeTagsCommand,
 } from "@aws-sdk/client-auto-scaling";
-// Type only: the SDK clients' own middleware stack type.
-import type { MiddlewareStack } from "@smithy/types";
 import { formatTurn, isMine, parseTurn, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
 import { AwsCallError, BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
-import { checkClock, clockOffset } from "./clock";
+import { checkClock, clockAttempts, clockOffset } from "./clock";
 import type { ReadContext } from "./read";
 
 /** Longest read-to-write-acknowledged interval accepted (step 2). API calls take ~0.1 s. */
@@ -168,25 +166,6 @@ export interface TurnStore {
   /** Reads the turn value on every resource; `attemptSentAt` is when the earliest answering attempt was sent. */
   read(ctx: ReadContext): Promise<{ values: (string | undefined)[]; attemptSentAt: number }>;
   write(ctx: ReadContext, value: string): Promise<void>;
-}
-
-/**
- * Measures when the attempt that answered was sent: throttled attempts the SDK retried were refused
- * unprocessed, so only the last one observed the tag (step 2 measures from there). The middleware
- * sits in the deserialize step, inside the SDK's retry loop.
- */
-export function clockAttempts<I extends object, O extends object>(command: {
-  middlewareStack: MiddlewareStack<I, O>;
-}): () => number {
-  let sentAt = performance.now();
-  command.middlewareStack.add(
-    (next) => async (args) => {
-      sentAt = performance.now();
-      return next(args);
-    },
-    { step: "deserialize", name: "balancedAttemptClock" },
-  );
-  return () => sentAt;
 }
 
 /** The group's turn: the tag `balanced:turn` on the Auto Scaling group. */

@@ -1,9 +1,7 @@
 import type { CommandName } from "../cli";
 import { lock } from "./lock";
-import { in_, out } from "./move";
-import { repair } from "./repair";
+import { in_, out, repair, status } from "./modes";
 import type { Run } from "./run";
-import { status } from "./status";
 import { watch } from "./watch";
 import { wrap } from "./wrap";
 

@@ -1,12 +1,5 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  CreateOrUpdateTagsCommand,
-  DeleteTagsCommand,
-  EnterStandbyCommand,
-  ExitStandbyCommand,
-  UpdateAutoScalingGroupCommand,
-} from "@aws-sdk/client-auto-scaling";
-import { awsCall } from "../aws/clients";
+import * as asg from "../aws/group";
 import {
   findGroup,
   type ReadContext,
@@ -52,8 +45,8 @@ import { TURN_TAG } from "../core/turn";
 import type { GroupView, LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
+import type { MoveResult } from "./results";
 import type { Run } from "./run";
-import { byMode, standaloneIn, standaloneOut } from "./standalone";
 import {
   groupLock,
   groupTurnValues,
@@ -63,11 +56,6 @@ import {
   stillServing,
 } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
-
-export interface MoveResult {
-  outcome: "done" | "already" | "dry-run";
-  message: string;
-}
 
 interface SelfState {
   lifecycleState: string;
@@ -190,8 +178,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       withinActDeadline(run.interrupt, "EnterStandby", async (signal) => {
         if (parked)
           await Promise.all([
-            setGroupTag(
-              run,
+            asg.setGroupTag(
               ctx,
               g.name,
               parkedKey(ctx.identity.instanceId),
@@ -201,18 +188,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
             recordOut(run, ctx, recorded, signal),
           ]);
         sent = true;
-        return sendOnce(run, ctx, ENTERED, () =>
-          awsCall(run.log, "autoscaling:EnterStandby", signal, (o) =>
-            ctx.clients.autoscalingOnce.send(
-              new EnterStandbyCommand({
-                AutoScalingGroupName: g.name,
-                InstanceIds: [ctx.identity.instanceId],
-                ShouldDecrementDesiredCapacity: !replace,
-              }),
-              o,
-            ),
-          ),
-        );
+        return sendOnce(run, ctx, ENTERED, () => asg.enterStandby(ctx, g.name, !replace, signal));
       });
     await actUnder(run.turnRelease, once);
   } catch (err) {
@@ -224,7 +200,7 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     if (err instanceof TurnLostError || refusedByAws(err) || notSent) {
       if (parked)
         await Promise.all([
-          deleteGroupTag(run, ctx, g.name, parkedKey(ctx.identity.instanceId), undefined),
+          asg.deleteGroupTag(ctx, g.name, parkedKey(ctx.identity.instanceId)),
           recorded.length ? forgetRemoval(ctx, recorded) : undefined,
         ]).catch(() => undefined);
       if (run.loweredMinSize) await undoLowering(run, ctx, g.name);
@@ -298,49 +274,6 @@ async function undoLowering(run: Run, ctx: ReadContext, group: string): Promise<
   }
 }
 
-async function setGroupTag(
-  run: Run,
-  ctx: ReadContext,
-  group: string,
-  key: string,
-  value: string,
-  signal = run.signal,
-) {
-  await awsCall(run.log, "autoscaling:CreateOrUpdateTags", signal, (o) =>
-    ctx.clients.autoscaling.send(new CreateOrUpdateTagsCommand({ Tags: [tagOf(group, key, value)] }), o),
-  );
-}
-
-/** Deleted by key (DeleteTags matches the key; the value is not compared). */
-export async function deleteGroupTag(
-  run: Run,
-  ctx: ReadContext,
-  group: string,
-  key: string,
-  signal: AbortSignal | undefined = run.signal,
-) {
-  await awsCall(run.log, "autoscaling:DeleteTags", signal, (o) =>
-    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, "")] }), o),
-  );
-}
-
-const tagOf = (group: string, Key: string, Value: string) => ({
-  ResourceId: group,
-  ResourceType: "auto-scaling-group",
-  Key,
-  Value,
-  PropagateAtLaunch: false,
-});
-
-async function setMinSize(run: Run, ctx: ReadContext, group: string, minSize: number): Promise<void> {
-  await awsCall(run.log, "autoscaling:UpdateAutoScalingGroup", run.signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new UpdateAutoScalingGroupCommand({ AutoScalingGroupName: group, MinSize: minSize }),
-      o,
-    ),
-  );
-}
-
 /** Record first, then lower: a crash in between leaves a record, never a silently shrunken group. */
 async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
@@ -354,14 +287,14 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   run.reporter.step(
     `lowering MinSize of ${g.name} ${g.minSize} -> ${plan.record.loweredTo} while this host is out (recorded as ${recordKey(id)})`,
   );
-  if (plan.writeRecord) await setGroupTag(run, ctx, g.name, recordKey(id), formatRecord(plan.record));
+  if (plan.writeRecord) await asg.setGroupTag(ctx, g.name, recordKey(id), formatRecord(plan.record));
   try {
-    await setMinSize(run, ctx, g.name, plan.record.loweredTo);
+    await asg.setMinSize(ctx, g.name, plan.record.loweredTo);
   } catch (err) {
     // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
     // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
     if (plan.writeRecord && err instanceof AwsCallError)
-      await deleteGroupTag(run, ctx, g.name, recordKey(id), undefined).catch(() => undefined);
+      await asg.deleteGroupTag(ctx, g.name, recordKey(id)).catch(() => undefined);
     throw err;
   }
   g.minSize = plan.record.loweredTo;
@@ -392,12 +325,12 @@ export async function restoreMinSize(
   if (plan.kind === "leave") {
     const note = `MinSize of ${g.name} is ${g.minSize}, not what balanced left (${plan.expected}): someone changed it, so it stays`;
     run.reporter.step(`${note}; removing the record of ${instanceId}`);
-    await deleteGroupTag(run, ctx, g.name, recordKey(instanceId));
+    await asg.deleteGroupTag(ctx, g.name, recordKey(instanceId));
     return note;
   }
   if (plan.minSize !== g.minSize) {
     run.reporter.step(`restoring MinSize of ${g.name} ${g.minSize} -> ${plan.minSize}`);
-    const set = () => setMinSize(run, ctx, g.name, plan.minSize);
+    const set = () => asg.setMinSize(ctx, g.name, plan.minSize);
     await (underTurn ? actUnder(run.turnRelease, set) : set());
     await readBackMinSize(run, ctx, g.name, plan.minSize);
   }
@@ -412,7 +345,7 @@ export async function restoreMinSize(
       : `MinSize of ${g.name} restored ${g.minSize} -> ${plan.minSize}`;
   const done = [instanceId, ...plan.settled];
   if (plan.minSize === g.minSize) run.reporter.step(`${note}; removing the record of ${done.join(", ")}`);
-  await Promise.all(done.map((id) => deleteGroupTag(run, ctx, g.name, recordKey(id))));
+  await Promise.all(done.map((id) => asg.deleteGroupTag(ctx, g.name, recordKey(id))));
   return note;
 }
 
@@ -482,14 +415,14 @@ async function recordShutdown(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const key = shutdownKey(ctx.identity.instanceId);
   run.reporter.step(`recording on ${g.name} that a shutdown takes this host out (${key}), for the boot`);
-  await setGroupTag(run, ctx, g.name, key, new Date().toISOString());
+  await asg.setGroupTag(ctx, g.name, key, new Date().toISOString());
 }
 
 async function forgetShutdown(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const key = shutdownKey(ctx.identity.instanceId);
   run.reporter.step(`removing the shutdown record ${key} from ${g.name}`);
-  await deleteGroupTag(run, ctx, g.name, key);
+  await asg.deleteGroupTag(ctx, g.name, key);
   run.notes.push("shutdown record removed");
 }
 
@@ -543,14 +476,7 @@ async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
     `exiting standby in ${g.name} (desired capacity ${g.desiredCapacity} -> ${g.desiredCapacity + 1})`,
   );
   try {
-    await sendOnce(run, ctx, EXITED, () =>
-      awsCall(run.log, "autoscaling:ExitStandby", run.signal, (o) =>
-        ctx.clients.autoscalingOnce.send(
-          new ExitStandbyCommand({ AutoScalingGroupName: g.name, InstanceIds: [ctx.identity.instanceId] }),
-          o,
-        ),
-      ),
-    );
+    await sendOnce(run, ctx, EXITED, () => asg.exitStandby(ctx, g.name));
   } catch (err) {
     standbyRefused(err, "ExitStandby", /max-size/, `AWS would grow ${g.name} above MaxSize`);
   }
@@ -811,7 +737,7 @@ async function execute(
           const group = run.snapshot!.group.name;
           const key = parkedKey(ctx.identity.instanceId);
           run.reporter.step(`removing the parked record ${key} from ${group}`);
-          await deleteGroupTag(run, ctx, group, key);
+          await asg.deleteGroupTag(ctx, group, key);
         });
         break;
       case "wait-drained":
@@ -983,23 +909,12 @@ async function shutdownOut(run: Run): Promise<MoveResult> {
   return outDone(run);
 }
 
-export function out(run: Run): Promise<MoveResult> {
-  return byMode(
-    run,
-    () => (run.options.shutdown ? shutdownOut(run) : groupOut(run)),
-    () => standaloneOut(run),
-  );
+/** `out` for a host of a group: the systemd unit's shutdown, or an operator's deploy. */
+export function groupOut(run: Run): Promise<MoveResult> {
+  return run.options.shutdown ? shutdownOut(run) : deployOut(run);
 }
 
-export function in_(run: Run): Promise<MoveResult> {
-  return byMode(
-    run,
-    () => groupIn(run),
-    () => standaloneIn(run),
-  );
-}
-
-async function groupOut(run: Run): Promise<MoveResult> {
+async function deployOut(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   return retryWhileRefused(
     run,
@@ -1021,7 +936,7 @@ async function groupOut(run: Run): Promise<MoveResult> {
   );
 }
 
-async function groupIn(run: Run): Promise<MoveResult> {
+export async function groupIn(run: Run): Promise<MoveResult> {
   if (!run.options.afterShutdown) return groupInOnce(run);
   try {
     return await groupInOnce(run);
@@ -1046,9 +961,9 @@ async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
   const record = parseShutdownValue(id, value);
   const failed = shutdownValue({ at: record.at, bootFailed: { at: new Date().toISOString(), exitCode } });
   const ctx = await run.context();
-  await setGroupTag(run, ctx, g.name, key, failed, AbortSignal.timeout(RELEASE_DEADLINE_MS)).catch(
-    () => undefined,
-  );
+  await asg
+    .setGroupTag(ctx, g.name, key, failed, AbortSignal.timeout(RELEASE_DEADLINE_MS))
+    .catch(() => undefined);
 }
 
 async function groupInOnce(run: Run): Promise<MoveResult> {

@@ -1,3 +1,4 @@
+import { deleteGroupTag } from "../aws/group";
 import { DynamoLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { removeLbTag } from "../aws/standalone";
@@ -9,10 +10,9 @@ import { orphanedParked, parkedKey } from "../core/parked";
 import { outKey, parseRemovals } from "../core/removals";
 import { parseTurn, TURN_TAG } from "../core/turn";
 import type { LoadBalancerView, Snapshot } from "../core/types";
-import { notManageable } from "../errors";
-import { deleteGroupTag, restoreMinSizeUnderTurn } from "./move";
+import { restoreMinSizeUnderTurn } from "./move";
+import type { RepairResult } from "./results";
 import type { Run } from "./run";
-import { byMode } from "./standalone";
 
 /**
  * A MinSize record whose host will not restore it itself: the host left the group (terminated,
@@ -82,19 +82,7 @@ async function repairLock(run: Run, ctx: ReadContext, snapshot: Snapshot, table:
 }
 
 /** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
-export function repair(run: Run): Promise<{ outcome: "done"; message: string }> {
-  return byMode(
-    run,
-    () => groupRepair(run),
-    () => {
-      throw notManageable(
-        "repair mends what hosts left on an Auto Scaling group; a host in no group is restored by its own `balanced in` (its records are on its load balancers, see `balanced status`)",
-      );
-    },
-  );
-}
-
-async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string }> {
+export async function groupRepair(run: Run): Promise<RepairResult> {
   const ctx = await run.context();
   const { snapshot } = await run.timed("read", () => run.refresh());
   const group = snapshot.group.name;
@@ -108,7 +96,7 @@ async function groupRepair(run: Run): Promise<{ outcome: "done"; message: string
   }
   for (const instanceId of orphanedParked(snapshot)) {
     run.reporter.step(`removing the parked record of ${instanceId} from ${group}: its host left the group`);
-    await run.timed("forget-parked", () => deleteGroupTag(run, ctx, group, parkedKey(instanceId)));
+    await run.timed("forget-parked", () => deleteGroupTag(ctx, group, parkedKey(instanceId)));
     done.push(`removed the parked record of ${instanceId} (its host left the group)`);
   }
   const removals = staleRemovals(snapshot);

@@ -7,8 +7,8 @@ import type { LockSpec } from "../core/lock";
 import { ownRemoval } from "../core/removals";
 import type { StandaloneSnapshot } from "../core/standalone";
 import type { Policy, Snapshot } from "../core/types";
+import type { WatchOptions } from "../core/watch";
 import type { Reporter } from "../ui/reporter";
-import type { WatchOptions } from "./watch";
 
 export interface CommandOptions {
   json: boolean;

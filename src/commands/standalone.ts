@@ -39,11 +39,10 @@ import {
 } from "../core/timing";
 import { TURN_TAG } from "../core/turn";
 import type { MemberHealth } from "../core/types";
-import { BalancedError, busy, notManageable, timedOut } from "../errors";
+import { type BalancedError, busy, notManageable, timedOut } from "../errors";
 import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
-import type { MoveResult } from "./move";
+import type { MoveResult, StatusResult } from "./results";
 import type { Run } from "./run";
-import type { StatusResult } from "./status";
 import { holdingTurn, settleOrphanedTurn, settleUnseenOrphan, standaloneLock } from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
@@ -419,20 +418,4 @@ export async function standaloneStatus(run: Run): Promise<StatusResult> {
     leftovers,
     notices,
   };
-}
-
-/**
- * Runs the group way, and falls over to the standalone way when the host is in no group and load
- * balancers are named (or --discover): the group lookup is the first call either way, so this costs
- * no extra call.
- */
-export async function byMode<T>(run: Run, group: () => Promise<T>, standalone: () => Promise<T>): Promise<T> {
-  // Already known to be in no group (`run --`: out, then in): no second group lookup.
-  if (run.standalone) return standalone();
-  try {
-    return await group();
-  } catch (err) {
-    if (!(err instanceof BalancedError && err.kind === "no-group") || !standaloneConfigured(run)) throw err;
-    return standalone();
-  }
 }

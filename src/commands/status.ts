@@ -2,7 +2,6 @@ import { pendingNotices } from "../aws/notices";
 import {
   assessBudget,
   busyReasons,
-  type Decision,
   decideIn,
   decideOut,
   formatQuantity,
@@ -18,19 +17,9 @@ import type { TurnView } from "../core/turn";
 import type { Snapshot } from "../core/types";
 import { verdictLine } from "../ui/render";
 import { staleRecords, staleRemovals } from "./repair";
+import type { StatusResult } from "./results";
 import type { Run } from "./run";
-import { byMode, standaloneStatus } from "./standalone";
 import { groupLock, groupTurnValues } from "./turns";
-
-export interface StatusResult {
-  outcome: "status";
-  message: string;
-  out: Decision<string>;
-  in: Decision<string>;
-  leftovers: string[];
-  /** What the metadata service says AWS is about to do to this host (balanced watch acts on it). */
-  notices: string[];
-}
 
 function describeTurn(view: TurnView): string {
   if (view.state === "free") return "free";
@@ -98,16 +87,8 @@ function peerList(s: Snapshot, peers: Snapshot["group"]["instances"]): string {
   return shown.join(", ") + (more > 0 ? `, and ${more} more (status --json lists them all)` : "");
 }
 
-/** Read, decide, print: shows what `out` and `in` would do now, and why. */
-export function status(run: Run): Promise<StatusResult> {
-  return byMode(
-    run,
-    () => groupStatus(run),
-    () => standaloneStatus(run),
-  );
-}
-
-async function groupStatus(run: Run): Promise<StatusResult> {
+/** Read, decide, print, for a host of a group: shows what `out` and `in` would do now, and why. */
+export async function groupStatus(run: Run): Promise<StatusResult> {
   const [{ snapshot: s }, notices] = await Promise.all([
     run.timed("read", () => run.refresh()),
     pendingNotices(),

@@ -7,31 +7,17 @@
  */
 import { spawn } from "node:child_process";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  CompleteLifecycleActionCommand,
-  DescribeLifecycleHooksCommand,
-  type LifecycleHook,
-  RecordLifecycleActionHeartbeatCommand,
-} from "@aws-sdk/client-auto-scaling";
-import { awsCall, isAbort } from "../aws/clients";
+import { isAbort } from "../aws/clients";
+import { completeLifecycleAction, hookFor, recordLifecycleActionHeartbeat } from "../aws/group";
 import { NoticeReader } from "../aws/notices";
 import { findGroup, type ReadContext } from "../aws/read";
 import { deregister } from "../aws/standalone";
 import { memberOf } from "../core/health";
-import { describeNotices, nextWatchAction, type WatchAction, type WatchConfig } from "../core/watch";
+import { describeNotices, nextWatchAction, type WatchAction, type WatchOptions } from "../core/watch";
 import { BalancedError } from "../errors";
-import { out } from "./move";
+import { out } from "./modes";
 import { Run } from "./run";
 import { seconds } from "./wait";
-
-export interface WatchOptions extends WatchConfig {
-  pollIntervalMs: number;
-  /** The launch hook: ready when this URL answers 2xx, or this command exits 0. */
-  readyUrl: string | undefined;
-  readyCommand: string | undefined;
-  /** ... and ABANDON when not ready within this long. */
-  readyTimeoutMs: number;
-}
 
 /** A drain must finish this long before AWS takes the host: its last calls need the time. */
 const DRAIN_MARGIN_MS = 5000;
@@ -131,31 +117,6 @@ async function drain(run: Run, action: Extract<WatchAction, { kind: "drain" }>):
   }
 }
 
-/** The group's hook for a transition, if it has one. */
-async function hookFor(
-  ctx: ReadContext,
-  group: string,
-  transition: "autoscaling:EC2_INSTANCE_LAUNCHING" | "autoscaling:EC2_INSTANCE_TERMINATING",
-): Promise<LifecycleHook | undefined> {
-  const res = await awsCall(ctx.log, "autoscaling:DescribeLifecycleHooks", ctx.signal, (o) =>
-    ctx.clients.autoscaling.send(new DescribeLifecycleHooksCommand({ AutoScalingGroupName: group }), o),
-  );
-  return res.LifecycleHooks?.find((h) => h.LifecycleTransition === transition);
-}
-
-const complete = (ctx: ReadContext, group: string, hook: string, result: "CONTINUE" | "ABANDON") =>
-  awsCall(ctx.log, "autoscaling:CompleteLifecycleAction", ctx.signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new CompleteLifecycleActionCommand({
-        AutoScalingGroupName: group,
-        LifecycleHookName: hook,
-        InstanceId: ctx.identity.instanceId,
-        LifecycleActionResult: result,
-      }),
-      o,
-    ),
-  );
-
 /**
  * Auto Scaling is terminating this host. It deregisters the host from the group's own load
  * balancers before its terminating hook holds it in Terminating:Wait (AWS's lifecycle hook docs);
@@ -195,21 +156,12 @@ async function terminating(run: Run, ctx: ReadContext): Promise<void> {
         await deregister(ctx, { lb, tags: {}, selfPorts: [] }, []);
       }
       if (remaining.length === 0) {
-        await complete(ctx, group, name, "CONTINUE");
+        await completeLifecycleAction(ctx, group, name, "CONTINUE");
         run.reporter.step(`drained everywhere: completed ${name} with CONTINUE`);
         return;
       }
       if (Date.now() - lastBeat >= beatEveryMs) {
-        await awsCall(ctx.log, "autoscaling:RecordLifecycleActionHeartbeat", ctx.signal, (o) =>
-          ctx.clients.autoscaling.send(
-            new RecordLifecycleActionHeartbeatCommand({
-              AutoScalingGroupName: group,
-              LifecycleHookName: name,
-              InstanceId: ctx.identity.instanceId,
-            }),
-            o,
-          ),
-        );
+        await recordLifecycleActionHeartbeat(ctx, group, name);
         lastBeat = Date.now();
         run.reporter.step(
           `still draining from ${remaining.map((l) => l.name).join(", ")}: heartbeat sent to ${name}`,
@@ -259,13 +211,13 @@ async function launching(run: Run, ctx: ReadContext, opts: WatchOptions): Promis
   const deadline = Date.now() + opts.readyTimeoutMs;
   while (Date.now() < deadline && !run.signal?.aborted) {
     if (await ready(opts, run.signal)) {
-      await complete(ctx, group, name, "CONTINUE");
+      await completeLifecycleAction(ctx, group, name, "CONTINUE");
       run.reporter.step(`ready: completed ${name} with CONTINUE`);
       return;
     }
     await sleep(HOOK_POLL_MS, undefined, run.signal ? { signal: run.signal } : undefined);
   }
   if (run.signal?.aborted) return;
-  await complete(ctx, group, name, "ABANDON");
+  await completeLifecycleAction(ctx, group, name, "ABANDON");
   run.reporter.step(`not ready within ${opts.readyTimeoutMs / 1000} s: completed ${name} with ABANDON`);
 }

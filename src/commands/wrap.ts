@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { BalancedError, ExitCode, InterruptedError } from "../errors";
-import { in_, type MoveResult, out } from "./move";
+import { in_, out } from "./modes";
+import type { MoveResult } from "./results";
 import type { Run } from "./run";
 
 export interface WrapResult {

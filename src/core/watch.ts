@@ -28,6 +28,16 @@ export interface WatchConfig {
   maintenanceLeadMs: number;
 }
 
+/** `balanced watch`'s settings: the pure ones above, and how it polls and judges a launch ready. */
+export interface WatchOptions extends WatchConfig {
+  pollIntervalMs: number;
+  /** The launch hook: ready when this URL answers 2xx, or this command exits 0. */
+  readyUrl: string | undefined;
+  readyCommand: string | undefined;
+  /** ... and ABANDON when not ready within this long. */
+  readyTimeoutMs: number;
+}
+
 export type WatchAction =
   | { kind: "none" }
   /**
