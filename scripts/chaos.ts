@@ -179,6 +179,13 @@ function replayArgs(values: Record<string, string | boolean | undefined>, seed: 
   return [...args, `--seed ${seed}`, "--trials 1"].join(" ");
 }
 
+// Interrupted: exit through the harness's exit hook, which kills every agent still running.
+for (const signal of ["SIGINT", "SIGTERM"] as const)
+  process.once(signal, () => {
+    process.stderr.write(`chaos: ${signal}: stopping; agents still running are killed\n`);
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  });
+
 main().catch((err: unknown) => {
   process.stderr.write(`chaos: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

@@ -134,6 +134,12 @@ export function settingsOf(agentArgs: string[]): Record<string, string> {
   return settings;
 }
 
+/** Agents still running: killed when the harness exits, so that none is left behind it stopped (SIGSTOP). */
+const liveAgents = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of liveAgents) child.kill("SIGKILL");
+});
+
 export const hasFaketime = () => spawnSync("sh", ["-c", "command -v faketime"]).status === 0;
 
 interface AgentRun {
@@ -183,6 +189,7 @@ class Trial {
       env.FAKETIME_DONT_FAKE_MONOTONIC = "1";
     }
     const child: ChildProcess = spawn(command, argv, { env, stdio: ["ignore", "ignore", "pipe"] });
+    liveAgents.add(child);
     let stderr = "";
     child.stderr!.on("data", (d: Buffer) => {
       stderr += d.toString();
@@ -202,7 +209,7 @@ class Trial {
     return new Promise((resolve) => {
       child.on("close", (code, signal) => {
         for (const t of timers) clearTimeout(t);
-        // A stopped child that was killed: make sure nothing stays stopped.
+        liveAgents.delete(child);
         resolve({ code, signal, stderr: stderr.trim() });
       });
     });
