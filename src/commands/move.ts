@@ -386,6 +386,12 @@ export async function restoreMinSizeUnderTurn(
   for (;;) {
     const lock = groupLock(run, group);
     const result = await holdingTurn(run, ctx, lock, `for ${group} to restore MinSize`, async ({ turn }) => {
+      // A read up to the staleness bound old may predate this host's own return, and show the desired
+      // capacity it raised as still lowered: the restore would stop short of it ("partial") and leave
+      // MinSize lowered. The tags' settle outlasts the wait; the lock has none.
+      const fresh =
+        (run.returnedAt ?? 0) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
+      if (fresh > 0) await sleep(fresh, undefined, run.signal ? { signal: run.signal } : undefined);
       const { snapshot } = await run.timed("read", () => run.refresh(group));
       const confirmed = lock.confirm(turn, groupTurnValues(snapshot));
       if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);
@@ -477,6 +483,7 @@ async function exitStandby(run: Run, ctx: ReadContext): Promise<void> {
   );
   try {
     await sendOnce(run, ctx, EXITED, () => asg.exitStandby(ctx, g.name));
+    run.returnedAt = performance.now();
   } catch (err) {
     standbyRefused(err, "ExitStandby", /max-size/, `AWS would grow ${g.name} above MaxSize`);
   }
@@ -969,6 +976,7 @@ async function recordBootFailure(run: Run, exitCode: number): Promise<void> {
 async function groupInOnce(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
   const readAt = performance.now();
+  run.returnedAt = readAt;
   let { snapshot } = await run.timed("read", () => run.refresh());
   const g = snapshot.group;
   const lock = groupLock(run, g.name);

@@ -74,6 +74,12 @@ export class Run {
   budget: Budget | undefined;
   /** This run lowered MinSize (a failed `out` puts it back). */
   loweredMinSize = false;
+  /**
+   * `in`: when (performance.now()) this host was last known to be out of Standby — its ExitStandby
+   * answered, or the first read showing it returning. A read sent the staleness bound after that
+   * shows the desired capacity its return raised (src/commands/move.ts, restoreMinSizeUnderTurn).
+   */
+  returnedAt: number | undefined;
   /** The turn held by this `out`, and when it may be given back (src/aws/turn.ts). */
   turnRelease: TurnRelease | undefined;
   readonly steps: StepRecord[] = [];

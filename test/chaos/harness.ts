@@ -4,6 +4,7 @@
  * test/chaos/checker.ts); it only drives the trial and collects what happened.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { appendFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   DescribeAutoScalingInstancesCommand,
@@ -134,6 +135,12 @@ export function settingsOf(agentArgs: string[]): Record<string, string> {
   return settings;
 }
 
+/**
+ * CHAOS_TRACE=FILE (for replaying one trial): the agents run without -q, and each run's whole
+ * stderr, with its host, pid, times and exit, is appended to FILE, then the simulator's call log.
+ */
+const TRACE = process.env.CHAOS_TRACE;
+
 /** Agents still running: killed when the harness exits, so that none is left behind it stopped (SIGSTOP). */
 const liveAgents = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -181,8 +188,9 @@ class Trial {
     Object.assign(env, settingsOf(this.cfg.agentArgs));
     if (this.cfg.lockTable) env.BALANCED_LOCK = `dynamodb:${this.cfg.lockTable}`;
     let command = process.execPath;
-    // -q first: run's own command follows its `--`.
-    let argv = [BUNDLE, args[0]!, "-q", ...args.slice(1)];
+    // -q first: run's own command follows its `--`. Traced, every run says what it did.
+    let argv = [BUNDLE, args[0]!, ...(TRACE ? [] : ["-q"]), ...args.slice(1)];
+    const startedAt = Date.now();
     if (opts.skewS !== 0) {
       argv = ["-f", `${opts.skewS >= 0 ? "+" : ""}${opts.skewS.toFixed(3)}s`, command, ...argv];
       command = "faketime";
@@ -210,6 +218,11 @@ class Trial {
       child.on("close", (code, signal) => {
         for (const t of timers) clearTimeout(t);
         liveAgents.delete(child);
+        if (TRACE)
+          appendFileSync(
+            TRACE,
+            `--- ${host} ${args.join(" ")} +${((startedAt - this.t0) / 1000).toFixed(2)}s..+${((Date.now() - this.t0) / 1000).toFixed(2)}s pid ${child.pid} -> ${signal ?? code}\n${stderr}\n`,
+          );
         resolve({ code, signal, stderr: stderr.trim() });
       });
     });
@@ -364,6 +377,17 @@ export async function runTrial(cfg: ChaosConfig, seed: number): Promise<TrialRes
     }
     await Promise.all(work);
     const end = await settle(sim);
+    if (TRACE)
+      for (const c of (await control(sim, "GET", "calls")) as {
+        t: number;
+        host?: string;
+        action: string;
+        outcome: string;
+      }[])
+        appendFileSync(
+          TRACE,
+          `call +${((c.t - trial.t0) / 1000).toFixed(2)}s ${c.host ?? "-"} ${c.action} ${c.outcome}\n`,
+        );
     const history = (await control(sim, "GET", "history?all")) as ServingChange[];
     return {
       seed,

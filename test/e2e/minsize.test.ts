@@ -49,6 +49,32 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
     assert.deepEqual(await records(sim), []);
   });
 
+  it("in restores MinSize from a read that shows its own ExitStandby: with the lock, group reads 9 s stale do not leave it lowered", async () => {
+    // The lock has no settle: its read right after taking the lock is as stale as AWS allows.
+    sim = await startSim(loadFleet("min-equals-desired"), { timeScale: 100 });
+    const env = { BALANCED_STALENESS_BOUND: "10s", BALANCED_LOCK: "dynamodb:balanced-locks" };
+    assert.equal((await runCli(sim.hosts[A]!, ["lock", "create"], { env })).code, 0);
+    const out = await runCli(sim.hosts[A]!, ["out", "--max-unavailable", "50%"], { env });
+    assert.equal(out.code, 0, out.stderr);
+    // Every group read from now on shows the world as it was 9 s before: the restore's read, right
+    // after the host is healthy again, would still show desired capacity 1 (before ExitStandby), and
+    // a MinSize of 2 above it "would make AWS launch": once a partial restore that left it lowered.
+    await new Promise((r) => setTimeout(r, 9500));
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "DescribeAutoScalingGroups",
+      kind: "stale-reads",
+      ms: 9000,
+      fixed: true,
+    });
+    const back = await runCli(sim.hosts[A]!, ["in"], { env });
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stdout, /; MinSize of web restored 1 -> 2 \(/);
+    const g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [2, 2]);
+    assert.deepEqual(await records(sim), []);
+  });
+
   it("an out that AWS refuses after lowering MinSize puts it back: the group is never left shrunk", async () => {
     sim = await startSim(loadFleet("min-equals-desired"));
     await control(sim, "POST", "faults", { service: "autoscaling", action: "EnterStandby", kind: "deny" });

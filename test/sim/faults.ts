@@ -27,10 +27,12 @@ export interface FaultSpec {
   status?: number;
   /**
    * latency: milliseconds added, plus up to jitterMs more at random. stale-reads: a describe call is
-   * answered from the world as it was a random 0..ms milliseconds ago, drawn per call. slow-apply: an
-   * acting call is answered ms late.
+   * answered from the world as it was a random 0..ms milliseconds ago, drawn per call (with `fixed`,
+   * exactly ms ago, for tests that need one stale answer for certain). slow-apply: an acting call is
+   * answered ms late.
    */
   ms?: number;
+  fixed?: boolean;
   /** slow-apply: whether the world changes at the start of those ms (the answer is late) or the end. */
   applyAt?: "start" | "end";
   /** Apply to this fraction of matching calls (0..1, default all), drawn from the simulator's seed. */
@@ -127,7 +129,7 @@ export class FaultBook {
       }
       if (f.kind === "stale-reads") {
         if (read) {
-          shape.staleMs = Math.max(shape.staleMs, this.random() * (f.ms ?? 0));
+          shape.staleMs = Math.max(shape.staleMs, (f.fixed ? 1 : this.random()) * (f.ms ?? 0));
           f.hits++;
         }
         continue;
