@@ -453,7 +453,13 @@ export function groupTagLock(group: string, stalenessMs: number): TurnLock {
       confirmed = undefined;
       if (turn) await releaseTurn(ctx, group, turn);
     },
-    releaseOrphaned: (ctx, turn) => releaseTurn(ctx, group, turn),
+    // Read again, as on the load balancers: DeleteTags is by key, so only a value that is still an
+    // orphan of this host's to give back goes.
+    async releaseOrphaned(ctx, turn) {
+      const { values } = await groupTurnStore(group).read(ctx);
+      const [giveBack] = orphansToGiveBack(values, ctx.identity.instanceId, turn, stalenessMs);
+      if (giveBack) await releaseTurn(ctx, group, giveBack);
+    },
     ...tagTiming(groupTurnStore(group), stalenessMs),
   };
 }

@@ -11,6 +11,7 @@ import {
   DEFAULT_STALENESS_MS,
   groupTagLock,
   groupTurnStore,
+  type OrphanedTurn,
   orphanIn,
   type TurnLock,
   TurnLostError,
@@ -126,8 +127,31 @@ export async function settleOrphanedTurn(
   lock: TurnLock,
   values: (string | undefined)[],
 ): Promise<boolean> {
-  const view = await lock.orphan(ctx, values);
-  if (!view) return false;
+  let found = await lock.orphan(ctx, values);
+  if (!found) return false;
+  // Several killed runs may each have left a turn on some of the resources (a late write that a
+  // refused retry left standing, then a run killed during its settle over part of it): one at a
+  // time, each after its own wait, until a fresh read shows none.
+  const settled = new Set<string>();
+  for (let i = 0; found && !settled.has(found.turn.nonce) && i < MAX_ORPHANS; i++) {
+    settled.add(found.turn.nonce);
+    await settleOneOrphan(run, ctx, lock, found);
+    // A failed look leaves any further turn to expire by itself, as before this loop.
+    const again = lock.peek ? await lock.peek(ctx).catch(() => undefined) : undefined;
+    found = again ? await lock.orphan(ctx, again) : undefined;
+  }
+  return true;
+}
+
+/** Turns left by killed runs that one `in` gives back, one after another. */
+const MAX_ORPHANS = 4;
+
+async function settleOneOrphan(
+  run: Run,
+  ctx: ReadContext,
+  lock: TurnLock,
+  view: OrphanedTurn,
+): Promise<void> {
   const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
   // Killed before its settle was over, it never acted: only its write need show everywhere (the
   // give-back reads the tags again) before the turn goes.
@@ -152,7 +176,6 @@ export async function settleOrphanedTurn(
     .catch((err: unknown) =>
       run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
     );
-  return true;
 }
 
 /**

@@ -75,6 +75,34 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     assert.equal(tg.tags.get("balanced:turn"), undefined, "the target group's part of the turn was left");
   });
 
+  it("in gives back two killed runs' turns of this host: one that never acted on the group, an older one on the load balancers", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const tg = sim.world().tgByName("web-tg");
+    const elb = sim.world().classicLbs.get("web-classic")!;
+    // Chaos (tags, seed 340014): a run's late turn write stood on the load balancers after a retry
+    // was refused; a later run killed during its settle overwrote only the group's part. The older
+    // turn's acting calls may still land for a few seconds; the newer one never acted.
+    const older = `${A} pid=9999998 nonce=older1 expires=${new Date(Date.now() + 33_000).toISOString()}`;
+    const newer = `${A} pid=9999999 nonce=newer1 expires=${new Date(Date.now() + 120_000).toISOString()}`;
+    await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", newer);
+    const clients = clientsFor(sim.hosts[A]!);
+    await clients.elbv2.send(
+      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: older }] }),
+    );
+    await clients.elb.send(
+      new ClassicAddTagsCommand({
+        LoadBalancerNames: ["web-classic"],
+        Tags: [{ Key: "balanced:turn", Value: older }],
+      }),
+    );
+
+    const res = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
+    assert.equal(tg.tags.get("balanced:turn"), undefined, "the older turn was left on the target group");
+    assert.equal(elb.tags.get("balanced:turn"), undefined, "the older turn was left on the classic ELB");
+  });
+
   for (const [service, action] of [
     ["autoscaling", "CreateOrUpdateTags"],
     ["elbv2", "AddTags"],
