@@ -27,6 +27,8 @@ export interface Shape {
   pattern?: string;
   flattened?: boolean;
   exception?: boolean;
+  /** A server-side error (JSON models say so here, and carry no `error` block). */
+  fault?: boolean;
   error?: { code?: string; httpStatusCode?: number; senderFault?: boolean };
   documentation?: string;
 }
@@ -84,4 +86,24 @@ export function loadModel(dataDir: string, service: ModelledService): Model {
     ? (JSON.parse(readFileSync(pagFile, "utf8")) as { pagination: Model["paginators"] }).pagination
     : {};
   return { ...raw, service, paginators };
+}
+
+/** A shape of the model, by name; a name the model lacks is a bug in the checker. */
+export function shapeOf(model: Model, name: string): Shape {
+  const s = model.shapes[name];
+  if (!s) throw new Error(`model ${model.service} has no shape ${name}`);
+  return s;
+}
+
+/**
+ * The error codes the model lists for an operation, with their HTTP status: the query models state
+ * it (`error.httpStatusCode`); DynamoDB's mark only a server fault (`fault`: 500), the rest are 400.
+ */
+export function documentedErrors(model: Model, action: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const e of model.operations[action]?.errors ?? []) {
+    const s = shapeOf(model, e.shape);
+    out.set(s.error?.code ?? e.shape, s.error?.httpStatusCode ?? (s.fault ? 500 : 400));
+  }
+  return out;
 }

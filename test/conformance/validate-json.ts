@@ -1,4 +1,4 @@
-import type { Model, Shape } from "./models";
+import { documentedErrors, type Model, type Shape, shapeOf } from "./models";
 import { checkCount, checkScalar } from "./validate";
 
 /**
@@ -41,9 +41,7 @@ export class JsonChecker {
   constructor(readonly model: Model) {}
 
   private shape(name: string): Shape {
-    const s = this.model.shapes[name];
-    if (!s) throw new Error(`model ${this.model.service} has no shape ${name}`);
-    return s;
+    return shapeOf(this.model, name);
   }
 
   /** The exchange's problems, each prefixed "request" or "answer". */
@@ -86,7 +84,7 @@ export class JsonChecker {
       problems.push(`${action} error: __type "${String(type)}" is not "${namespace}<code>"`);
     if (typeof value.message !== "string" && typeof value.Message !== "string")
       problems.push(`${action} error: no message`);
-    const documented = this.documentedErrors(action);
+    const documented = documentedErrors(this.model, action);
     const expected = code === undefined ? undefined : (documented.get(code) ?? JSON_COMMON_ERRORS[code]);
     if (expected === undefined)
       problems.push(
@@ -101,19 +99,6 @@ export class JsonChecker {
       this.checkValue(rest, shapeName, `${action} error`, problems);
     }
     return problems;
-  }
-
-  /** The error codes the model lists for an operation, with their HTTP status. */
-  documentedErrors(action: string): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const e of this.model.operations[action]?.errors ?? []) {
-      const s = this.shape(e.shape);
-      out.set(
-        s.error?.code ?? e.shape,
-        s.error?.httpStatusCode ?? (s.error?.senderFault === false ? 500 : 400),
-      );
-    }
-    return out;
   }
 
   private checkValue(value: unknown, shapeName: string, where: string, problems: string[]): void {

@@ -198,6 +198,10 @@ describe("the JSON checker (DynamoDB) catches what it should", { skip }, () => {
     };
     assert.deepEqual(x(put, 200, {}), []);
     assert.deepEqual(
+      x(put, 500, { __type: `${ERR}InternalServerError`, message: "Internal server error" }),
+      [],
+    );
+    assert.deepEqual(
       x(put, 400, {
         __type: `${ERR}ConditionalCheckFailedException`,
         message: "The conditional request failed",
@@ -257,6 +261,11 @@ describe("the JSON checker (DynamoDB) catches what it should", { skip }, () => {
       "a documented error with the wrong status",
       (c) => c.checkResponse("GetItem", 403, `{"__type":"${ERR}UnrecognizedClientException","message":"x"}`),
       /with HTTP 403, AWS uses 400/,
+    ],
+    [
+      "a server fault answered as the client's",
+      (c) => c.checkResponse("GetItem", 400, `{"__type":"${ERR}InternalServerError","message":"x"}`),
+      /InternalServerError with HTTP 400, AWS uses 500/,
     ],
     [
       "an error without its namespace",

@@ -1,4 +1,4 @@
-import type { Member, Model, Shape } from "./models";
+import { documentedErrors, type Member, type Model, type Shape, shapeOf } from "./models";
 import { readXml, type XmlElement } from "./xml-read";
 
 /**
@@ -66,9 +66,7 @@ export class Checker {
   constructor(readonly model: Model) {}
 
   private shape(name: string): Shape {
-    const s = this.model.shapes[name];
-    if (!s) throw new Error(`model ${this.model.service} has no shape ${name}`);
-    return s;
+    return shapeOf(this.model, name);
   }
 
   private get ec2() {
@@ -243,7 +241,7 @@ export class Checker {
     if (type !== "Sender" && type !== "Receiver") problems.push(`${action} error: Type "${type}"`);
     if (!err?.children.some((c) => c.name === "Message")) problems.push(`${action} error: no Message`);
     if (!root.children.some((c) => c.name === "RequestId")) problems.push(`${action} error: no RequestId`);
-    const documented = this.documentedErrors(action);
+    const documented = documentedErrors(this.model, action);
     const expected = code === undefined ? undefined : (documented.get(code) ?? QUERY_COMMON_ERRORS[code]);
     if (expected === undefined)
       problems.push(
@@ -253,16 +251,6 @@ export class Checker {
       problems.push(`${action}: ${code} with HTTP ${status}, the model says ${expected}`);
     if (status >= 500 && type !== "Receiver") problems.push(`${action}: a ${status} is the Receiver's fault`);
     return problems;
-  }
-
-  /** The error codes the model lists for an operation, with their HTTP status. */
-  documentedErrors(action: string): Map<string, number> {
-    const out = new Map<string, number>();
-    for (const e of this.model.operations[action]?.errors ?? []) {
-      const s = this.shape(e.shape);
-      out.set(s.error?.code ?? e.shape, s.error?.httpStatusCode ?? 400);
-    }
-    return out;
   }
 
   private checkStructure(el: XmlElement, shapeName: string, where: string, problems: string[]): void {

@@ -12,6 +12,14 @@ const B = "i-0a000000000000002";
 
 const setTurn = (sim: Sim, value: string) => setGroupTag(sim.hosts[B]!, "web", "balanced:turn", value);
 
+/** The turn tag on both of three-hosts' load balancers (the classic ELB and the target group), written as A. */
+async function setLbTurn(sim: Sim, value: string): Promise<void> {
+  const clients = clientsFor(sim.hosts[A]!);
+  const Tags = [{ Key: "balanced:turn", Value: value }];
+  await clients.elbv2.send(new AddTagsCommand({ ResourceArns: [sim.world().tgByName("web-tg").arn], Tags }));
+  await clients.elb.send(new ClassicAddTagsCommand({ LoadBalancerNames: ["web-classic"], Tags }));
+}
+
 describe("the group's turn as dry runs, status and repair see it", () => {
   let sim: Sim;
   afterEach(() => sim.stop());
@@ -85,16 +93,7 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     const older = `${A} pid=9999998 nonce=older1 expires=${new Date(Date.now() + 33_000).toISOString()}`;
     const newer = `${A} pid=9999999 nonce=newer1 expires=${new Date(Date.now() + 120_000).toISOString()}`;
     await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", newer);
-    const clients = clientsFor(sim.hosts[A]!);
-    await clients.elbv2.send(
-      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: older }] }),
-    );
-    await clients.elb.send(
-      new ClassicAddTagsCommand({
-        LoadBalancerNames: ["web-classic"],
-        Tags: [{ Key: "balanced:turn", Value: older }],
-      }),
-    );
+    await setLbTurn(sim, older);
 
     const res = await runCli(sim.hosts[A]!, ["in"]);
     assert.equal(res.code, 0, res.stderr);
@@ -136,17 +135,8 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     ]);
     // Written just now by a run on A that was killed during its settle (so it never acted).
     const orphan = `${A} pid=9999999 nonce=killed2 expires=${new Date(Date.now() + 120_000).toISOString()}`;
-    const clients = clientsFor(sim.hosts[A]!);
     await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
-    await clients.elbv2.send(
-      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: orphan }] }),
-    );
-    await clients.elb.send(
-      new ClassicAddTagsCommand({
-        LoadBalancerNames: ["web-classic"],
-        Tags: [{ Key: "balanced:turn", Value: orphan }],
-      }),
-    );
+    await setLbTurn(sim, orphan);
 
     const res = await runCli(sim.hosts[A]!, ["in"]);
     assert.equal(res.code, 0, res.stderr);
@@ -167,17 +157,8 @@ describe("the group's turn as dry runs, status and repair see it", () => {
       { service: "elbv2", action: "DescribeTags", kind: "stale-reads", ms: 1900 },
     ]);
     const orphan = `${A} pid=9999999 nonce=killed3 expires=${new Date(Date.now() + 120_000).toISOString()}`;
-    const clients = clientsFor(sim.hosts[A]!);
     await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
-    await clients.elbv2.send(
-      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: orphan }] }),
-    );
-    await clients.elb.send(
-      new ClassicAddTagsCommand({
-        LoadBalancerNames: ["web-classic"],
-        Tags: [{ Key: "balanced:turn", Value: orphan }],
-      }),
-    );
+    await setLbTurn(sim, orphan);
 
     const res = await runCli(sim.hosts[A]!, ["in"]);
     assert.equal(res.code, 0, res.stderr);
