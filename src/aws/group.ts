@@ -57,9 +57,10 @@ export async function deleteGroupTag(
   group: string,
   key: string,
   signal = ctx.signal,
+  value = "",
 ): Promise<void> {
   await awsCall(ctx.log, "autoscaling:DeleteTags", signal, (o) =>
-    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, "")] }), o),
+    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, value)] }), o),
   );
 }
 

@@ -10,8 +10,8 @@ import { LOCK_KEY, TTL_ATTRIBUTE } from "./lock";
 export interface LockTable {
   /** The table as DynamoDB describes it, or undefined when there is none. */
   describe(): Promise<TableDescription | undefined>;
-  /** On-demand, keyed LOCK_KEY; false when another caller made it in between (ResourceInUse). */
-  create(): Promise<boolean>;
+  /** On-demand, keyed LOCK_KEY; made by another caller in between (ResourceInUse) is as good. */
+  create(): Promise<void>;
   /** Until the table is ACTIVE, at most `withinS` seconds (exit 5 after). */
   waitActive(withinS: number): Promise<void>;
   timeToLive(): Promise<{ status: string; attribute: string | undefined }>;
@@ -39,7 +39,7 @@ export async function lockTable(
       return res?.Table;
     },
     async create() {
-      const res = await awsCall(log, "dynamodb:CreateTable", signal, (o) =>
+      await awsCall(log, "dynamodb:CreateTable", signal, (o) =>
         db.send(
           new sdk.CreateTableCommand({
             TableName: table,
@@ -50,7 +50,6 @@ export async function lockTable(
           o,
         ),
       ).catch(unless("ResourceInUseException"));
-      return res !== undefined;
     },
     async waitActive(withinS) {
       log.note("dynamodb:DescribeTable");

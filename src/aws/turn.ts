@@ -78,15 +78,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import {
-  CreateOrUpdateTagsCommand,
-  DeleteTagsCommand,
-  DescribeTagsCommand,
-} from "@aws-sdk/client-auto-scaling";
+import { CreateOrUpdateTagsCommand, DescribeTagsCommand } from "@aws-sdk/client-auto-scaling";
 import { formatTurn, isMine, parseTurn, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
 import { AwsCallError, BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
 import { checkClock, clockAttempts, clockOffset } from "./clock";
+import { deleteGroupTag } from "./group";
 import type { ReadContext } from "./read";
 
 /** Longest read-to-write-acknowledged interval accepted (step 2). API calls take ~0.1 s. */
@@ -294,17 +291,8 @@ export function releaseTurn(ctx: ReadContext, group: string, turn: Turn): Promis
 }
 
 /** DeleteTags of the turn tag with this value (`repair` also clears a value it cannot read). */
-export async function deleteTurnTag(ctx: ReadContext, group: string, value: string): Promise<void> {
-  const signal = AbortSignal.timeout(RELEASE_DEADLINE_MS);
-  await awsCall(ctx.log, "autoscaling:DeleteTags", signal, (o) =>
-    ctx.clients.autoscaling.send(
-      new DeleteTagsCommand({
-        Tags: [{ ResourceId: group, ResourceType: "auto-scaling-group", Key: TURN_TAG, Value: value }],
-      }),
-      o,
-    ),
-  );
-}
+export const deleteTurnTag = (ctx: ReadContext, group: string, value: string): Promise<void> =>
+  deleteGroupTag(ctx, group, TURN_TAG, AbortSignal.timeout(RELEASE_DEADLINE_MS), value);
 
 /**
  * The fence found the turn no longer ours, or too short to act under: nothing was sent, so there is

@@ -29,7 +29,7 @@ export async function lock(run: Run): Promise<MoveResult> {
       );
   } else {
     run.reporter.step(`creating table ${table} in ${region} (on-demand, key ${LOCK_KEY})`);
-    // Made by another operator just now (false): carry on as if it had been there.
+    // Made by another operator just now: carry on as if it had been there.
     await api.create();
     created = true;
   }
