@@ -45,6 +45,7 @@ export interface PerfReport {
   >;
   scale: { instances: number; targetGroups: number; command: string; wallMs: Summary }[];
   storm: { completed: Summary; agents: Summary; worstCompleted: number };
+  turnStorm?: { agents: number; completed: number; lastFinishedMs: number };
 }
 
 export interface Row {
@@ -132,6 +133,14 @@ export function perfRows(r: PerfReport): Row[] {
     "100/100",
     worstCompleted === agents.median,
   );
+  const turns = r.turnStorm;
+  if (turns)
+    add(
+      "turn storm: 20 agents `out --wait-for-turn 15m && in`, 1,000 instances, APIs throttled at 20 req/s",
+      `${turns.completed}/${turns.agents} completed, the last after ${Math.round(turns.lastFinishedMs / 1000)} s`,
+      `${turns.agents}/${turns.agents}`,
+      turns.completed === turns.agents,
+    );
   return rows;
 }
 

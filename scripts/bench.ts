@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --out FILE] [--quick] [--time-scale N] [--readme]`: measures the built agent
+ * `npm run bench [-- --out FILE] [--quick] [--time-scale N] [--readme] [--only SECTIONS]`: measures the built agent
  * against the simulator, which runs in a process of its own (a simulator sharing the benchmark's
  * event loop is starved with it, and its slowness would be blamed on the agent). Prints a table,
  * writes a JSON report (keys documented in README.md, "Performance"), and with `--readme` puts the
@@ -45,6 +45,8 @@ const USAGE = `usage: npm run bench -- [options]
   --time-scale N    how much faster than AWS the run at AWS's default settings goes (default 20)
   --readme          also write the performance table into README.md
   --table FILE      only print (with --readme: write) the table of an existing report
+  --only A,B        only these sections (coldStarts, threeHosts, awsDefaults, standalone, watch,
+                    scale, storm, turnStorm); the report is printed as JSON, with no table
 `;
 
 function parseFlags() {
@@ -56,6 +58,7 @@ function parseFlags() {
         "time-scale": { type: "string", default: "20" },
         readme: { type: "boolean", default: false },
         table: { type: "string" },
+        only: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -79,6 +82,7 @@ const CYCLES = QUICK ? 4 : 20;
 const PROBES = QUICK ? 2 : 4;
 const DEFAULT_CYCLES = QUICK ? 2 : 4;
 const STORMS = QUICK ? 1 : 3;
+const TURN_STORM_AGENTS = 20;
 const TIME_SCALE = Number(flags["time-scale"]);
 
 interface Run {
@@ -566,6 +570,74 @@ async function storm(report: Record<string, unknown>): Promise<void> {
   };
 }
 
+/**
+ * Issue 11's livelock check: 20 agents on the large fleet (1,000 instances behind 10 target groups),
+ * each \`out --wait-for-turn 15m && in\` at once, every API throttled at 20 requests/s. The budget
+ * (\`--max-unavailable 20\`) lets all of them be out together, so only the turn orders them: what is
+ * measured is whether throttled turn writes and reads still hand the turn on, not the budget.
+ */
+async function turnStorm(report: Record<string, unknown>): Promise<void> {
+  log("turn storm...");
+  const sim = await startSimProcess(loadFleet("large"));
+  try {
+    const ids = Object.keys(sim.hosts).slice(0, TURN_STORM_AGENTS);
+    const before = (await stateOf(sim)).groups[0]!;
+    await control(
+      sim,
+      "POST",
+      "faults",
+      ["autoscaling", "elb", "elbv2", "ec2"].map((service) => ({ service, kind: "throttle", rps: 20 })),
+    );
+    const t0 = performance.now();
+    const cycles = await Promise.all(
+      ids.map(async (id) => {
+        const env = sim.hosts[id]!.env;
+        const budget = ["--max-unavailable", String(TURN_STORM_AGENTS)];
+        const out = await agent(
+          env,
+          ["out", "-q", "--wait-for-turn", "15m", ...budget],
+          false,
+          STORM_NICENESS,
+        );
+        const back = out.code === 0 ? await agent(env, ["in", "-q"], false, STORM_NICENESS) : undefined;
+        const failed = out.code !== 0 ? out : back?.code !== 0 ? back : undefined;
+        return {
+          id,
+          finishedMs: performance.now() - t0,
+          failure: failed && `exit ${failed.code}: ${failed.stderr.trim().split("\n").at(-1)}`,
+        };
+      }),
+    );
+    const calls = ((await control(sim, "GET", "calls")) as CallRecord[]).filter((c) => c.service !== "imds");
+    const state = await stateOf(sim);
+    const group = state.groups[0]!;
+    const finished = cycles.filter((c) => !c.failure).map((c) => c.finishedMs);
+    report.turnStorm = {
+      agents: ids.length,
+      completed: finished.length,
+      completedWithin280s: finished.filter((ms) => ms <= 280_000).length,
+      finishedMs: summarize(finished),
+      lastFinishedMs: r(Math.max(0, ...finished)),
+      apiCalls: calls.length,
+      throttledCalls: calls.filter((c) => c.outcome === "Throttling" || c.outcome === "RequestLimitExceeded")
+        .length,
+      inServiceAfter: state.instances.filter((i) => ids.includes(i.id) && i.lifecycleState === "InService")
+        .length,
+      group: {
+        before: { min: before.min, desired: before.desired },
+        after: { min: group.min, desired: group.desired },
+      },
+      balancedTagsLeft: [
+        ...Object.keys(group.tags),
+        ...state.targetGroups.flatMap((tg) => Object.keys(tg.tags)),
+      ].filter((k) => k.startsWith("balanced:")),
+      failures: cycles.flatMap((c) => (c.failure ? [`${c.id} ${c.failure}`] : [])),
+    };
+  } finally {
+    await sim.stop();
+  }
+}
+
 function printTable(report: PerfReport): void {
   const rows = perfRows(report);
   const width = Math.max(...rows.map((x) => x.figure.length));
@@ -614,14 +686,23 @@ async function main(): Promise<void> {
       storms: STORMS,
     },
   };
-  for (const section of [coldStarts, threeHosts, awsDefaults, standalone, watch, scale, storm])
-    await section(report);
+  const sections = { coldStarts, threeHosts, awsDefaults, standalone, watch, scale, storm, turnStorm };
+  const only = flags.only?.split(",");
+  const unknown = only?.filter((name) => !(name in sections));
+  if (unknown?.length)
+    throw new Error(
+      `--only: no section ${unknown.join(", ")} (sections: ${Object.keys(sections).join(", ")})`,
+    );
+  if (only && flags.readme) throw new Error("--readme needs every section: leave out --only");
+  for (const [name, section] of Object.entries(sections))
+    if (!only || only.includes(name)) await section(report);
   (report.machine as { loadAverageAtEnd?: number[] }).loadAverageAtEnd = os.loadavg().map((x) => r(x, 2));
   // The README's table and the report it came from are kept together (the README test checks them).
   const out =
     flags.out ?? (flags.readme ? resolve(ROOT, "scripts", "bench-report.json") : "bench-report.json");
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-  printTable(report as unknown as PerfReport);
+  if (only) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else printTable(report as unknown as PerfReport);
   if (flags.readme)
     writeFileSync(README, withPerfTable(readFileSync(README, "utf8"), report as unknown as PerfReport));
   process.stdout.write(`\nmachine: ${JSON.stringify(report.machine)}\nreport written to ${out}\n`);
