@@ -520,6 +520,15 @@ async function scale(report: Record<string, unknown>): Promise<void> {
   report.scale = rows;
 }
 
+/** Every API the agent calls throttled at 20 requests/s, as both storms run. */
+const throttleEveryApi = (sim: SimProcess) =>
+  control(
+    sim,
+    "POST",
+    "faults",
+    ["autoscaling", "elb", "elbv2", "ec2"].map((service) => ({ service, kind: "throttle", rps: 20 })),
+  );
+
 /** 100 agents' `status` at once, every API throttled at 20 requests/s; each failure with its reason. */
 async function storm(report: Record<string, unknown>): Promise<void> {
   log("storm...");
@@ -529,12 +538,7 @@ async function storm(report: Record<string, unknown>): Promise<void> {
   for (let i = 0; i < STORMS; i++) {
     const sim = await startSimProcess(fleetOf(100, 1));
     try {
-      await control(
-        sim,
-        "POST",
-        "faults",
-        ["autoscaling", "elb", "elbv2", "ec2"].map((service) => ({ service, kind: "throttle", rps: 20 })),
-      );
+      await throttleEveryApi(sim);
       const t0 = performance.now();
       const results = await Promise.all(
         Object.values(sim.hosts).map((h) => agent(h.env, ["status", "-q"], false, STORM_NICENESS)),
@@ -582,12 +586,7 @@ async function turnStorm(report: Record<string, unknown>): Promise<void> {
   try {
     const ids = Object.keys(sim.hosts).slice(0, TURN_STORM_AGENTS);
     const before = (await stateOf(sim)).groups[0]!;
-    await control(
-      sim,
-      "POST",
-      "faults",
-      ["autoscaling", "elb", "elbv2", "ec2"].map((service) => ({ service, kind: "throttle", rps: 20 })),
-    );
+    await throttleEveryApi(sim);
     const t0 = performance.now();
     const cycles = await Promise.all(
       ids.map(async (id) => {
