@@ -49,7 +49,10 @@
  *     host sees its predecessor's pid is gone and takes over at once. A rerun's `in` gives the turn
  *     back once the killed run's acting calls are over, or, when it died before its settle ended
  *     (it never acted: it writes the turn at expiry − TURN_TTL and acts only after the settle, on
- *     this host's own clock), once its write can show in every read (write bound + staleness).
+ *     this host's own clock), once a settle has passed since a read showed it: by then every
+ *     contender whose read missed it has written over it visibly, and only what still shows the
+ *     orphan is deleted (its timestamp does not say when it landed: a write sent after a pause, or
+ *     answered too late, stays behind).
  *
  * Stale reads. AWS's describe calls are eventually consistent: an answer may show the world as it
  * was up to S ago (S = --staleness-bound, default 3 s), a host need not read its own writes, and two
@@ -340,8 +343,12 @@ export interface TurnLock {
    */
   peek?(ctx: ReadContext): Promise<(string | undefined)[]>;
   earliestAct?(turn: Turn): number;
-  /** Tags only: by when the write of `turn` has landed, if it ever does (its write bound). */
-  writtenBy?(turn: Turn): number;
+  /**
+   * Tags only: how long after a read that showed a turn another contender may still write over it
+   * unseen (step 3's settle: its read may predate the turn's write by the staleness bound, and it
+   * writes within the write bound), whenever that turn was written.
+   */
+  overwritableForMs?: number;
 }
 
 /** The tag protocol acts only with ACT_MARGIN left, and for at most ACT_CALL_DEADLINE. */
@@ -354,15 +361,12 @@ export const tagActingUntil = (turn: Turn) => turn.expiresAt - ACT_MARGIN_MS + A
 export const tagEarliestAct = (turn: Turn, stalenessMs: number) =>
   turn.expiresAt - TURN_TTL_MS + settleMs(stalenessMs);
 
-/** A tag turn's write is sent after expiry - TURN_TTL, and a holder uses it only within the write bound. */
-export const tagWrittenBy = (turn: Turn) => turn.expiresAt - TURN_TTL_MS + WRITE_BOUND_MS;
-
 /** What every lock on tags (kept in `store`) tells about a turn's timing: one piece for all three. */
 export const tagTiming = (store: TurnStore, stalenessMs: number) => ({
   actingUntil: tagActingUntil,
   peek: async (ctx: ReadContext) => (await store.read(ctx)).values,
   earliestAct: (turn: Turn) => tagEarliestAct(turn, stalenessMs),
-  writtenBy: tagWrittenBy,
+  overwritableForMs: settleMs(stalenessMs),
 });
 
 export type OrphanedTurn = Extract<TurnView, { state: "orphaned" }>;

@@ -153,19 +153,23 @@ async function settleOneOrphan(
   view: OrphanedTurn,
 ): Promise<void> {
   const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
-  // Killed before its settle was over, it never acted: only its write need show everywhere (the
-  // give-back reads the tags again) before the turn goes.
-  const writtenBy = lock.writtenBy?.(view.turn);
+  // Killed before its settle was over, it never acted. But a contender whose read missed its write
+  // may have written over it unseen, and holds the turn by now: DeleteTags is by key, so the
+  // give-back reads the tags again only once such a write shows (a settle after the read that
+  // showed the orphan, which came before this), and deletes only what still shows the orphan.
+  const overwritableForMs = lock.overwritableForMs;
   const neverActed =
-    writtenBy !== undefined && lock.earliestAct !== undefined && Date.now() < lock.earliestAct(view.turn);
+    overwritableForMs !== undefined &&
+    lock.earliestAct !== undefined &&
+    Date.now() < lock.earliestAct(view.turn);
   const wait =
-    (neverActed && writtenBy !== undefined ? writtenBy : lock.actingUntil(view.turn)) +
-    stalenessMs -
-    Date.now();
+    neverActed && overwritableForMs !== undefined
+      ? overwritableForMs
+      : lock.actingUntil(view.turn) + stalenessMs - Date.now();
   if (wait > 0) {
     run.reporter.step(
       neverActed
-        ? `waiting ${seconds(wait)} before giving back ${lock.what}: a killed earlier run on this host (pid ${view.turn.pid}) wrote it just before it died, and reads may not show it everywhere yet`
+        ? `waiting ${seconds(wait)} before giving back ${lock.what}: a killed earlier run on this host (pid ${view.turn.pid}) wrote it just before it died, and another host's turn written over it may not show yet`
         : `waiting ${seconds(wait)} before deciding: a killed earlier run on this host (pid ${view.turn.pid}) held ${lock.what}, and a call it sent may still land until then`,
     );
     await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);

@@ -162,10 +162,40 @@ describe("the group's turn as dry runs, status and repair see it", () => {
 
     const res = await runCli(sim.hosts[A]!, ["in"]);
     assert.equal(res.code, 0, res.stderr);
-    assert.match(res.stderr, /wrote it just before it died, and reads may not show it everywhere yet/);
+    assert.match(
+      res.stderr,
+      /wrote it just before it died, and another host's turn written over it may not show yet/,
+    );
     assert.doesNotMatch(res.stderr, /a call it sent may still land/);
     assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
     assert.equal(tg.tags.get("balanced:turn"), undefined, "the target group's part was left");
+    assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
+  });
+
+  it("a run killed during its settle: a contender that wrote over its turn unseen keeps the turn it now holds", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const tg = sim.world().tgByName("web-tg");
+    // The target group's tags are read 2.9 s stale (within the 3 s bound), from before the orphan
+    // landed on: the sim keeps the past only while a stale fault is in force.
+    await control(sim, "POST", "faults", [
+      { service: "elbv2", action: "DescribeTags", kind: "stale-reads", ms: 2900 },
+    ]);
+    const orphan = `${A} pid=9999999 nonce=killed4 expires=${new Date(Date.now() + 120_000).toISOString()}`;
+    await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
+    await setLbTurn(sim, orphan);
+    await new Promise((r) => setTimeout(r, 3000));
+    // B read the target group's tag before the orphan showed, and wrote its own turn within the
+    // write bound: B's turn stands on the target group, and B acts under it after its settle.
+    const contender = `${B} pid=4242 nonce=contender expires=${new Date(Date.now() + 120_000).toISOString()}`;
+    await clientsFor(sim.hosts[B]!).elbv2.send(
+      new AddTagsCommand({ ResourceArns: [tg.arn], Tags: [{ Key: "balanced:turn", Value: contender }] }),
+    );
+
+    const res = await runCli(sim.hosts[A]!, ["in", "--staleness-bound", "3s"]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stderr, /giving back the group's turn left by that run/);
+    assert.equal(tg.tags.get("balanced:turn"), contender, "in deleted the contender's live turn");
+    assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
     assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
   });
 });
