@@ -148,7 +148,7 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
   });
 
-  it("a run killed during its settle: in gives its turn back on every resource once its write can show, with no wait for acting calls", async () => {
+  it("a run killed during its settle: in gives its turn back on every resource a settle after a read showed it, with no wait for acting calls", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     const tg = sim.world().tgByName("web-tg");
     // The load balancers' tags are read up to 1.9 s stale: a give-back at once would miss them.
