@@ -493,6 +493,15 @@ export class TurnRelease {
     this.sent = false;
   }
 
+  /**
+   * Undoing this run's own change failed: the turn is kept until it expires, so that the next run
+   * on this host finds it (every read of the lock shows it) and finishes the undo.
+   */
+  keep(): void {
+    this.sent = true;
+    this.ackedAt = undefined;
+  }
+
   /** Whether an acting call was sent under the turn (before that, nothing has changed). */
   get acted(): boolean {
     return this.sent;

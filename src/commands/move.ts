@@ -41,7 +41,7 @@ import {
   healthySeconds,
   PENDING_POLL_MS,
 } from "../core/timing";
-import { TURN_TAG } from "../core/turn";
+import { TURN_TAG, type Turn } from "../core/turn";
 import type { GroupView, LoadBalancerView, MemberHealth } from "../core/types";
 import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
@@ -176,6 +176,9 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     // inside it (src/aws/turn.ts).
     const once = () =>
       withinActDeadline(run.interrupt, "EnterStandby", async (signal) => {
+        // Past the fence: what follows may take the host out, so a failure no longer undoes the
+        // lowering by itself (the catch below does when AWS refused).
+        run.standbyStarted = true;
         if (parked)
           await Promise.all([
             asg.setGroupTag(
@@ -287,24 +290,56 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   run.reporter.step(
     `lowering MinSize of ${g.name} ${g.minSize} -> ${plan.record.loweredTo} while this host is out (recorded as ${recordKey(id)})`,
   );
-  if (plan.writeRecord) await asg.setGroupTag(ctx, g.name, recordKey(id), formatRecord(plan.record));
-  try {
-    await asg.setMinSize(ctx, g.name, plan.record.loweredTo);
-  } catch (err) {
-    // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
-    // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
-    if (plan.writeRecord && err instanceof AwsCallError)
-      await asg.deleteGroupTag(ctx, g.name, recordKey(id)).catch(() => undefined);
-    throw err;
-  }
+  // An acting call under the turn (fenced first): with no answer (a signal, a lost connection)
+  // AWS may still apply it, so the turn is kept, and this host's next run finds it and restores.
+  await actUnder(run.turnRelease, async () => {
+    if (plan.writeRecord) await asg.setGroupTag(ctx, g.name, recordKey(id), formatRecord(plan.record));
+    try {
+      await asg.setMinSize(ctx, g.name, plan.record.loweredTo);
+    } catch (err) {
+      // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
+      // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
+      if (plan.writeRecord && err instanceof AwsCallError && !outcomeUnknown(err))
+        await asg.deleteGroupTag(ctx, g.name, recordKey(id)).catch(() => undefined);
+      throw err;
+    }
+  });
   g.minSize = plan.record.loweredTo;
+  g.tags[recordKey(id)] = formatRecord(plan.record);
   run.loweredMinSize = true;
+}
+
+/**
+ * `out` stopped (a signal, the deadline, an error) after lowering MinSize and before it started
+ * EnterStandby: the host never left, so the lowering goes back now, under the turn still held and
+ * on its own deadline (the run's signal may be what stopped it). A read now may be too stale to
+ * show the lowering, and a rerun's `in` too stale to see its record, so the restore plans from what
+ * this run did; if it fails, the turn is kept, and this host's next run finds it and restores.
+ */
+async function undoUnsentLowering(run: Run, ctx: ReadContext, group: string, turn: Turn): Promise<void> {
+  if (!run.loweredMinSize || run.standbyStarted) return;
+  const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
+  const undoMs = RELEASE_DEADLINE_MS + stalenessMs + READ_BACK_SLACK_MS;
+  const own = { ...ctx, signal: AbortSignal.timeout(undoMs) };
+  try {
+    // Within the turn as taken (a fence only lengthens the lock's): no other host changes MinSize.
+    if (turn.expiresAt - Date.now() < undoMs) throw new Error("the turn would run out first");
+    const note = await restoreMinSize(run, own, group, ctx.identity.instanceId, run.snapshot!.group, false);
+    if (note) run.reporter.step(`this host did not leave, so: ${note}`);
+    run.loweredMinSize = false;
+  } catch (err) {
+    run.turnRelease?.keep();
+    run.reporter.step(
+      `could not put MinSize of ${group} back (${(err as Error).message}); the turn is kept until it expires, and \`balanced in\` on this host (or \`balanced repair\`) restores it`,
+    );
+  }
 }
 
 /**
  * Undo this host's lowering (see src/core/minsize.ts), then remove its record. `underTurn`: the
  * group as just read under a turn this run holds for it (restoreMinSizeUnderTurn), whose fence the
- * change then waits for; a failed `out` undoing its own lowering holds none, and reads the group.
+ * change then waits for (unless `fenced` is false: an `out` undoing the lowering it just made, as
+ * it knows it); a failed `out` undoing its own lowering holds none, and reads the group.
  */
 export async function restoreMinSize(
   run: Run,
@@ -312,6 +347,7 @@ export async function restoreMinSize(
   groupName: string,
   instanceId: string,
   underTurn?: GroupView,
+  fenced = underTurn !== undefined,
 ): Promise<string> {
   const g = underTurn ?? (await readGroup(ctx, groupName));
   const stillOut = (id: string) =>
@@ -331,7 +367,7 @@ export async function restoreMinSize(
   if (plan.minSize !== g.minSize) {
     run.reporter.step(`restoring MinSize of ${g.name} ${g.minSize} -> ${plan.minSize}`);
     const set = () => asg.setMinSize(ctx, g.name, plan.minSize);
-    await (underTurn ? actUnder(run.turnRelease, set) : set());
+    await (fenced ? actUnder(run.turnRelease, set) : set());
     await readBackMinSize(run, ctx, g.name, plan.minSize);
   }
   if (plan.kind === "partial") {
@@ -364,7 +400,7 @@ async function readBackMinSize(run: Run, ctx: ReadContext, group: string, minSiz
         "aws",
         `set MinSize of ${group} to ${minSize}, but AWS still shows ${g.minSize}; the record stays: run \`balanced in\` again (or \`balanced repair\`)`,
       );
-    await sleep(READ_BACK_POLL_MS, undefined, run.signal ? { signal: run.signal } : undefined);
+    await sleep(READ_BACK_POLL_MS, undefined, ctx.signal ? { signal: ctx.signal } : undefined);
   }
 }
 
@@ -848,24 +884,27 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   const first = decideOutNow(run);
   if (!("verdict" in first)) return first;
   const lock = groupLock(run, group);
-  const result = await holdingTurn(run, ctx, lock, `for ${group}`, async ({ turn, fence, leaving }) => {
+  const result = await holdingTurn(run, ctx, lock, `for ${group}`, async ({ turn, leaving }) => {
     await run.timed("read", () => run.refresh(group));
     const confirmed = lock.confirm(turn, groupTurnValues(run.snapshot!));
     if (!confirmed.ok)
       return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d.kind === "retry" ? d.error : d.value;
-    // Lowering MinSize is a change too, so it is fenced (the acting calls fence themselves: a
-    // second fence right before EnterStandby would be one more round trip for nothing).
-    if (d.steps.includes("lower-min-size")) await fence();
-    await execute(
-      run,
-      ctx,
-      d.steps,
-      run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
-      // The host is visibly leaving: a failed release must not fail the out; the turn expires anyway.
-      leaving,
-    );
+    try {
+      await execute(
+        run,
+        ctx,
+        d.steps,
+        run.options.timeoutSeconds ?? defaultOutTimeoutSeconds(run.snapshot!.loadBalancers),
+        // The host is visibly leaving: a failed release must not fail the out; the turn expires anyway.
+        leaving,
+      );
+    } catch (err) {
+      // A turn found lost is another host's now: the restore is left to a later read under it.
+      if (!(err instanceof TurnLostError)) await undoUnsentLowering(run, ctx, group, turn);
+      throw err;
+    }
     await recheckAfterActing(run, group);
     return outDone(run);
   });

@@ -74,6 +74,8 @@ export class Run {
   budget: Budget | undefined;
   /** This run lowered MinSize (a failed `out` puts it back). */
   loweredMinSize = false;
+  /** This run started EnterStandby (its records, then the call): from then on the host may leave. */
+  standbyStarted = false;
   /**
    * `in`: when (performance.now()) this host was last known to be out of Standby — its ExitStandby
    * answered, or the first read showing it returning. A read sent the staleness bound after that

@@ -207,6 +207,34 @@ describe("the DynamoDB lock", () => {
     assert.deepEqual(items(sim), []);
   });
 
+  it("out stopped by SIGTERM after lowering MinSize, before EnterStandby: it puts MinSize back and gives the lock back (exit 143)", async () => {
+    await start("min-equals-desired");
+    // The fences are slow, so the signal comes while the one before EnterStandby is on its way.
+    await control(sim, "POST", "faults", {
+      service: "dynamodb",
+      action: "UpdateItem",
+      kind: "latency",
+      ms: 1500,
+    });
+    const res = await runCli(sim.hosts[A]!, ["out", ...LOCK], {
+      interrupt: { signal: "SIGTERM", when: /entering standby/, afterMs: 300 },
+      killAfterMs: 60_000,
+    });
+    assert.equal(res.code, 143, res.stderr);
+    assert.match(res.stderr, /lowering MinSize of web 2 -> 1/);
+    assert.match(res.stderr, /this host did not leave, so: MinSize of web restored 1 -> 2/);
+    const web = sim.world().groups.get("web")!;
+    assert.equal(web.min, 2, "MinSize was left lowered");
+    assert.deepEqual(
+      [...web.tags.keys()].filter((k) => k.startsWith("balanced:")),
+      [],
+      "a record was left on the group",
+    );
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.deepEqual(items(sim), []);
+    assert.equal(sim.calls.filter((c) => c.action === "EnterStandby").length, 0);
+  });
+
   it("without the lock too: a host whose clock is 150 s behind AWS's does not take the group's turn", {
     skip: hasFaketime ? false : "needs faketime (apt-get install faketime)",
   }, async () => {
