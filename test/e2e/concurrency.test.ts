@@ -15,10 +15,10 @@ import { type Sim, startSim } from "../sim/server";
 const TRIALS_PER_SIZE = 10;
 /**
  * Trials run side by side, each with its own simulator; the machine has two cores, and the suite
- * runs other files beside this one. Ten at once (50 agents for n = 5) starved the agents' turn
- * writes past their write bound in CI, so that no trial of five had a winner often enough.
+ * runs other files beside this one. Ten at once (50 agents for n = 5), or five, starved the agents'
+ * turn writes past their write bound in CI, so that too few trials of five had a winner.
  */
-const PARALLEL_TRIALS = 5;
+const PARALLEL_TRIALS = 3;
 
 function fleetOf(n: number): FleetFile {
   const ids = Array.from({ length: n }, (_, i) => `i-0d${String(i + 1).padStart(15, "0")}`);
@@ -113,7 +113,7 @@ describe("turn-taking: N agents at once never take more than the budget out", ()
       // The race is not always lost by everyone: most trials let exactly one host go.
       assert.ok(
         outcomes.filter((o) => o.codes.includes(0)).length >= TRIALS_PER_SIZE / 2,
-        "too few trials had a winner",
+        `too few trials had a winner: ${outcomes.map((o) => o.codes.join("")).join(" ")}`,
       );
     });
   }
