@@ -3,7 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import { AddTagsCommand as ClassicAddTagsCommand } from "@aws-sdk/client-elastic-load-balancing";
 import { AddTagsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { runCli } from "../helpers/cli";
-import { clientsFor, control, setGroupTag } from "../helpers/clients";
+import { clientsFor, control, setGroupTag, sleep } from "../helpers/clients";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
@@ -183,7 +183,7 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     const orphan = `${A} pid=9999999 nonce=killed4 expires=${new Date(Date.now() + 120_000).toISOString()}`;
     await setGroupTag(sim.hosts[A]!, "web", "balanced:turn", orphan);
     await setLbTurn(sim, orphan);
-    await new Promise((r) => setTimeout(r, 3000));
+    await sleep(3000);
     // B read the target group's tag before the orphan showed, and wrote its own turn within the
     // write bound: B's turn stands on the target group, and B acts under it after its settle.
     const contender = `${B} pid=4242 nonce=contender expires=${new Date(Date.now() + 120_000).toISOString()}`;
