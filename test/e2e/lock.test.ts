@@ -235,6 +235,53 @@ describe("the DynamoDB lock", () => {
     assert.equal(sim.calls.filter((c) => c.action === "EnterStandby").length, 0);
   });
 
+  it("out stopped after lowering MinSize, whose undo is refused: it keeps the lock and the record, and `in` restores MinSize", async () => {
+    await start("min-equals-desired");
+    await control(sim, "POST", "faults", {
+      service: "dynamodb",
+      action: "UpdateItem",
+      kind: "latency",
+      ms: 1500,
+    });
+    const running = runCli(sim.hosts[A]!, ["out", ...LOCK], {
+      interrupt: { signal: "SIGTERM", when: /entering standby/, afterMs: 300 },
+      killAfterMs: 60_000,
+    });
+    // Once the lowering has landed, every later change of the group is refused.
+    const web = sim.world().groups.get("web")!;
+    while (web.min !== 1) await sleep(10);
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "UpdateAutoScalingGroup",
+      kind: "deny",
+    });
+    const res = await running;
+    assert.equal(res.code, 143, res.stderr);
+    assert.match(res.stderr, /could not put MinSize of web back .*the turn is kept until it expires/);
+    assert.equal(web.min, 1);
+    assert.ok(web.tags.has(`balanced:min-size:${A}`), "the record of the lowering was removed");
+    assert.equal(
+      items(sim).find((i) => i.lockKey?.S === "group:web")?.holder?.S,
+      A,
+      "the lock was given back with MinSize still lowered",
+    );
+    assert.equal(await lifecycleOf(sim, A), "InService");
+
+    await control(sim, "DELETE", "faults");
+    const back = await runCli(sim.hosts[A]!, ["in", ...LOCK], { killAfterMs: 60_000 });
+    assert.equal(back.code, 0, back.stderr);
+    // The kept lock is this host's own, but a call of the stopped run may land until it expires.
+    assert.match(back.stderr, /waiting [\d.]+ s before deciding: a killed earlier run on this host/);
+    assert.match(back.stderr, /restoring MinSize of web 1 -> 2/);
+    assert.equal(web.min, 2, "in left MinSize lowered");
+    assert.deepEqual(
+      [...web.tags.keys()].filter((k) => k.startsWith("balanced:")),
+      [],
+      "a record was left on the group",
+    );
+    assert.deepEqual(items(sim), []);
+  });
+
   it("without the lock too: a host whose clock is 150 s behind AWS's does not take the group's turn", {
     skip: hasFaketime ? false : "needs faketime (apt-get install faketime)",
   }, async () => {
