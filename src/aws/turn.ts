@@ -26,6 +26,20 @@
  * is P's removal record on the shared load balancer (src/core/removals.ts), written before
  * EnterStandby, so the release rule below covers it too.
  *
+ * A split read-back (a group's host): when several hosts of one group write at once, the last writer
+ * may differ per resource, and then nobody's nonce is on all of them. Each resource on its own is
+ * an instance of the protocol, so P holds exactly those that show its nonce; at most one contender
+ * holds the group. That one keeps the group and what else it holds, waits (bounded, so that
+ * ACT_MARGIN still remains after a second settle) until the rest show no live turn, and runs steps
+ * 1-3 again with the same turn on the rest alone; the fresh read-back must then find it on every
+ * resource. The others of the group lost it: they give back what shows theirs and refuse, as before.
+ * The second round is a whole attempt on each resource it writes, so the claim holds there as in
+ * the first. P's first-round write there was overwritten by Q's (an abandoned attempt, which the
+ * claim does not use), and P's second read cannot show that resource free while Q's turn stands:
+ * Q's write missed P's, so it landed within S + WRITE_BOUND of P's, while the second read comes more
+ * than a settle after P's write and reflects a world at most S older. Holding the group meanwhile
+ * costs its other hosts nothing (they lost) and other groups at most the bounded wait.
+ *
  * Claim: two contenders are never between step 3's read-back and step 4's release at once.
  * Suppose P and Q both pass step 3. The service applies writes one after the other; say P's write
  * took effect at w_P before Q's at w_Q. P read the tag back at b_P ≥ w_P + SETTLE and still found its
@@ -218,10 +232,11 @@ export async function attemptTurn(
   ctx: ReadContext,
   store: TurnStore,
   stalenessMs = DEFAULT_STALENESS_MS,
+  turn?: Turn,
 ): Promise<TurnAttempt> {
   const started = performance.now();
   for (let attempt = 1; ; attempt++) {
-    const result = await attemptTurnOnce(ctx, store, stalenessMs);
+    const result = await attemptTurnOnce(ctx, store, stalenessMs, turn);
     if (result.taken || result.view.state !== "late" || performance.now() - started > LATE_PATIENCE_MS)
       return result;
     // A late write is this process's own tag: the next attempt reads it as ours and writes again,
@@ -244,10 +259,12 @@ export const LATE_PATIENCE_MS = 30_000;
 export const LATE_RETRY_MS = 1000;
 export const LATE_RETRY_MAX_MS = 5000;
 
+/** `preset`: the turn to write (a second round on some of its resources: TurnLock.complete), else a fresh one. */
 async function attemptTurnOnce(
   ctx: ReadContext,
   store: TurnStore,
   stalenessMs: number,
+  preset?: Turn,
 ): Promise<TurnAttempt> {
   const read = await store.read(ctx);
   for (const value of read.values) {
@@ -257,7 +274,7 @@ async function attemptTurnOnce(
     const view = viewTurnHere(value, ctx.identity.instanceId);
     if (view.state === "held" || view.state === "unreadable") return { taken: false, view };
   }
-  const turn: Turn = {
+  const turn: Turn = preset ?? {
     holder: ctx.identity.instanceId,
     pid: process.pid,
     nonce: randomBytes(6).toString("hex"),
@@ -320,6 +337,17 @@ export interface TurnLock {
   take(ctx: ReadContext): Promise<TurnAttempt>;
   /** On the snapshot read after taking it: still ours, or who holds it. */
   confirm(turn: Turn, values: (string | undefined)[]): { ok: true } | { ok: false; holder: string };
+  /**
+   * Tags on several resources, when `confirm` failed on `values`: a contender that won some of them
+   * and not others takes the rest in a second round on those alone ("Several resources" above).
+   * "taken": read back again; "late": read again only to give back what shows ours; "refused": no
+   * second round was written.
+   */
+  complete?(
+    ctx: ReadContext,
+    turn: Turn,
+    values: (string | undefined)[],
+  ): Promise<"taken" | "late" | "refused">;
   /** Right before acting: throws TurnLostError when the turn is not (or no longer long enough) ours. */
   fence(ctx: ReadContext, turn: Turn): Promise<void>;
   /** Gives back what this attempt holds and may give back; nothing else. */

@@ -51,6 +51,7 @@ import {
   groupLock,
   groupTurnValues,
   holdingTurn,
+  readBackTurn,
   settleOrphanedTurn,
   settleUnseenOrphan,
   stillServing,
@@ -428,10 +429,9 @@ export async function restoreMinSizeUnderTurn(
       const fresh =
         (run.returnedAt ?? 0) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
       if (fresh > 0) await sleep(fresh, undefined, run.signal ? { signal: run.signal } : undefined);
-      const { snapshot } = await run.timed("read", () => run.refresh(group));
-      const confirmed = lock.confirm(turn, groupTurnValues(snapshot));
+      const confirmed = await readBackTurn(run, ctx, group, lock, turn);
       if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);
-      return restoreMinSize(run, ctx, group, instanceId, snapshot.group);
+      return restoreMinSize(run, ctx, group, instanceId, confirmed.snapshot.group);
     });
     if (!(result instanceof BalancedError)) return result;
     if (Date.now() + RESTORE_RETRY_MAX_MS >= deadlineAt)
@@ -885,8 +885,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
   if (!("verdict" in first)) return first;
   const lock = groupLock(run, group);
   const result = await holdingTurn(run, ctx, lock, `for ${group}`, async ({ turn, leaving }) => {
-    await run.timed("read", () => run.refresh(group));
-    const confirmed = lock.confirm(turn, groupTurnValues(run.snapshot!));
+    const confirmed = await readBackTurn(run, ctx, group, lock, turn);
     if (!confirmed.ok)
       return busy(`refusing: another host is leaving: ${confirmed.holder} took ${lock.what}`);
     const d = decideOutNow(run);

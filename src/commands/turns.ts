@@ -6,6 +6,7 @@ import { DynamoLock, dynamoTurnLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { lbTagLock, lbTurnStore } from "../aws/standalone";
 import {
+  ACT_MARGIN_MS,
   ActDeadlineError,
   attemptTurn,
   DEFAULT_STALENESS_MS,
@@ -13,17 +14,19 @@ import {
   groupTurnStore,
   type OrphanedTurn,
   orphanIn,
+  settleMs,
   type TurnLock,
   TurnLostError,
   TurnRelease,
   type TurnStore,
   tagTiming,
+  WRITE_BOUND_MS,
   worstView,
 } from "../aws/turn";
 import { lockKeys } from "../core/lock";
 import type { StandaloneLb } from "../core/standalone";
 import type { Turn } from "../core/turn";
-import { TURN_TAG, turnRefusal } from "../core/turn";
+import { isMine, TURN_TAG, turnRefusal } from "../core/turn";
 import type { LoadBalancerView, Snapshot } from "../core/types";
 import { BalancedError, busy, ExitCode, timedOut } from "../errors";
 import type { Run } from "./run";
@@ -84,6 +87,27 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
       const b = onLoadBalancers.confirm(turn, values.slice(1));
       return a.ok ? b : a;
     },
+    // See "A split read-back" in src/aws/turn.ts.
+    async complete(ctx, turn, values) {
+      const rest = onLbs.filter((_, i) => !isMine(values[i + 1], turn));
+      if (!isMine(values[0], turn) || !rest.length) return "refused";
+      const restStore = lbTurnStore(rest);
+      const patienceEnds = performance.now() + SPLIT_PATIENCE_MS;
+      for (;;) {
+        // The second round must leave ACT_MARGIN after its own settle.
+        const left = turn.expiresAt - Date.now() - settleMs(stalenessMs) - WRITE_BOUND_MS;
+        if (left <= ACT_MARGIN_MS || performance.now() > patienceEnds) return "refused";
+        const attempt = await attemptTurn(ctx, restStore, stalenessMs, turn);
+        if (attempt.taken) return "taken";
+        if (attempt.view.state === "late") return "late";
+        if (attempt.view.state !== "held") return "refused";
+        await sleep(
+          SPLIT_RETRY_MS * (0.5 + Math.random()),
+          undefined,
+          ctx.signal ? { signal: ctx.signal } : undefined,
+        );
+      }
+    },
     async fence(ctx, turn) {
       await Promise.all([onGroup.fence(ctx, turn), onLoadBalancers.fence(ctx, turn)]);
     },
@@ -95,6 +119,41 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
     },
     ...tagTiming(store, stalenessMs),
   };
+}
+
+/**
+ * How long the group's winner of a split read-back waits for the rest to show no live turn: the
+ * others of its group give theirs back right after their own read-back, a few calls after their
+ * settle, which ends about when the winner's does.
+ */
+const SPLIT_PATIENCE_MS = 20_000;
+const SPLIT_RETRY_MS = 1000;
+
+/**
+ * Step 3's read-back on a fresh snapshot of the group (TurnLock.confirm), with a split one completed
+ * first (TurnLock.complete).
+ */
+export async function readBackTurn(
+  run: Run,
+  ctx: ReadContext,
+  group: string,
+  lock: TurnLock,
+  turn: Turn,
+): Promise<{ ok: true; snapshot: Snapshot } | { ok: false; holder: string }> {
+  const { snapshot } = await run.timed("read", () => run.refresh(group));
+  const confirmed = lock.confirm(turn, groupTurnValues(snapshot));
+  if (confirmed.ok) return { ok: true, snapshot };
+  if (!lock.complete) return confirmed;
+  run.reporter.step(
+    `another host's turn stands on some of ${group}'s load balancers; waiting for it to go, then taking them too`,
+  );
+  const completed = await run.timed("take-turn", () => lock.complete!(ctx, turn, groupTurnValues(snapshot)));
+  if (completed === "refused") return confirmed;
+  const again = await run.timed("read", () => run.refresh(group));
+  const reconfirmed = lock.confirm(turn, groupTurnValues(again.snapshot));
+  // A late write is read back only so that what shows ours is given back: it proves nothing.
+  if (completed === "late") return { ok: false, holder: "another host" };
+  return reconfirmed.ok ? { ok: true, snapshot: again.snapshot } : reconfirmed;
 }
 
 /** The turn on these load balancers: their tags (src/aws/turn.ts), or with `--lock` the DynamoDB lock. */

@@ -199,3 +199,41 @@ describe("the group's turn as dry runs, status and repair see it", () => {
     assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
   });
 });
+
+describe("the turn over a group and its load balancers, when two hosts' writes land in opposite orders", () => {
+  let sim: Sim;
+  afterEach(() => sim.stop());
+
+  it("the host whose turn the group shows takes the load balancers too once the other gives them back; exactly one leaves", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // Reads 2.5 s stale (within the 3 s bound): neither host's first read shows the other's turn,
+    // however far apart they start. A's write on the group lands last, B's on both load balancers
+    // (while the two start within 1.2 s of each other): each read-back shows a split.
+    const slow = { kind: "latency", ms: 1200 };
+    await control(sim, "POST", "faults", [
+      ...(["autoscaling", "elb", "elbv2"] as const).map((service) => ({
+        service,
+        kind: "stale-reads",
+        ms: 2500,
+        fixed: true,
+      })),
+      { ...slow, host: A, service: "autoscaling", action: "CreateOrUpdateTags" },
+      { ...slow, host: B, service: "elb", action: "AddTags" },
+      { ...slow, host: B, service: "elbv2", action: "AddTags" },
+    ]);
+    const out = ["out", "--staleness-bound", "3s"];
+    const [a, b] = await Promise.all([runCli(sim.hosts[A]!, out), runCli(sim.hosts[B]!, out)]);
+    assert.deepEqual([a.code, b.code], [0, 4], `A: ${a.stderr}\nB: ${b.stderr}`);
+    assert.match(
+      a.stderr,
+      /another host's turn stands on some of web's load balancers; waiting for it to go/,
+    );
+    assert.match(b.stderr, /refusing: another host is leaving: i-0a000000000000001 took the group's turn/);
+    assert.equal(sim.world().instances.get(A)!.lifecycleState, "Standby");
+    assert.equal(sim.world().instances.get(B)!.lifecycleState, "InService");
+    // Every part of both turns is given back.
+    assert.equal(sim.world().groups.get("web")!.tags.get("balanced:turn"), undefined);
+    assert.equal(sim.world().classicLbs.get("web-classic")!.tags.get("balanced:turn"), undefined);
+    assert.equal(sim.world().tgByName("web-tg").tags.get("balanced:turn"), undefined);
+  });
+});
