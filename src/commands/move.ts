@@ -207,7 +207,10 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
           asg.deleteGroupTag(ctx, g.name, parkedKey(ctx.identity.instanceId)),
           recorded.length ? forgetRemoval(ctx, recorded) : undefined,
         ]).catch(() => undefined);
-      if (run.loweredMinSize) await undoLowering(run, ctx, g.name);
+      // The host is not leaving after all: under a turn, its holder undoes the lowering within it
+      // (a turn found lost is another host's now: the restore is left to a later read under it).
+      run.standbyStarted = false;
+      if (!run.turnRelease) await undoOwnLowering(run, ctx, g.name);
     }
     if (notSent)
       throw new BalancedError(
@@ -265,19 +268,6 @@ const refusedByAws = (err: unknown) =>
   err instanceof AwsCallError &&
   (err.awsCode === "ValidationError" || err.kind === "access-denied" || err.kind === "throttled");
 
-/** A failed `out` gives back the MinSize it lowered: the host never left, so the group must not stay shrunk. */
-async function undoLowering(run: Run, ctx: ReadContext, group: string): Promise<void> {
-  try {
-    const note = await restoreMinSize(run, ctx, group, ctx.identity.instanceId);
-    if (note) run.reporter.step(`this host did not leave, so: ${note}`);
-    run.loweredMinSize = false;
-  } catch (err) {
-    run.reporter.step(
-      `could not put MinSize of ${group} back (${(err as Error).message}); \`balanced repair\` or \`balanced in\` does`,
-    );
-  }
-}
-
 /** Record first, then lower: a crash in between leaves a record, never a silently shrunken group. */
 async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
@@ -311,46 +301,44 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
 }
 
 /**
- * `out` stopped (a signal, the deadline, an error) after lowering MinSize and before it started
- * EnterStandby: the host never left, so the lowering goes back now, under the turn still held and
- * on its own deadline (the run's signal may be what stopped it). A read now may be too stale to
- * show the lowering, and a rerun's `in` too stale to see its record, so the restore plans from what
- * this run did; if it fails, the turn is kept, and this host's next run finds it and restores.
+ * `out` lowered MinSize and the host never left (it stopped before EnterStandby: a signal, the
+ * deadline, an error; or AWS refused EnterStandby): the lowering goes back now, on its own deadline
+ * (the run's signal may be what stopped it), within the turn still held, if any. A read now may be
+ * too stale to show the lowering, and a rerun's `in` too stale to see its record, so the restore
+ * plans from what this run did; if it fails, the turn is kept, and this host's next run finds it
+ * and restores.
  */
-async function undoUnsentLowering(run: Run, ctx: ReadContext, group: string, turn: Turn): Promise<void> {
+async function undoOwnLowering(run: Run, ctx: ReadContext, group: string, turn?: Turn): Promise<void> {
   if (!run.loweredMinSize || run.standbyStarted) return;
   const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
   const undoMs = RELEASE_DEADLINE_MS + stalenessMs + READ_BACK_SLACK_MS;
   const own = { ...ctx, signal: AbortSignal.timeout(undoMs) };
   try {
     // Within the turn as taken (a fence only lengthens the lock's): no other host changes MinSize.
-    if (turn.expiresAt - Date.now() < undoMs) throw new Error("the turn would run out first");
-    const note = await restoreMinSize(run, own, group, ctx.identity.instanceId, run.snapshot!.group, false);
+    if (turn && turn.expiresAt - Date.now() < undoMs) throw new Error("the turn would run out first");
+    const note = await restoreMinSize(run, own, ctx.identity.instanceId, run.snapshot!.group, false);
     if (note) run.reporter.step(`this host did not leave, so: ${note}`);
     run.loweredMinSize = false;
   } catch (err) {
     run.turnRelease?.keep();
     run.reporter.step(
-      `could not put MinSize of ${group} back (${(err as Error).message}); the turn is kept until it expires, and \`balanced in\` on this host (or \`balanced repair\`) restores it`,
+      `could not put MinSize of ${group} back (${(err as Error).message}); ${run.turnRelease ? "the turn is kept until it expires, and " : ""}\`balanced in\` on this host (or \`balanced repair\`) restores it`,
     );
   }
 }
 
 /**
- * Undo this host's lowering (see src/core/minsize.ts), then remove its record. `underTurn`: the
- * group as just read under a turn this run holds for it (restoreMinSizeUnderTurn), whose fence the
- * change then waits for (unless `fenced` is false: an `out` undoing the lowering it just made, as
- * it knows it); a failed `out` undoing its own lowering holds none, and reads the group.
+ * Undo this host's lowering (see src/core/minsize.ts), then remove its record. `g`: the group as
+ * just read under a turn this run holds for it (restoreMinSizeUnderTurn), whose fence the change
+ * then waits for (`fenced`); or, unfenced, as an `out` that lowered MinSize knows it (undoOwnLowering).
  */
 export async function restoreMinSize(
   run: Run,
   ctx: ReadContext,
-  groupName: string,
   instanceId: string,
-  underTurn?: GroupView,
-  fenced = underTurn !== undefined,
+  g: GroupView,
+  fenced: boolean,
 ): Promise<string> {
-  const g = underTurn ?? (await readGroup(ctx, groupName));
   const stillOut = (id: string) =>
     ["Standby", "EnteringStandby"].includes(g.instances.find((i) => i.id === id)?.lifecycleState ?? "");
   // Terminating (any stage) counts too: it will not come back either.
@@ -431,7 +419,7 @@ export async function restoreMinSizeUnderTurn(
       if (fresh > 0) await sleep(fresh, undefined, run.signal ? { signal: run.signal } : undefined);
       const confirmed = await readBackTurn(run, ctx, group, lock, turn);
       if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);
-      return restoreMinSize(run, ctx, group, instanceId, confirmed.snapshot.group);
+      return restoreMinSize(run, ctx, instanceId, confirmed.snapshot.group, true);
     });
     if (!(result instanceof BalancedError)) return result;
     if (Date.now() + RESTORE_RETRY_MAX_MS >= deadlineAt)
@@ -901,7 +889,7 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
       );
     } catch (err) {
       // A turn found lost is another host's now: the restore is left to a later read under it.
-      if (!(err instanceof TurnLostError)) await undoUnsentLowering(run, ctx, group, turn);
+      if (!(err instanceof TurnLostError)) await undoOwnLowering(run, ctx, group, turn);
       throw err;
     }
     await recheckAfterActing(run, group);

@@ -89,6 +89,22 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
     assert.equal(await lifecycleOf(sim, A), "InService");
   });
 
+  it("an out that AWS refuses after lowering MinSize puts it back though its reads are too stale to show the lowering", async () => {
+    sim = await startSim(loadFleet("min-equals-desired"));
+    // Every group read 2.5 s old (within the 3 s bound): a read right after the lowering shows
+    // MinSize 2 and no record, so only what the run did says what to put back.
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", action: "EnterStandby", kind: "deny" },
+      { service: "autoscaling", kind: "stale-reads", ms: 2500, fixed: true },
+    ]);
+    const out = await runCli(sim.hosts[A]!, ["out", "--max-unavailable", "50%", "--staleness-bound", "3s"]);
+    assert.equal(out.code, 7, out.stderr);
+    assert.match(out.stderr, /this host did not leave, so: MinSize of web restored 1 -> 2/);
+    const g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [2, 2]);
+    assert.deepEqual(await records(sim), []);
+  });
+
   it("restores correctly when two hosts lowered it, whichever comes back first", async () => {
     for (const order of [
       [A, B],
