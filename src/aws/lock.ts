@@ -84,7 +84,9 @@ async function conditional(
 }
 
 /** DynamoDB's commands, loaded with its client on first use (src/aws/clients.ts). */
-const sdk = () => import("@aws-sdk/client-dynamodb");
+/** The DynamoDB client and its commands, loaded only when a run takes the lock. */
+const dynamo = (ctx: ReadContext) =>
+  Promise.all([ctx.clients.dynamodb(), import("@aws-sdk/client-dynamodb")]);
 
 /** The turn as a DynamoDB lock on these keys (see the protocol above). */
 export class DynamoLock {
@@ -103,7 +105,7 @@ export class DynamoLock {
    * written since is someone's, and stays. False when it changed meanwhile.
    */
   async clear(ctx: ReadContext, key: string, version: number): Promise<boolean> {
-    const [db, { DeleteItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
+    const [db, { DeleteItemCommand }] = await dynamo(ctx);
     const result = await awsCall(ctx.log, "dynamodb:DeleteItem", ctx.signal, (o) =>
       conditional(
         db.send(
@@ -130,7 +132,7 @@ export class DynamoLock {
   }
 
   private async read(ctx: ReadContext, key: string) {
-    const [db, { GetItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
+    const [db, { GetItemCommand }] = await dynamo(ctx);
     const command = new GetItemCommand({
       TableName: this.table,
       Key: { [LOCK_KEY]: { S: key } },
@@ -185,7 +187,7 @@ export class DynamoLock {
     turn: Turn,
     seen: { version: number; exists: boolean },
   ): Promise<true | Turn> {
-    const [db, { PutItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
+    const [db, { PutItemCommand }] = await dynamo(ctx);
     const result = await awsCall(ctx.log, "dynamodb:PutItem", ctx.signal, (o) =>
       conditional(
         db.send(
@@ -215,7 +217,7 @@ export class DynamoLock {
   async fence(ctx: ReadContext, turn: Turn, stalenessMs: number): Promise<void> {
     const expiresAt = Date.now() + leaseMs(stalenessMs);
     const fenced = { ...turn, expiresAt };
-    const [db, { UpdateItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
+    const [db, { UpdateItemCommand }] = await dynamo(ctx);
     const results = await Promise.all(
       this.keys.map((key) =>
         awsCall(ctx.log, "dynamodb:UpdateItem", ctx.signal, (o) =>
@@ -250,7 +252,7 @@ export class DynamoLock {
   /** Step 5, on the keys given (every one by default): only where the item still carries this nonce. */
   async release(ctx: ReadContext, turn: Turn, keys = this.keys): Promise<void> {
     const signal = AbortSignal.timeout(RELEASE_DEADLINE_MS);
-    const [db, { DeleteItemCommand }] = await Promise.all([ctx.clients.dynamodb(), sdk()]);
+    const [db, { DeleteItemCommand }] = await dynamo(ctx);
     await Promise.all(
       keys.map((key) =>
         awsCall(ctx.log, "dynamodb:DeleteItem", signal, (o) =>

@@ -216,15 +216,12 @@ async function settleOneOrphan(
   // may have written over it unseen, and holds the turn by now: DeleteTags is by key, so the
   // give-back reads the tags again only once such a write shows (a settle after the read that
   // showed the orphan, which came before this), and deletes only what still shows the orphan.
-  const overwritableForMs = lock.overwritableForMs;
-  const neverActed =
-    overwritableForMs !== undefined &&
-    lock.earliestAct !== undefined &&
-    Date.now() < lock.earliestAct(view.turn);
-  const wait =
-    neverActed && overwritableForMs !== undefined
-      ? overwritableForMs
-      : lock.actingUntil(view.turn) + stalenessMs - Date.now();
+  const overwritable =
+    lock.earliestAct !== undefined && Date.now() < lock.earliestAct(view.turn)
+      ? lock.overwritableForMs
+      : undefined;
+  const neverActed = overwritable !== undefined;
+  const wait = overwritable ?? lock.actingUntil(view.turn) + stalenessMs - Date.now();
   if (wait > 0) {
     run.reporter.step(
       neverActed
