@@ -4,7 +4,8 @@
  * test/chaos/checker.ts); it only drives the trial and collects what happened.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { appendFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   DescribeAutoScalingInstancesCommand,
@@ -138,8 +139,13 @@ export function settingsOf(agentArgs: string[]): Record<string, string> {
 /**
  * CHAOS_TRACE=FILE (for replaying one trial): the agents run without -q, and each run's whole
  * stderr, with its host, pid, times and exit, is appended to FILE, then the simulator's call log.
+ * CHAOS_TRACE_DIR=DIR (for a soak): the same trace, kept only for a trial that fails, as
+ * DIR/seed-K.log: a timing-dependent failure seldom comes back on replay, so its one trace is
+ * what there is to explain it.
  */
 const TRACE = process.env.CHAOS_TRACE;
+const TRACE_DIR = process.env.CHAOS_TRACE_DIR;
+const TRACING = TRACE !== undefined || TRACE_DIR !== undefined;
 
 /** Agents still running: killed when the harness exits, so that none is left behind it stopped (SIGSTOP). */
 const liveAgents = new Set<ChildProcess>();
@@ -158,6 +164,8 @@ interface AgentRun {
 class Trial {
   readonly runs: Record<string, string[]> = {};
   readonly t0 = Date.now();
+  /** This trial's trace, with CHAOS_TRACE_DIR: written out only if the trial fails. */
+  readonly traced: string[] = [];
   private readonly home = tempDir("chaos-home");
 
   constructor(
@@ -168,6 +176,11 @@ class Trial {
 
   log(host: string, entry: string): void {
     this.runs[host] = [...(this.runs[host] ?? []), entry];
+  }
+
+  trace(text: string): void {
+    if (TRACE) appendFileSync(TRACE, text);
+    if (TRACE_DIR) this.traced.push(text);
   }
 
   private timeLeft(): number {
@@ -189,7 +202,7 @@ class Trial {
     if (this.cfg.lockTable) env.BALANCED_LOCK = `dynamodb:${this.cfg.lockTable}`;
     let command = process.execPath;
     // -q first: run's own command follows its `--`. Traced, every run says what it did.
-    let argv = [BUNDLE, args[0]!, ...(TRACE ? [] : ["-q"]), ...args.slice(1)];
+    let argv = [BUNDLE, args[0]!, ...(TRACING ? [] : ["-q"]), ...args.slice(1)];
     const startedAt = Date.now();
     if (opts.skewS !== 0) {
       argv = ["-f", `${opts.skewS >= 0 ? "+" : ""}${opts.skewS.toFixed(3)}s`, command, ...argv];
@@ -218,9 +231,8 @@ class Trial {
       child.on("close", (code, signal) => {
         for (const t of timers) clearTimeout(t);
         liveAgents.delete(child);
-        if (TRACE)
-          appendFileSync(
-            TRACE,
+        if (TRACING)
+          this.trace(
             `--- ${host} ${args.join(" ")} +${((startedAt - this.t0) / 1000).toFixed(2)}s..+${((Date.now() - this.t0) / 1000).toFixed(2)}s pid ${child.pid} -> ${signal ?? code}\n${stderr}\n`,
           );
         resolve({ code, signal, stderr: stderr.trim() });
@@ -377,19 +389,18 @@ export async function runTrial(cfg: ChaosConfig, seed: number): Promise<TrialRes
     }
     await Promise.all(work);
     const end = await settle(sim);
-    if (TRACE)
+    if (TRACING)
       for (const c of (await control(sim, "GET", "calls")) as {
         t: number;
         host?: string;
         action: string;
         outcome: string;
       }[])
-        appendFileSync(
-          TRACE,
+        trial.trace(
           `call +${((c.t - trial.t0) / 1000).toFixed(2)}s ${c.host ?? "-"} ${c.action} ${c.outcome}\n`,
         );
     const history = (await control(sim, "GET", "history?all")) as ServingChange[];
-    return {
+    const result = {
       seed,
       violations: checkBudgets(history, budgetsFor(cfg, start)),
       incomplete: checkEnd(start, end),
@@ -397,6 +408,18 @@ export async function runTrial(cfg: ChaosConfig, seed: number): Promise<TrialRes
       durationMs: Date.now() - trial.t0,
       runs: trial.runs,
     };
+    if (TRACE_DIR && (result.violations.length || result.incomplete.length)) {
+      mkdirSync(TRACE_DIR, { recursive: true });
+      const found = [
+        ...result.violations.map((v) => `violation: ${v.scope}: ${v.what}`),
+        ...result.incomplete,
+      ];
+      writeFileSync(
+        join(TRACE_DIR, `seed-${seed}.log`),
+        `${found.join("\n")}\n${JSON.stringify({ start, end })}\n${trial.traced.join("")}`,
+      );
+    }
+    return result;
   } finally {
     await sim.stop();
   }
