@@ -26,6 +26,7 @@ import {
   decideShutdown,
   refusalError,
   type Step,
+  self,
   withTurn,
 } from "../core/decide";
 import { goneFrom, lbLabel, leftGroup, memberOf, servesOrNeedNot } from "../core/health";
@@ -1008,14 +1009,22 @@ async function groupInOnce(run: Run): Promise<MoveResult> {
   const lock = groupLock(run, g.name);
   const orphaned =
     !run.options.dryRun && (await settleOrphanedTurn(run, ctx, lock, groupTurnValues(snapshot)));
-  if (orphaned) ({ snapshot } = await run.timed("read", () => run.refresh()));
+  // A snapshot that shows this host in service may predate a killed run's EnterStandby whose turn
+  // was given back (by `repair`, once that call could no longer land) after the snapshot was read
+  // and before the turn was looked at: a read sent after that look shows the call. With the tags,
+  // the look is one more read once the staleness bound has passed, which also finds a turn the
+  // snapshot was too stale to show (settleUnseenOrphan).
+  let readAgain = orphaned;
+  if (!run.options.dryRun && !orphaned && self(snapshot).lifecycleState === "InService") {
+    await settleUnseenOrphan(run, ctx, lock, readAt);
+    readAgain = true;
+  }
+  if (readAgain) ({ snapshot } = await run.timed("read", () => run.refresh()));
   const decision = decideIn(snapshot, { afterShutdown: run.options.afterShutdown, force: run.options.force });
   run.decision = decision;
   if (decision.verdict === "refuse") throw refusalError(decision);
-  if (decision.verdict === "done") {
-    if (!run.options.dryRun && !orphaned) await settleUnseenOrphan(run, ctx, lock, readAt);
+  if (decision.verdict === "done")
     return { outcome: "already", message: `${ctx.identity.instanceId} is ${decision.summary}` };
-  }
   if (run.options.dryRun) return { outcome: "dry-run", message: dryRunMessage(decision) };
   const timeout = run.options.timeoutSeconds ?? defaultInTimeoutSeconds(snapshot.loadBalancers);
   await execute(run, ctx, decision.steps, timeout);

@@ -13,6 +13,7 @@ import type { LoadBalancerView, Snapshot } from "../core/types";
 import { restoreMinSizeUnderTurn } from "./move";
 import type { RepairResult } from "./results";
 import type { Run } from "./run";
+import { groupLock, groupTurnValues, settleOrphanedTurn } from "./turns";
 
 /**
  * A MinSize record whose host will not restore it itself: the host left the group (terminated,
@@ -55,8 +56,8 @@ export function staleRemovals(
 
 /**
  * With `--lock`: the lock's items for this group and its load balancers that nobody will give back —
- * expired, left by a killed run here, or unreadable (each removed only as it was read: a turn taken
- * since stays).
+ * expired, or unreadable (each removed only as it was read: a turn taken since stays). One left by a
+ * killed run here is settled like any other of its turns (settleOrphans).
  */
 async function repairLock(run: Run, ctx: ReadContext, snapshot: Snapshot, table: string): Promise<string[]> {
   const lock = new DynamoLock(table, lockKeys(snapshot.group.name, snapshot.loadBalancers));
@@ -70,7 +71,7 @@ async function repairLock(run: Run, ctx: ReadContext, snapshot: Snapshot, table:
       );
       if (await lock.clear(ctx, item.key, item.version))
         done.push(`removed an unreadable lock item ${item.key}`);
-    } else if (view.state === "expired" || view.state === "orphaned") {
+    } else if (view.state === "expired") {
       run.reporter.step(
         `removing the lock item ${item.key} left behind by ${view.turn.holder} (${view.state})`,
       );
@@ -84,9 +85,18 @@ async function repairLock(run: Run, ctx: ReadContext, snapshot: Snapshot, table:
 /** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
 export async function groupRepair(run: Run): Promise<RepairResult> {
   const ctx = await run.context();
-  const { snapshot } = await run.timed("read", () => run.refresh());
+  let { snapshot } = await run.timed("read", () => run.refresh());
   const group = snapshot.group.name;
   const done: string[] = [];
+  // First, a turn a killed run on this host left: its last acting call may still land, and reads
+  // may not show it yet, so it goes back only when `in` would give it back (src/commands/turns.ts).
+  // Given back at once (or taken over by the restore below), another host could take the turn and
+  // count this one as serving, and this host's next `in`, finding no turn to wait out, could trust
+  // a read that predates that call.
+  if (await settleOrphanedTurn(run, ctx, groupLock(run, group), groupTurnValues(snapshot))) {
+    done.push("gave back the turn a killed run on this host left, once its calls could no longer land");
+    ({ snapshot } = await run.timed("read", () => run.refresh(group)));
+  }
   const stale = staleRecords(snapshot);
   for (const { instanceId, why } of stale) {
     const note = await run.timed("restore-min-size", () =>
@@ -113,7 +123,7 @@ export async function groupRepair(run: Run): Promise<RepairResult> {
     run.reporter.step(`removing the group's turn tag balanced cannot read (${JSON.stringify(view.value)})`);
     await deleteTurnTag(ctx, group, view.value);
     done.push("removed an unreadable turn tag");
-  } else if (view.state === "expired" || view.state === "orphaned") {
+  } else if (view.state === "expired") {
     const turn = parseTurn(turnValue)!;
     run.reporter.step(`removing the group's turn left behind by ${turn.holder} (${view.state})`);
     await releaseTurn(ctx, group, turn);

@@ -239,7 +239,7 @@ async function settleOneOrphan(
 }
 
 /**
- * `in` with nothing to do, and no orphan in its read: but a run killed here shortly before may have
+ * `in` whose read shows this host in service, and no orphan: but a run killed here shortly before may have
  * written a turn that read was too stale to show (it never acted then: it acts only after its
  * settle, which outlasts the staleness bound). Once the bound has passed since `readAt` (a
  * performance.now() from before the read), the tags are read again and such a turn is given back,

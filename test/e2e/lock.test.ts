@@ -207,6 +207,34 @@ describe("the DynamoDB lock", () => {
     assert.deepEqual(items(sim), []);
   });
 
+  it("repair on the host of a killed out keeps its lock until its EnterStandby shows in every read: in then brings the host back", async () => {
+    await start();
+    // Every describe answers as AWS may, from the staleness bound ago.
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      kind: "stale-reads",
+      ms: 10_000,
+      fixed: true,
+    });
+    const args = [...LOCK, "--staleness-bound", "10s"];
+    // Killed after EnterStandby was answered, before the lock goes back (a staleness bound later).
+    const killed = await runCli(sim.hosts[A]!, ["out", ...args], {
+      interrupt: { signal: "SIGKILL", when: /entering standby/, afterMs: 1000 },
+    });
+    assert.equal(killed.signal, "SIGKILL", `${killed.code} ${killed.stderr}`);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    const repaired = await runCli(sim.hosts[A]!, ["repair", ...args], { killAfterMs: 120_000 });
+    assert.equal(repaired.code, 0, repaired.stderr);
+    assert.match(repaired.stdout, /gave back the turn a killed run on this host left/);
+    assert.deepEqual(items(sim), []);
+    // Given back at once, the lock no longer told `in` to wait, and its read (10 s old) still showed
+    // the host in service: it never took the host out of Standby.
+    const back = await runCli(sim.hosts[A]!, ["in", ...args], { killAfterMs: 120_000 });
+    assert.equal(back.code, 0, back.stderr);
+    assert.match(back.stderr, /exiting standby/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
   /**
    * Starts an `out` on a min-equals-desired group that is sent SIGTERM after lowering MinSize and
    * before EnterStandby; `run` is its result.
