@@ -53,6 +53,7 @@ import {
   groupTurnValues,
   holdingTurn,
   readBackTurn,
+  releaseOrphanedTurn,
   settleOrphanedTurn,
   settleUnseenOrphan,
   stillServing,
@@ -812,37 +813,18 @@ function decideOutNow(run: Run): Attempt | Extract<Decision, { verdict: "act" }>
 }
 
 /**
- * An earlier `out` on this host was killed after EnterStandby, before giving the turn back. The host
- * is visibly leaving, so give it back now, as that run would have; others need not wait for expiry.
- */
-async function releaseOrphanedTurn(run: Run, ctx: ReadContext, group: string): Promise<void> {
-  const lock = groupLock(run, group);
-  const view = await lock.orphan(ctx, groupTurnValues(run.snapshot!));
-  if (!view) return;
-  run.reporter.step(
-    `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
-  );
-  await warnOnFailure(run, lock.releaseOrphaned(ctx, view.turn));
-}
-
-/** Giving the turn back once the host is leaving is a courtesy: if it fails, the turn expires. */
-function warnOnFailure(run: Run, release: Promise<void>): Promise<void> {
-  return release.catch((err: unknown) =>
-    run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
-  );
-}
-
-/**
  * One attempt at `out`. A host that is still InService must hold the turn (src/aws/turn.ts, or the
  * lock: src/aws/lock.ts) from its fresh snapshot until the group shows it leaving; a host already
  * leaving needs none.
  */
 async function outAttempt(run: Run, ctx: ReadContext): Promise<Attempt> {
+  const readAt = performance.now();
   const { group, lifecycleState } = await findGroup(ctx);
   const needsTurn = lifecycleState === "InService" && !run.options.dryRun;
   if (!needsTurn) {
     await run.timed("read", () => run.refresh(group));
-    if (!run.options.dryRun && LEAVING.has(lifecycleState)) await releaseOrphanedTurn(run, ctx, group);
+    if (!run.options.dryRun && LEAVING.has(lifecycleState))
+      await releaseOrphanedTurn(run, ctx, groupLock(run, group), groupTurnValues(run.snapshot!), readAt);
     const d = decideOutNow(run);
     if (!("verdict" in d)) return d;
     if (run.options.dryRun) {
@@ -919,9 +901,11 @@ async function recheckAfterActing(run: Run, group: string): Promise<void> {
  */
 async function shutdownOut(run: Run): Promise<MoveResult> {
   const ctx = await run.context();
+  const readAt = performance.now();
   const { group, lifecycleState } = await findGroup(ctx);
   await run.timed("read", () => run.refresh(group));
-  if (!run.options.dryRun && LEAVING.has(lifecycleState)) await releaseOrphanedTurn(run, ctx, group);
+  if (!run.options.dryRun && LEAVING.has(lifecycleState))
+    await releaseOrphanedTurn(run, ctx, groupLock(run, group), groupTurnValues(run.snapshot!), readAt);
   const snapshot = run.snapshot!;
   run.budget = assessBudget(snapshot, run.options.policy);
   const decision = decideShutdown(snapshot, run.options.policy, { replace: run.options.replace === true });

@@ -43,7 +43,13 @@ import { type BalancedError, busy, notManageable, timedOut } from "../errors";
 import { dryRunMessage, overruledLine, verdictLine } from "../ui/render";
 import type { MoveResult, StatusResult } from "./results";
 import type { Run } from "./run";
-import { holdingTurn, settleOrphanedTurn, settleUnseenOrphan, standaloneLock } from "./turns";
+import {
+  holdingTurn,
+  releaseOrphanedTurn,
+  settleOrphanedTurn,
+  settleUnseenOrphan,
+  standaloneLock,
+} from "./turns";
 import { guardWait, retryWhileRefused, seconds, waitUntil } from "./wait";
 
 /** Whether this invocation can run without a group: load balancers named, or --discover. */
@@ -259,26 +265,9 @@ function outDone(run: Run, targets: string[]): MoveResult {
 
 const turnValues = (s: StandaloneSnapshot) => s.loadBalancers.map((l) => l.tags[TURN_TAG]);
 
-/**
- * An earlier `out` on this host was killed after deregistering, before giving the turn back. The
- * host is visibly out (its records), so give it back now, as that run would have.
- */
-async function releaseOrphanedTurns(run: Run, ctx: ReadContext, s: StandaloneSnapshot): Promise<void> {
-  const lock = standaloneLock(run, s.loadBalancers);
-  const view = await lock.orphan(ctx, turnValues(s));
-  if (!view) return;
-  run.reporter.step(
-    `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})`,
-  );
-  await lock
-    .releaseOrphaned(ctx, view.turn)
-    .catch((err: unknown) =>
-      run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
-    );
-}
-
 /** One attempt: refusals and lost turns come back as errors the caller may wait out. */
 async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | BalancedError> {
+  const readAt = performance.now();
   const before = await read(run, ctx);
   const policy = run.options.policy;
   if (run.options.shutdown) {
@@ -306,7 +295,13 @@ async function outAttempt(run: Run, ctx: ReadContext): Promise<MoveResult | Bala
     return d.verdict === "refuse" ? refusalError(d) : dryRun(first);
   }
   if (first.verdict === "done" || !first.steps.includes("deregister"))
-    await releaseOrphanedTurns(run, ctx, before);
+    await releaseOrphanedTurn(
+      run,
+      ctx,
+      standaloneLock(run, before.loadBalancers),
+      turnValues(before),
+      readAt,
+    );
   if (first.verdict === "done")
     return { outcome: "already", message: `${before.instanceId} is ${first.summary}` };
   const timeout =

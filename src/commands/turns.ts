@@ -202,6 +202,12 @@ export async function settleOrphanedTurn(
   return true;
 }
 
+/** Giving a turn back is a courtesy once nothing can land under it: if it fails, the turn expires. */
+const giveBack = (run: Run, release: Promise<void>): Promise<void> =>
+  release.catch((err: unknown) =>
+    run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
+  );
+
 /** Turns left by killed runs that one `in` gives back, one after another. */
 const MAX_ORPHANS = 4;
 
@@ -231,11 +237,7 @@ async function settleOneOrphan(
     await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);
   }
   run.reporter.step(`giving back ${lock.what} left by that run`);
-  await lock
-    .releaseOrphaned(ctx, view.turn)
-    .catch((err: unknown) =>
-      run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
-    );
+  await giveBack(run, lock.releaseOrphaned(ctx, view.turn));
 }
 
 /**
@@ -255,6 +257,31 @@ export async function settleUnseenOrphan(
   const wait = readAt + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
   if (wait > 0) await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);
   await settleOrphanedTurn(run, ctx, lock, await lock.peek(ctx));
+}
+
+/**
+ * An earlier `out` on this host was killed after it acted, before giving the turn back, and a read
+ * sent at `readAt` (a performance.now()) shows this host out: give the turn back, as that run would
+ * have, so others need not wait for its expiry. Not at once: that read may be the first to show it,
+ * and the next holder's reads, up to the staleness bound older, must show it too (with the lock,
+ * nothing else delays them: there is no settle). A failure only warns: the turn expires by itself.
+ */
+export async function releaseOrphanedTurn(
+  run: Run,
+  ctx: ReadContext,
+  lock: TurnLock,
+  values: (string | undefined)[],
+  readAt: number,
+): Promise<void> {
+  const view = await lock.orphan(ctx, values);
+  if (!view) return;
+  const wait = readAt + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
+  run.reporter.step(
+    `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})` +
+      (wait > 0 ? ` in ${seconds(wait)}, once every host's reads show this one out` : ""),
+  );
+  if (wait > 0) await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);
+  await giveBack(run, lock.releaseOrphaned(ctx, view.turn));
 }
 
 /** Timed out before acting: say that nothing changed, so the operator knows the host serves. */
@@ -312,10 +339,7 @@ export async function holdingTurn<T>(
     return await body({
       turn,
       fence,
-      leaving: () =>
-        release().catch((err: unknown) =>
-          run.reporter.step(`could not give the turn back (${(err as Error).message}); it expires by itself`),
-        ),
+      leaving: () => giveBack(run, release()),
     });
   } catch (err) {
     if (err instanceof ActDeadlineError) settled = true;

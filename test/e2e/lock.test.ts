@@ -235,6 +235,39 @@ describe("the DynamoDB lock", () => {
     assert.equal(await lifecycleOf(sim, A), "InService");
   });
 
+  it("a rerun of a killed out finds the host leaving and gives the lock back only once every host's reads show it", async () => {
+    await start();
+    const args = [...LOCK, "--staleness-bound", "10s"];
+    // B's describes answer from the staleness bound ago, A's are fresh: AWS promises no more.
+    await control(sim, "POST", "faults", {
+      service: "*",
+      host: B,
+      kind: "stale-reads",
+      ms: 10_000,
+      fixed: true,
+    });
+    const killed = await runCli(sim.hosts[A]!, ["out", ...args], {
+      interrupt: { signal: "SIGKILL", when: /entering standby/, afterMs: 1000 },
+    });
+    assert.equal(killed.signal, "SIGKILL", `${killed.code} ${killed.stderr}`);
+    // B waits for the lock the killed run left. Given back the moment A's rerun saw A leaving, B took
+    // it and its read, older than A's EnterStandby, counted A as serving: two hosts out.
+    const [rerun, other] = await Promise.all([
+      runCli(sim.hosts[A]!, ["out", ...args], { killAfterMs: 120_000 }),
+      runCli(sim.hosts[B]!, ["out", ...args, "--wait-for-turn", "20s"], { killAfterMs: 120_000 }),
+    ]);
+    assert.equal(rerun.code, 0, rerun.stderr);
+    assert.match(
+      rerun.stderr,
+      /giving back the lock in balanced-locks left by a killed earlier run on this host \(pid \d+\) in \d/,
+    );
+    assert.notEqual(other.code, 0, other.stderr);
+    assert.equal(await lifecycleOf(sim, B), "InService");
+    const history = (await control(sim, "GET", "history?all")) as History[];
+    const maxOut = Math.max(0, ...history.filter((h) => h.group === "web").map((h) => h.outOfService));
+    assert.equal(maxOut, 1);
+  });
+
   /**
    * Starts an `out` on a min-equals-desired group that is sent SIGTERM after lowering MinSize and
    * before EnterStandby; `run` is its result.
