@@ -60,7 +60,9 @@
  *     TURN_TTL − ACT_MARGIN (NTP keeps EC2 clocks within milliseconds); a host whose clock is more
  *     than CLOCK_TOLERANCE off AWS's (the Date of the turn read's answer) refuses (src/aws/clock.ts);
  *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
- *     host sees its predecessor's pid is gone and takes over at once. A rerun's `in` gives the turn
+ *     host sees its predecessor's pid is gone and takes over at once (a rerun of `out` that reads
+ *     the host leaving gives the turn back a staleness bound after that read, so that every other
+ *     reader sees it leave). A rerun's `in` (or `repair`) gives the turn
  *     back once the killed run's acting calls are over, or, when it died before its settle ended
  *     (it never acted: it writes the turn at expiry − TURN_TTL and acts only after the settle, on
  *     this host's own clock), once a settle has passed since a read showed it: by then every

@@ -57,7 +57,7 @@ export function staleRemovals(
 /**
  * With `--lock`: the lock's items for this group and its load balancers that nobody will give back —
  * expired, or unreadable (each removed only as it was read: a turn taken since stays). One left by a
- * killed run here is settled like any other of its turns (settleOrphans).
+ * killed run here is settled first, as `in` settles it (groupRepair).
  */
 async function repairLock(run: Run, ctx: ReadContext, snapshot: Snapshot, table: string): Promise<string[]> {
   const lock = new DynamoLock(table, lockKeys(snapshot.group.name, snapshot.loadBalancers));
