@@ -25,6 +25,7 @@ import {
   decideOut,
   decideShutdown,
   refusalError,
+  recordToRestore,
   type Step,
   self,
   withTurn,
@@ -43,7 +44,7 @@ import {
   PENDING_POLL_MS,
 } from "../core/timing";
 import { TURN_TAG, type Turn } from "../core/turn";
-import type { GroupView, LoadBalancerView, MemberHealth } from "../core/types";
+import type { GroupView, LoadBalancerView, MemberHealth, Snapshot } from "../core/types";
 import { AwsCallError, BalancedError, busy, ExitCode, timedOut, unsafe } from "../errors";
 import { dryRunMessage, overruledLine } from "../ui/render";
 import type { MoveResult } from "./results";
@@ -407,7 +408,8 @@ export async function restoreMinSizeUnderTurn(
   run: Run,
   ctx: ReadContext,
   group: string,
-  instanceId: string,
+  /** Whose record: a host, or chosen from the snapshot read under the turn. */
+  whose: string | ((s: Snapshot) => string | undefined),
 ): Promise<string> {
   const deadlineAt = run.deadlineAt ?? Date.now() + RESTORE_TURN_WAIT_MS;
   for (;;) {
@@ -421,7 +423,8 @@ export async function restoreMinSizeUnderTurn(
       if (fresh > 0) await sleep(fresh, undefined, run.signal ? { signal: run.signal } : undefined);
       const confirmed = await readBackTurn(run, ctx, group, lock, turn);
       if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);
-      return restoreMinSize(run, ctx, instanceId, confirmed.snapshot.group, true);
+      const instanceId = typeof whose === "string" ? whose : whose(confirmed.snapshot);
+      return instanceId ? restoreMinSize(run, ctx, instanceId, confirmed.snapshot.group, true) : "";
     });
     if (!(result instanceof BalancedError)) return result;
     if (Date.now() + RESTORE_RETRY_MAX_MS >= deadlineAt)
@@ -747,12 +750,7 @@ async function execute(
         break;
       case "restore-min-size":
         await run.timed(step, async () => {
-          const note = await restoreMinSizeUnderTurn(
-            run,
-            ctx,
-            run.snapshot!.group.name,
-            ctx.identity.instanceId,
-          );
+          const note = await restoreMinSizeUnderTurn(run, ctx, run.snapshot!.group.name, recordToRestore);
           if (note) run.notes.push(note);
         });
         break;

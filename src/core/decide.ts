@@ -386,13 +386,14 @@ export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean; force?: b
       "remove its records from the load balancers",
       "its records on the load balancers are still there",
     );
-  // This host lowered MinSize on its way out: put it back once the host serves again.
-  if (parseRecords(s.group.tags).some((r) => r.instanceId === s.instanceId))
+  // This host lowered MinSize on its way out: put it back once the host serves again. So too a
+  // lowering whose host is back but could not finish ("partial": another host was out then).
+  if (recordToRestore(s) !== undefined)
     decision = thenAlso(
       decision,
       "restore-min-size",
       "restore MinSize",
-      "the MinSize it lowered is not restored yet",
+      "a MinSize lowered for it (or for a host back since) is not restored yet",
     );
   if (shutdownRecorded)
     decision = thenAlso(
@@ -409,6 +410,21 @@ export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean; force?: b
       "its parked record is still there",
     );
   return decision;
+}
+
+/**
+ * Whose MinSize record an `in` on this host restores: its own; else the oldest of a host back in
+ * service and healthy. Such a record is left by a restore that stopped short ("partial": desired
+ * capacity was lower while another host was out), and that host's own `in` is over: the last host
+ * back finishes it, or the group would stay shrunk until someone runs `repair`.
+ */
+export function recordToRestore(s: Snapshot): string | undefined {
+  const records = parseRecords(s.group.tags);
+  if (records.some((r) => r.instanceId === s.instanceId)) return s.instanceId;
+  return records.find((r) => {
+    const host = s.group.instances.find((i) => i.id === r.instanceId);
+    return host !== undefined && isHealthyServing(s, host);
+  })?.instanceId;
 }
 
 /** Adds a clean-up step after coming back, also when the host is already back. */

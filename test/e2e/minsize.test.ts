@@ -164,6 +164,34 @@ describe("MinSize: lowered while a host is out, always restored, never raised ab
     assert.deepEqual(await records(sim), []);
   });
 
+  it("a restore cut short while another host was out is finished by that host's in: the group is not left shrunk", async () => {
+    sim = await startSim(loadFleet("min-equals-desired"));
+    // B lowered MinSize 2 -> 1 on its way out and was stopped before it left (seen in chaos, seed
+    // 1900221); A then left on that lowering, with no record of its own.
+    sim.world().groups.get("web")!.min = 1;
+    await setGroupTag(
+      sim.hosts[B]!,
+      "web",
+      `balanced:min-size:${B}`,
+      `original=2 lowered-to=1 at=${new Date().toISOString()}`,
+    );
+    const out = await runCli(sim.hosts[A]!, ["out", "--max-unavailable", "50%"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.doesNotMatch(out.stderr, /lowering MinSize/);
+    // B's in cannot restore past desired capacity 1 while A is out: "partial", its record stays.
+    const bIn = await runCli(sim.hosts[B]!, ["in"]);
+    assert.equal(bIn.code, 0, bIn.stderr);
+    assert.match(bIn.stderr, /MinSize of web is 1, not yet 2: desired capacity is 1/);
+    assert.deepEqual(await records(sim), [`balanced:min-size:${B}`]);
+    // A's return raises desired capacity to 2: it finishes B's restore. Before, MinSize stayed 1.
+    const aIn = await runCli(sim.hosts[A]!, ["in"]);
+    assert.equal(aIn.code, 0, aIn.stderr);
+    assert.match(aIn.stdout, /MinSize of web restored 1 -> 2/);
+    const g = await group(sim);
+    assert.deepEqual([g.min, g.desired], [2, 2]);
+    assert.deepEqual(await records(sim), []);
+  });
+
   it("repair (from another host) restores MinSize when the host that lowered it was terminated", async () => {
     sim = await startSim(threeAtMin());
     assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);

@@ -377,11 +377,19 @@ describe("decideIn", () => {
       "act forget-parked",
     ],
     [
-      "another host's MinSize record is not this host's business",
+      "another host's MinSize record while that host is out is its own to restore",
       (s) => {
+        inst(s, "i-b").lifecycleState = "Standby";
         s.group.tags["balanced:min-size:i-b"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
       },
       "done",
+    ],
+    [
+      "another host's MinSize record with that host back and healthy: a restore it could not finish, finished here",
+      (s) => {
+        s.group.tags["balanced:min-size:i-b"] = "original=3 lowered-to=2 at=2026-11-23T00:00:00Z";
+      },
+      "act restore-min-size",
     ],
   ];
   for (const [name, tweak, expected] of cases) {
