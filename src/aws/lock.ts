@@ -20,7 +20,11 @@
  *   5. release: DeleteItem conditioned on P's nonce, on every key, as soon as the acting call's
  *      outcome is known and the staleness bound has passed (TurnRelease, as for tags). Conditioned
  *      on the nonce, a release never removes another host's turn, so P also gives back a turn it
- *      took but could not confirm (a lost answer, a refusal, a signal).
+ *      took but could not confirm (a lost answer, a refusal, a signal). Except over a turn of a
+ *      killed earlier run on this host (its pid is gone): that run's acting call may still land, so
+ *      P's item lasts at least as long as that turn, an attempt that fails keeps it, and P, unless it
+ *      acted itself, gives it back only once that run's act deadline and the staleness bound are
+ *      over (holdingTurn in src/commands/turns.ts).
  *
  * Claim: two contenders that share a key are never both between a successful fence and the end of
  * their acting calls. The conditional writes are linearizable on one item (a strongly consistent
@@ -150,32 +154,47 @@ export class DynamoLock {
   }
 
   async take(ctx: ReadContext): Promise<TurnAttempt> {
-    const turn: Turn = {
+    let turn: Turn = {
       holder: ctx.identity.instanceId,
       pid: process.pid,
       nonce: randomBytes(6).toString("hex"),
       expiresAt: Date.now() + TAKE_LEASE_MS,
     };
+    let replaced: Turn | undefined;
+    // Keys that held a killed earlier run's turn on this host: a call of that run may still land, so
+    // an attempt that fails does not give them back (see holdingTurn); they expire no earlier.
+    const overOrphans = new Set<string>();
+    const giveBack = (keys: string[]) =>
+      this.release(
+        ctx,
+        turn,
+        keys.filter((k) => !overOrphans.has(k)),
+      );
     const taken: string[] = [];
     try {
       for (const key of this.keys) {
         const seen = await this.read(ctx, key);
         const view = viewTurnHere(seen.value, ctx.identity.instanceId);
         if (view.state === "held" || view.state === "unreadable") {
-          await this.release(ctx, turn, taken);
+          await giveBack(taken);
           return { taken: false, view };
+        }
+        if (view.state === "orphaned") {
+          replaced ??= view.turn;
+          overOrphans.add(key);
+          if (view.turn.expiresAt > turn.expiresAt) turn = { ...turn, expiresAt: view.turn.expiresAt };
         }
         const won = await this.put(ctx, key, turn, seen);
         if (won !== true) {
-          await this.release(ctx, turn, taken);
+          await giveBack(taken);
           return { taken: false, view: { state: "held", turn: won } };
         }
         taken.push(key);
       }
-      return { taken: true, turn };
+      return replaced ? { taken: true, turn, replaced } : { taken: true, turn };
     } catch (err) {
       // An unknown outcome of a write: the nonce is only ours, so giving back every key is safe.
-      await this.release(ctx, turn, this.keys).catch(() => undefined);
+      await giveBack(this.keys).catch(() => undefined);
       throw err;
     }
   }

@@ -62,7 +62,9 @@
  *   - a contender killed while holding the turn blocks others until expiry; a rerun on the same
  *     host sees its predecessor's pid is gone and takes over at once (a rerun of `out` that reads
  *     the host leaving gives the turn back a staleness bound after that read, so that every other
- *     reader sees it leave). A rerun's `in` (or `repair`) gives the turn
+ *     reader sees it leave; one that took over the turn and did not act keeps it until the killed
+ *     run's act deadline and S are over, since that run's EnterStandby may still land: holdingTurn
+ *     in src/commands/turns.ts, and the chaos fault kill). A rerun's `in` (or `repair`) gives the turn
  *     back once the killed run's acting calls are over, or, when it died before its settle ended
  *     (it never acted: it writes the turn at expiry − TURN_TTL and acts only after the settle, on
  *     this host's own clock), once a settle has passed since a read showed it: by then every
@@ -161,7 +163,8 @@ export async function withinActDeadline<T>(
 export const RELEASE_DEADLINE_MS = 5_000;
 
 export type TurnAttempt =
-  | { taken: true; turn: Turn }
+  /** `replaced`: a turn of a killed earlier run on this host that this one wrote over (see holdingTurn). */
+  | { taken: true; turn: Turn; replaced?: Turn }
   | { taken: false; view: Extract<TurnView, { state: "held" | "unreadable" }> | { state: "late" } };
 
 export const pidAlive = (pid: number) => {
@@ -269,12 +272,14 @@ async function attemptTurnOnce(
   preset?: Turn,
 ): Promise<TurnAttempt> {
   const read = await store.read(ctx);
+  let replaced: Turn | undefined;
   for (const value of read.values) {
     // This very process's own earlier, late write: not a live turn of anyone else.
     const own = parseTurn(value);
     if (own && own.holder === ctx.identity.instanceId && own.pid === process.pid) continue;
     const view = viewTurnHere(value, ctx.identity.instanceId);
     if (view.state === "held" || view.state === "unreadable") return { taken: false, view };
+    if (view.state === "orphaned") replaced ??= view.turn;
   }
   const turn: Turn = preset ?? {
     holder: ctx.identity.instanceId,
@@ -298,7 +303,7 @@ async function attemptTurnOnce(
   if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
     return { taken: false, view: { state: "late" } };
   await sleep(settleMs(stalenessMs), undefined, ctx.signal ? { signal: ctx.signal } : undefined);
-  return { taken: true, turn };
+  return replaced ? { taken: true, turn, replaced } : { taken: true, turn };
 }
 
 /** Whether the turn still leaves room to act (step 4). */

@@ -6,6 +6,7 @@ import { DynamoLock, dynamoTurnLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { lbTagLock, lbTurnStore } from "../aws/standalone";
 import {
+  ACT_CALL_DEADLINE_MS,
   ACT_MARGIN_MS,
   ActDeadlineError,
   attemptTurn,
@@ -291,6 +292,41 @@ export function stillServing(err: unknown): unknown {
   return err;
 }
 
+/**
+ * This turn was written over a turn of a killed earlier run on this host (its process was gone at the
+ * take). That run may have sent an acting call (EnterStandby) just before it died, which AWS may
+ * apply up to its act deadline later; if this run does not act itself, giving the turn back before
+ * that call has landed and shows in every read would let the next holder count this host as
+ * serving. Until when to keep it (epoch ms), or undefined when that run never acted.
+ */
+function orphanKeptUntil(run: Run, lock: TurnLock, orphan: Turn): number | undefined {
+  const now = Date.now();
+  // Killed before it could act (tags: before its settle was over): nothing of it can land.
+  if (lock.earliestAct && now < lock.earliestAct(orphan)) return undefined;
+  // It died before this take saw it gone, so its last call was sent before now.
+  const actingUntil = Math.min(lock.actingUntil(orphan), now + ACT_CALL_DEADLINE_MS);
+  return actingUntil + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS);
+}
+
+/**
+ * Waits until `until` before a turn that replaced a killed run's is given back. False when stopped
+ * (SIGINT/SIGTERM): then the turn is kept, and expires no earlier than the killed run's would have.
+ */
+async function keepForOrphan(run: Run, lock: TurnLock, until: number): Promise<boolean> {
+  const wait = until - Date.now();
+  if (wait <= 0) return true;
+  if (run.signal?.aborted) {
+    run.reporter.step(
+      `keeping ${lock.what}: it replaced a killed earlier run's on this host, a call of which may still land; it expires by itself`,
+    );
+    return false;
+  }
+  run.reporter.step(
+    `keeping ${lock.what} ${seconds(wait)} more before giving it back: it replaced a killed earlier run's on this host, a call of which may still land until then`,
+  );
+  return sleep(wait, true, run.signal ? { signal: run.signal } : undefined).catch(() => false);
+}
+
 /** What the body under a turn gets: the turn, its fence, and the give-back for once the host is leaving. */
 export interface HeldTurn {
   turn: Turn;
@@ -321,6 +357,7 @@ export async function holdingTurn<T>(
     return busy(turnRefusal(v, Date.now(), lock.what)!);
   }
   const turn = attempt.turn;
+  const keepUntil = attempt.replaced ? orphanKeptUntil(run, lock, attempt.replaced) : undefined;
   const fence = async () => {
     if (run.deadlinePassed())
       throw timedOut(`timed out after ${run.options.timeoutSeconds} s (--timeout) before this host acted`);
@@ -333,6 +370,7 @@ export async function holdingTurn<T>(
   const release = async () => {
     if (settled || !(await guard.ready())) return;
     settled = true;
+    if (keepUntil !== undefined && !guard.acted && !(await keepForOrphan(run, lock, keepUntil))) return;
     await lock.release(ctx, turn);
   };
   try {

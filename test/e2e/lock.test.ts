@@ -268,6 +268,59 @@ describe("the DynamoDB lock", () => {
     assert.equal(maxOut, 1);
   });
 
+  it("a rerun of a killed out that takes over its lock and is stopped before acting keeps the lock while that run's EnterStandby may still land", async () => {
+    await start();
+    const args = [...LOCK, "--staleness-bound", "10s"];
+    // A's EnterStandby lands 15 s after it is sent; A's snapshot reads take 3 s, so its rerun is
+    // still reading under the lock when it is stopped. B's describes answer from 10 s ago.
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "EnterStandby",
+      host: A,
+      kind: "slow-apply",
+      ms: 15_000,
+      applyAt: "end",
+    });
+    await control(sim, "POST", "faults", {
+      service: "autoscaling",
+      action: "DescribeAutoScalingGroups",
+      host: A,
+      kind: "latency",
+      ms: 3000,
+    });
+    await control(sim, "POST", "faults", {
+      service: "*",
+      host: B,
+      kind: "stale-reads",
+      ms: 10_000,
+      fixed: true,
+    });
+    const killed = await runCli(sim.hosts[A]!, ["out", ...args], {
+      interrupt: { signal: "SIGKILL", when: /entering standby/, afterMs: 1000 },
+    });
+    assert.equal(killed.signal, "SIGKILL", `${killed.code} ${killed.stderr}`);
+    // The rerun sees A in service (the EnterStandby has not landed), writes over the killed run's
+    // lock and is stopped while it reads again. Given back at that moment, B took the lock, its read
+    // (older than A's record on the load balancers) counted A as serving, and A's EnterStandby
+    // landed after B left: two hosts out.
+    const rerun = await runCli(sim.hosts[A]!, ["out", ...args], {
+      interrupt: { signal: "SIGTERM", when: /taking the lock/, afterMs: 1000 },
+      killAfterMs: 120_000,
+    });
+    assert.equal(rerun.code, 143, rerun.stderr);
+    const other = await runCli(sim.hosts[B]!, ["out", ...args], { killAfterMs: 120_000 });
+    // The killed run's EnterStandby has landed by now: A is out, B never left.
+    await sleep(15_000);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    const history = (await control(sim, "GET", "history?all")) as History[];
+    const maxOut = Math.max(0, ...history.filter((h) => h.group === "web").map((h) => h.outOfService));
+    assert.equal(maxOut, 1, `${other.code} ${other.stderr}`);
+    assert.equal(await lifecycleOf(sim, B), "InService");
+    assert.equal(other.code, 4, other.stderr);
+    assert.match(other.stderr, /i-0a000000000000001 holds the lock in balanced-locks/);
+    assert.match(rerun.stderr, /keeping the lock in balanced-locks: it replaced a killed earlier run's/);
+  });
+
   /**
    * Starts an `out` on a min-equals-desired group that is sent SIGTERM after lowering MinSize and
    * before EnterStandby; `run` is its result.
