@@ -304,7 +304,7 @@ describe("the DynamoDB lock", () => {
     // (older than A's record on the load balancers) counted A as serving, and A's EnterStandby
     // landed after B left: two hosts out.
     const rerun = await runCli(sim.hosts[A]!, ["out", ...args], {
-      interrupt: { signal: "SIGTERM", when: /taking the lock/, afterMs: 1000 },
+      interrupt: { signal: "SIGTERM", when: /taking the lock/, afterMs: 1500 },
       killAfterMs: 120_000,
     });
     assert.equal(rerun.code, 143, rerun.stderr);
@@ -316,9 +316,14 @@ describe("the DynamoDB lock", () => {
     const maxOut = Math.max(0, ...history.filter((h) => h.group === "web").map((h) => h.outOfService));
     assert.equal(maxOut, 1, `${other.code} ${other.stderr}`);
     assert.equal(await lifecycleOf(sim, B), "InService");
-    assert.equal(other.code, 4, other.stderr);
-    assert.match(other.stderr, /i-0a000000000000001 holds the lock in balanced-locks/);
+    // Refused for the lock A keeps (4), or, when the machine was slow enough that B's read shows A's
+    // record on the load balancers, for the budget (3).
+    assert.ok([3, 4].includes(other.code ?? -1), other.stderr);
     assert.match(rerun.stderr, /keeping the lock in balanced-locks: it replaced a killed earlier run's/);
+    // Kept to expire by itself, no earlier than the killed run's would have.
+    const kept = items(sim).find((i) => i.lockKey?.S === "group:web");
+    assert.equal(kept?.holder?.S, A);
+    assert.ok(Number(kept?.expiresAt?.N) > Date.now(), "the kept lock has expired already");
   });
 
   /**
