@@ -17,6 +17,7 @@ import {
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
+import { withLazyClients } from "./lazy-clients.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const WORK = join(ROOT, "dist", "sea");
@@ -29,20 +30,24 @@ if (process.platform !== "linux") throw new Error("build:exe builds Linux execut
 
 mkdirSync(WORK, { recursive: true });
 const script = join(WORK, "balanced.cjs");
-await build({
-  entryPoints: [join(ROOT, "src", "main.ts")],
-  outfile: script,
-  bundle: true,
-  platform: "node",
-  target: "node20",
-  format: "cjs",
-  minify: true,
-  legalComments: "none",
-  // yargs' ESM shim asks import.meta.url for its own location; in the executable that is the binary.
-  define: { __BALANCED_VERSION__: JSON.stringify(pkg.version), "import.meta.url": "__balancedSelfUrl" },
-  banner: { js: 'const __balancedSelfUrl = require("node:url").pathToFileURL(process.execPath).href;' },
-  logLevel: "warning",
-});
+await build(
+  (
+    await withLazyClients({
+      entryPoints: [join(ROOT, "src", "main.ts")],
+      outfile: script,
+      bundle: true,
+      platform: "node",
+      target: "node20",
+      format: "cjs",
+      minify: true,
+      legalComments: "none",
+      // yargs' ESM shim asks import.meta.url for its own location; in the executable that is the binary.
+      define: { __BALANCED_VERSION__: JSON.stringify(pkg.version), "import.meta.url": "__balancedSelfUrl" },
+      banner: { js: 'const __balancedSelfUrl = require("node:url").pathToFileURL(process.execPath).href;' },
+      logLevel: "warning",
+    })
+  ).options,
+);
 
 /** Runs a tool whose chatter (LIEF's section warnings) matters only when it fails. */
 function quietly(command, args) {

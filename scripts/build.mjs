@@ -2,11 +2,12 @@
 // so a host needs only Node.js and this file.
 import { chmodSync, readFileSync, statSync } from "node:fs";
 import { build } from "esbuild";
+import { withLazyClients } from "./lazy-clients.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8"));
 const outfile = "dist/balanced.js";
 
-await build({
+const { options, carried } = await withLazyClients({
   entryPoints: ["src/main.ts"],
   outfile,
   bundle: true,
@@ -23,5 +24,10 @@ await build({
   define: { __BALANCED_VERSION__: JSON.stringify(pkg.version) },
   logLevel: "warning",
 });
+await build(options);
 chmodSync(outfile, 0o755);
-console.log(`built ${outfile} (${(statSync(outfile).size / 1024).toFixed(0)} KiB)`);
+const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
+const lazy = [...carried].map(([name, bytes]) => `${kib(bytes)} ${name.replace("@aws-sdk/client-", "")}`);
+console.log(
+  `built ${outfile} (${kib(statSync(outfile).size)}, of which compiled on first use: ${lazy.join(", ")})`,
+);

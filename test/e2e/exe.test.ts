@@ -11,6 +11,8 @@ import { type Sim, startSim } from "../sim/server";
 const ROOT = join(import.meta.dirname, "..", "..");
 const EXE = join(ROOT, "dist", `balanced-linux-${process.arch}`);
 const A = "i-0a000000000000001";
+const B = "i-0a000000000000002";
+const STANDALONE = "i-0c000000000000001";
 
 describe("the single executable (npm run build:exe): the whole agent without Node on the host", () => {
   let sim: Sim;
@@ -51,6 +53,43 @@ describe("the single executable (npm run build:exe): the whole agent without Nod
     assert.equal(back.code, 0, back.stderr);
     assert.equal(JSON.parse(back.stdout).outcome, "done");
     assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
+  it("compiles the clients it carries for some runs on first use: DynamoDB for --lock, EC2 for IP targets", async () => {
+    const lock = ["--lock", "dynamodb:balanced-locks"];
+    const host = sim.hosts[B]!;
+    const made = await runCli(host, ["lock", "create", ...lock], { executable: EXE });
+    assert.equal(made.code, 0, made.stderr);
+    const out = await runCli(host, ["out", ...lock], { executable: EXE });
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await lifecycleOf(sim, B), "Standby");
+    const back = await runCli(host, ["in", ...lock], { executable: EXE });
+    assert.equal(back.code, 0, back.stderr);
+    assert.equal(await lifecycleOf(sim, B), "InService");
+
+    // A host in no group behind an IP target group: only EC2 says which addresses are this host's.
+    const fleet = loadFleet("standalone-pair");
+    fleet.targetGroups!.push({
+      name: "app-ip-tg",
+      targetType: "ip",
+      port: 80,
+      deregistrationDelay: 2,
+      healthCheck: { interval: 1, healthyThreshold: 2 },
+      loadBalancer: "app-alb",
+    });
+    fleet.instances![0]!.registeredWith = ["app-ip-tg:8080"];
+    const standalone = await startSim(fleet);
+    try {
+      const tg = [...standalone.world().targetGroups.values()].find((t) => t.name === "app-ip-tg")!;
+      const status = await runCli(standalone.hosts[STANDALONE]!, ["status"], {
+        executable: EXE,
+        env: { BALANCED_TARGET_GROUP: tg.arn },
+      });
+      assert.equal(status.code, 0, status.stderr);
+      assert.match(status.stdout, /tg\/app-ip-tg\s+healthy/);
+    } finally {
+      await standalone.stop();
+    }
   });
 
   it("answers usage errors with exit 2 and a one-line reason", async () => {
