@@ -29,5 +29,5 @@ chmodSync(outfile, 0o755);
 const kib = (bytes) => `${(bytes / 1024).toFixed(0)} KiB`;
 const lazy = [...carried].map(([name, bytes]) => `${kib(bytes)} ${name.replace("@aws-sdk/client-", "")}`);
 console.log(
-  `built ${outfile} (${kib(statSync(outfile).size)}, of which compiled on first use: ${lazy.join(", ")})`,
+  `built ${outfile} (${kib(statSync(outfile).size)}, carrying, compressed, to compile on first use: ${lazy.join(", ")})`,
 );
