@@ -498,10 +498,25 @@ function explainUsage(message: string, argv: string[]): string {
   return `unknown ${names.length === 1 ? "argument" : "arguments"}: ${shown}${hints.length ? ` (${hints.join(" ")})` : ""}`;
 }
 
+/**
+ * After parsing a command, yargs renders that command's whole help to cache it for a later
+ * showHelp(), which this CLI never calls (--help is rendered when asked, cache or not): about 20 ms
+ * of measuring strings on every run, a tenth of `status` (node --cpu-prof). The usage instance is
+ * internal to yargs, hence the guarded cast; without it, yargs simply caches again.
+ */
+function skipHelpCache(parser: Argv): void {
+  const internal = parser as unknown as {
+    getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } };
+  };
+  const usage = internal.getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => {};
+}
+
 /** Parses argv into an invocation; undefined when yargs answered by itself (--help, --version). */
 export async function parseInvocation(argv: string[]): Promise<Invocation | undefined> {
   let helpShown = false;
   const parser = buildParser(argv, settingsFor(commandOf(argv), process.env));
+  skipHelpCache(parser);
   const args = await parser.parseAsync(argv, {}, (_err, _argv, output) => {
     if (output) {
       helpShown = true;
