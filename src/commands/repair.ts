@@ -3,7 +3,7 @@ import { DynamoLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { removeLbTag } from "../aws/standalone";
 import { deleteTurnTag, releaseTurn, TURN_TTL_MS, viewTurnHere } from "../aws/turn";
-import { isHealthyServing, lbLabel, leftGroup } from "../core/health";
+import { backInService, lbLabel, leftGroup } from "../core/health";
 import { lockKeys } from "../core/lock";
 import { parseRecords } from "../core/minsize";
 import { orphanedParked, parkedKey } from "../core/parked";
@@ -23,8 +23,8 @@ export function staleRecords(s: Snapshot): { instanceId: string; why: string }[]
   return parseRecords(s.group.tags).flatMap((r) => {
     if (leftGroup(s.group, r.instanceId))
       return [{ instanceId: r.instanceId, why: "its host left the group" }];
-    const host = s.group.instances.find((i) => i.id === r.instanceId)!;
-    if (isHealthyServing(s, host)) return [{ instanceId: r.instanceId, why: "its host is back in service" }];
+    if (backInService(s, r.instanceId))
+      return [{ instanceId: r.instanceId, why: "its host is back in service" }];
     return [];
   });
 }
@@ -44,10 +44,9 @@ export function staleRemovals(
 ): { lb: LoadBalancerView; instanceId: string; why: string }[] {
   return s.loadBalancers.flatMap((lb) =>
     parseRemovals(lb.tags ?? {}).flatMap((r) => {
-      const host = s.group.instances.find((i) => i.id === r.instanceId);
       if (r.group === s.group.name && leftGroup(s.group, r.instanceId))
         return [{ lb, instanceId: r.instanceId, why: "its host left the group" }];
-      if (host && isHealthyServing(s, host) && now - Date.parse(r.at) > RECORD_SETTLED_MS)
+      if (backInService(s, r.instanceId) && now - Date.parse(r.at) > RECORD_SETTLED_MS)
         return [{ lb, instanceId: r.instanceId, why: "its host is back in service" }];
       return [];
     }),

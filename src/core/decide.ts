@@ -1,5 +1,13 @@
 import { BalancedError, ExitCode } from "../errors";
-import { goneFrom, isHealthyServing, LEFT_GROUP, lbLabel, memberOf, servesOrNeedNot } from "./health";
+import {
+  backInService,
+  goneFrom,
+  isHealthyServing,
+  LEFT_GROUP,
+  lbLabel,
+  memberOf,
+  servesOrNeedNot,
+} from "./health";
 import { parseRecords } from "./minsize";
 import { parkedBy, parkedKey } from "./parked";
 import { formatQuantity, listUnavailable, plural, resolveQuantity } from "./quantity";
@@ -421,10 +429,7 @@ export function decideIn(s: Snapshot, opts: { afterShutdown?: boolean; force?: b
 export function recordToRestore(s: Snapshot): string | undefined {
   const records = parseRecords(s.group.tags);
   if (records.some((r) => r.instanceId === s.instanceId)) return s.instanceId;
-  return records.find((r) => {
-    const host = s.group.instances.find((i) => i.id === r.instanceId);
-    return host !== undefined && isHealthyServing(s, host);
-  })?.instanceId;
+  return records.find((r) => backInService(s, r.instanceId))?.instanceId;
 }
 
 /** Adds a clean-up step after coming back, also when the host is already back. */

@@ -92,6 +92,15 @@ export function isHealthyServing(snapshot: Snapshot, inst: InstanceView): boolea
   );
 }
 
+/**
+ * The group's instance `id` is back: in the group, InService and healthy in every load balancer.
+ * Its records (MinSize, removals) are then left over from a run stopped before its last step.
+ */
+export function backInService(snapshot: Snapshot, id: string): boolean {
+  const inst = snapshot.group.instances.find((i) => i.id === id);
+  return inst !== undefined && isHealthyServing(snapshot, inst);
+}
+
 /** Serves here, or this is a load balancer named on the command line that the instance is not in. */
 export const servesOrNeedNot = (lb: LoadBalancerView, m: MemberHealth) =>
   servesIn(m) || (lb.source === "named" && m.state === "absent" && lb.removedPorts === undefined);
