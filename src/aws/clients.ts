@@ -26,7 +26,8 @@ export interface AwsClients {
   elbv2Once: ElasticLoadBalancingV2Client;
   /**
    * Loaded on first use: only IP target groups need EC2, only `--lock` DynamoDB, and loading EC2's
-   * client alone costs a bare Node start about 190 ms and 70 MB (measured with `node -e`).
+   * client alone costs a bare Node start about 190 ms and 70 MB (measured with `node -e`). The
+   * bundle carries both compressed and compiles them here, at the import() (scripts/lazy-clients.mjs).
    */
   ec2: () => Promise<EC2Client>;
   /** The lock's table (`--lock dynamodb:TABLE`), loaded on first use too. */
