@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { lifecycleOf, registrationsOf, runCli } from "../helpers/cli";
 import { needs } from "../helpers/system";
-import { loadFleet } from "../sim/fleet";
+import { ipTargetGroup, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
 const ROOT = join(import.meta.dirname, "..", "..");
@@ -69,14 +69,7 @@ describe("the single executable (npm run build:exe): the whole agent without Nod
 
     // A host in no group behind an IP target group: only EC2 says which addresses are this host's.
     const fleet = loadFleet("standalone-pair");
-    fleet.targetGroups!.push({
-      name: "app-ip-tg",
-      targetType: "ip",
-      port: 80,
-      deregistrationDelay: 2,
-      healthCheck: { interval: 1, healthyThreshold: 2 },
-      loadBalancer: "app-alb",
-    });
+    fleet.targetGroups!.push(ipTargetGroup("app-ip-tg", "app-alb"));
     fleet.instances![0]!.registeredWith = ["app-ip-tg:8080"];
     const standalone = await startSim(fleet);
     try {

@@ -6,7 +6,7 @@ import { DeregisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing
 import { runCli, simState } from "../helpers/cli";
 import { clientsFor, control, eventually } from "../helpers/clients";
 import { tempDir } from "../helpers/system";
-import { type FleetTargetGroup, loadFleet } from "../sim/fleet";
+import { ipTargetGroup, loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
 /**
@@ -44,15 +44,6 @@ const tagsOf = (sim: Sim) => {
 
 const SERVING = { classic: "InService", targets: ["8080:healthy"] };
 
-/** An IP-type target group behind a load balancer, with the fleet's quick settings. */
-const ipTargetGroup = (name: string, loadBalancer: string): FleetTargetGroup => ({
-  name,
-  targetType: "ip",
-  port: 80,
-  deregistrationDelay: 2,
-  healthCheck: { interval: 1, healthyThreshold: 2 },
-  loadBalancer,
-});
 const GONE = { classic: undefined, targets: [] };
 
 describe("hosts in no Auto Scaling group: deregistered and registered directly", () => {

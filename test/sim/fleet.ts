@@ -128,6 +128,16 @@ export interface FleetTargetGroup {
   loadBalancerZones?: string[];
 }
 
+/** An IP-type target group behind a load balancer, with the fleets' quick settings. */
+export const ipTargetGroup = (name: string, loadBalancer: string): FleetTargetGroup => ({
+  name,
+  targetType: "ip",
+  port: 80,
+  deregistrationDelay: 2,
+  healthCheck: { interval: 1, healthyThreshold: 2 },
+  loadBalancer,
+});
+
 const FLEETS_DIR = join(dirname(fileURLToPath(import.meta.url)), "fleets");
 
 /** A named fleet (`three-hosts`) from test/sim/fleets, or a path to a JSON file. */
