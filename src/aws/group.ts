@@ -51,16 +51,23 @@ export async function setGroupTag(
   );
 }
 
-/** Deleted by key (DeleteTags matches the key; the value is not compared). */
+/**
+ * DeleteTags. With no `value` the tag goes whatever its value; with one, AWS deletes it only if that
+ * is still its value ("If you specify a value and the value is incorrect, the tag is not deleted",
+ * Auto Scaling user guide, delete-tag.html). So a record is deleted with no Value at all: an empty
+ * one would match nothing and leave the record behind. The turn passes its own value, but does not
+ * rely on the comparison for safety (turn.ts assumes a delete by key, the weaker promise).
+ */
 export async function deleteGroupTag(
   ctx: ReadContext,
   group: string,
   key: string,
   signal = ctx.signal,
-  value = "",
+  value?: string,
 ): Promise<void> {
+  const tag = { ResourceId: group, ResourceType: "auto-scaling-group", Key: key, Value: value };
   await awsCall(ctx.log, "autoscaling:DeleteTags", signal, (o) =>
-    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tagOf(group, key, value)] }), o),
+    ctx.clients.autoscaling.send(new DeleteTagsCommand({ Tags: [tag] }), o),
   );
 }
 

@@ -409,6 +409,23 @@ describe("describe calls, tags, processes and protection", () => {
     assert.deepEqual((await c.asg.send(new DescribeTagsCommand({ Filters: filters }))).Tags, []);
   });
 
+  it("DeleteTags with a value deletes the tag only while it has that value (AWS's delete-tag guide)", async () => {
+    const tag = (Value?: string) => ({
+      ResourceId: "web",
+      ResourceType: "auto-scaling-group",
+      Key: "balanced:turn",
+      Value,
+    });
+    const filters = [{ Name: "key", Values: ["balanced:turn"] }];
+    await c.asg.send(new CreateOrUpdateTagsCommand({ Tags: [{ ...tag("mine"), PropagateAtLaunch: false }] }));
+    for (const wrong of ["", "theirs"]) {
+      await c.asg.send(new DeleteTagsCommand({ Tags: [tag(wrong)] }));
+      assert.equal((await c.asg.send(new DescribeTagsCommand({ Filters: filters }))).Tags!.length, 1, wrong);
+    }
+    await c.asg.send(new DeleteTagsCommand({ Tags: [tag("mine")] }));
+    assert.deepEqual((await c.asg.send(new DescribeTagsCommand({ Filters: filters }))).Tags, []);
+  });
+
   it("suspends and resumes processes, and sets instance protection", async () => {
     await c.asg.send(
       new SuspendProcessesCommand({ AutoScalingGroupName: "web", ScalingProcesses: ["Launch"] }),

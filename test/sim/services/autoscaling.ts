@@ -349,8 +349,15 @@ export const autoscalingActions: Record<string, ActionHandler> = {
   DeleteTags(ctx) {
     for (const t of structList(ctx.params, "Tags")) {
       const g = ctx.world.group(str(t, "ResourceId") ?? "");
-      // Deleted by key, whatever Value says: the agent must not rely on a conditional delete.
-      g.tags.delete(str(t, "Key") ?? "");
+      // AWS's guide (autoscaling/ec2/userguide/delete-tag.html): "You must specify the tag key, but
+      // you don't have to specify the value. If you specify a value and the value is incorrect, the
+      // tag is not deleted." A Value sent empty is a value: it deletes only a tag whose value is "".
+      // (moto deletes by key whatever the value; AWS's documentation wins.) The agent's turn still
+      // assumes no more than a delete by key: this check is evaluated here, on the current value.
+      const key = str(t, "Key") ?? "";
+      const value = str(t, "Value");
+      if (value !== undefined && g.tags.get(key)?.value !== value) continue;
+      g.tags.delete(key);
     }
     return undefined;
   },
