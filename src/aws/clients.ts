@@ -154,6 +154,15 @@ export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
       `AWS kept throttling ${iamAction}${attempts ? ` after ${attempts} attempts` : ""}; try again later, or raise AWS_MAX_ATTEMPTS`,
     );
   }
+  if (name === "ResourceContentionFault" || name === "ResourceContention") {
+    // Auto Scaling's writes document it (HTTP 500): another update to the group is pending, so this
+    // one was not applied. Callers send again within their deadlines; at worst the group is busy.
+    return make(
+      ExitCode.Busy,
+      "contention",
+      `AWS refused ${iamAction} for now: another update to the group is pending (ResourceContention); try again in a moment`,
+    );
+  }
   if (NETWORK.has(name) || NETWORK.has(e.code ?? "")) {
     return make(ExitCode.AwsRefused, "unreachable", `could not reach AWS for ${iamAction}: ${message}`);
   }

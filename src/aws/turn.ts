@@ -292,7 +292,8 @@ async function attemptTurnOnce(
   } catch (err) {
     // Throttled: refused before it was applied. The SDK would retry it with backoff, landing it late
     // and leaving a turn nobody may delete; the protocol starts over from the read instead.
-    if (err instanceof AwsCallError && err.kind === "throttled")
+    // ResourceContention (another update to the group pending: a contender's write) likewise.
+    if (err instanceof AwsCallError && (err.kind === "throttled" || err.kind === "contention"))
       return { taken: false, view: { state: "late" } };
     // No answer (a lost connection): the write may have been applied, and if so before the error
     // came back, so the bound below holds for it. The settle and the read-back then decide as for

@@ -113,8 +113,8 @@ const EXITED = new Set(["Pending", "Pending:Wait", "Pending:Proceed", "InService
 const SEND_ATTEMPTS = 3;
 
 /**
- * Sends a standby call with no SDK retries (it is not idempotent). Throttled: refused unprocessed, so
- * sent again after a pause. No answer (a dropped connection, a 5xx, a timeout) or AWS's "not in
+ * Sends a standby call with no SDK retries (it is not idempotent). Throttled or ResourceContention:
+ * refused unprocessed, so sent again after a pause. No answer (a dropped connection, a 5xx, a timeout) or AWS's "not in
  * InService/Standby": re-read this host's lifecycle state for up to the staleness bound; a state
  * showing the call applied is success; otherwise the error stands and the call is not sent again —
  * its outcome is unknown, so the turn is kept until it expires (src/aws/turn.ts).
@@ -131,7 +131,8 @@ async function sendOnce(
       return;
     } catch (err) {
       if (!(err instanceof AwsCallError) || attempt >= SEND_ATTEMPTS) throw err;
-      if (err.kind === "throttled") {
+      // Throttled, or another update to the group pending: refused unprocessed, so sent again.
+      if (err.kind === "throttled" || err.kind === "contention") {
         await sleep(
           500 * attempt + Math.random() * 500,
           undefined,
@@ -203,7 +204,11 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     // did for its leaving is undone. An unknown outcome keeps both: AWS may still apply the call.
     // A record AWS refused (a tag quota, say): EnterStandby was never sent.
     const notSent = !sent && err instanceof AwsCallError;
-    if (notSent) run.turnRelease?.withdraw();
+    // Every send refused unprocessed (throttled, or ResourceContention: sendOnce sends again only
+    // after those): nothing can land later either.
+    const neverApplied =
+      err instanceof AwsCallError && (err.kind === "contention" || err.kind === "throttled");
+    if (notSent || neverApplied) run.turnRelease?.withdraw();
     if (err instanceof TurnLostError || refusedByAws(err) || notSent) {
       if (parked)
         await Promise.all([
@@ -223,6 +228,12 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       );
     if (outcomeUnknown(err))
       throw new ActDeadlineError("EnterStandby", `(no answer: ${(err as Error).message})`);
+    if (neverApplied)
+      throw new BalancedError(
+        err.exitCode,
+        err.kind,
+        `${err.message}; EnterStandby was not applied, so this host is still serving`,
+      );
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
 }
@@ -269,7 +280,10 @@ const outcomeUnknown = (err: unknown) =>
 /** An answer that says the call was not applied (as opposed to no answer, or a 5xx). */
 const refusedByAws = (err: unknown) =>
   err instanceof AwsCallError &&
-  (err.awsCode === "ValidationError" || err.kind === "access-denied" || err.kind === "throttled");
+  (err.awsCode === "ValidationError" ||
+    err.kind === "access-denied" ||
+    err.kind === "throttled" ||
+    err.kind === "contention");
 
 /** Record first, then lower: a crash in between leaves a record, never a silently shrunken group. */
 async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {

@@ -90,7 +90,7 @@ async function beforeDeadline<T>(
 
 /** Failures a later poll may not meet: throttling, AWS unreachable or failing for a moment. */
 const isTransient = (err: unknown) =>
-  err instanceof BalancedError && ["throttled", "unreachable", "aws-error"].includes(err.kind);
+  err instanceof BalancedError && ["throttled", "contention", "unreachable", "aws-error"].includes(err.kind);
 
 /** How long a poll at (or after) the deadline may take before the wait reports where things stood. */
 const LAST_POLL_GRACE_MS = 2000;

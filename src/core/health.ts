@@ -69,12 +69,13 @@ export const memberOf = (lb: LoadBalancerView, instanceId: string): MemberHealth
   lb.members[instanceId] ?? ABSENT;
 
 /**
- * Takes traffic from this load balancer. A target group with health checks disabled counts its
- * registered targets as healthy; one that no load balancer uses sends no traffic, so it cannot make
- * an instance unhealthy either.
+ * Takes traffic from this load balancer. A target group that no load balancer uses sends no traffic,
+ * so it cannot make an instance unhealthy either. `unavailable` is not serving: for instance and ip
+ * targets health checks "are always enabled and can't be disabled" (ELBv2 ModifyTargetGroup), so it
+ * means AWS cannot tell (`Elb.InternalError`, "Target health is unavailable due to an internal
+ * error", TargetHealth): an unknown peer is not a healthy one, and `in` does not finish on it.
  */
-export const servesIn = (m: MemberHealth) =>
-  m.state === "healthy" || m.state === "unavailable" || m.state === "not-in-use";
+export const servesIn = (m: MemberHealth) => m.state === "healthy" || m.state === "not-in-use";
 
 /** Done leaving: no longer registered. `draining` is not done; NotInUse is not a deregistration. */
 export const goneFrom = (m: MemberHealth) => m.state === "absent";

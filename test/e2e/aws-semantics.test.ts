@@ -4,12 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
-import { runCli, simState } from "../helpers/cli";
+import { lifecycleOf, runCli, simState } from "../helpers/cli";
 import { control } from "../helpers/clients";
 import { loadFleet } from "../sim/fleet";
 import { type Sim, startSim } from "../sim/server";
 
 const A = "i-0a000000000000001";
+const B = "i-0a000000000000002";
 
 const balancedTags = async (sim: Sim) =>
   Object.keys((await simState(sim)).groups[0]!.tags).filter((k) => k.startsWith("balanced:"));
@@ -24,11 +25,81 @@ describe("AWS's documented semantics", () => {
     assert.equal(out.code, 0, out.stderr);
     assert.deepEqual((await balancedTags(sim)).sort(), [`balanced:min-size:${A}`, `balanced:parked:${A}`]);
     const back = await runCli(sim.hosts[A]!, ["in"]);
-    assert.equal(back.code, 0, back.stderr);
+    assert.equal(back.code, 0, `${back.code} ${back.signal} ${back.stdout} ${back.stderr}`);
     assert.deepEqual(await balancedTags(sim), [], "every record out wrote is gone after in");
     const g = (await simState(sim)).groups[0]!;
     assert.deepEqual([g.min, g.desired], [2, 2]);
-    const calls = (await control(sim, "GET", "calls")) as { action: string; status: number }[];
-    assert.ok(calls.filter((c) => c.action === "DeleteTags").every((c) => c.status === 200));
+    const calls = (await control(sim, "GET", "calls")) as { action: string; outcome: string }[];
+    const deletes = calls.filter((c) => c.action === "DeleteTags").map((c) => c.outcome);
+    assert.ok(
+      deletes.every((o) => o === "ok" || o === "ResourceContention"),
+      deletes.join(),
+    );
+  });
+
+  it("counts a target whose health AWS cannot tell (unavailable, Elb.InternalError) as not serving", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", [{ kind: "unavailable-health", instance: B }]);
+    // B's health is unknown: with one host allowed out, B already is, as far as anyone can tell.
+    const out = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(out.code, 3, out.stderr);
+    assert.match(out.stderr, /i-0a000000000000002: unavailable in tg\/web-tg/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    await control(sim, "DELETE", "faults");
+
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "-q"])).code, 0);
+    await control(sim, "POST", "faults", [
+      { kind: "unavailable-health", instance: A, targetGroup: "web-tg" },
+    ]);
+    // in does not say "in" while AWS cannot tell whether the host serves: it waits, and says why.
+    const back = await runCli(sim.hosts[A]!, ["in", "--timeout", "6"]);
+    assert.equal(back.code, 5, back.stderr);
+    assert.match(back.stderr, /tg\/web-tg: unavailable/);
+    assert.match(back.stderr, /Target health is unavailable due to an internal error/);
+  });
+
+  it("sends EnterStandby again when AWS answers ResourceContention (not applied), and ends busy if it persists", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    await control(sim, "POST", "faults", [{ kind: "resource-contention", action: "EnterStandby", count: 1 }]);
+    const out = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    let calls = (await control(sim, "GET", "calls")) as { action: string; outcome: string }[];
+    assert.deepEqual(
+      calls.filter((c) => c.action === "EnterStandby").map((c) => c.outcome),
+      ["ResourceContention", "ok"],
+    );
+    assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
+
+    const before = calls.length;
+    await control(sim, "POST", "faults", [{ kind: "resource-contention", action: "EnterStandby" }]);
+    const busy = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(busy.code, 4, busy.stderr);
+    assert.match(busy.stderr, /another update to the group is pending \(ResourceContention\)/);
+    assert.match(busy.stderr, /EnterStandby was not applied, so this host is still serving/);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.deepEqual(await balancedTags(sim), [], "no record and no turn left behind");
+    calls = ((await control(sim, "GET", "calls")) as { action: string; outcome: string }[]).slice(before);
+    assert.ok(
+      calls.filter((c) => c.action === "EnterStandby").every((c) => c.outcome === "ResourceContention"),
+    );
+  });
+
+  it("rides out ResourceContention on the turn's tag writes: ten hosts at once end 0 or 4, never 7", async () => {
+    sim = await startSim(loadFleet("ten-hosts"), { contentionMs: 200 });
+    const ids = Object.keys(sim.hosts);
+    const runs = await Promise.all(ids.map((id) => runCli(sim!.hosts[id]!, ["out", "-q"])));
+    const codes = runs.map((r) => r.code);
+    assert.ok(
+      codes.every((c) => c === 0 || c === 4 || c === 3),
+      `${codes} ${runs.map((r) => r.stderr).join("")}`,
+    );
+    const calls = (await control(sim, "GET", "calls")) as { action: string; outcome: string }[];
+    assert.ok(
+      calls.some((c) => c.outcome === "ResourceContention"),
+      "the writes did collide",
+    );
+    const out = (await simState(sim)).instances.filter((i) => i.lifecycleState !== "InService");
+    assert.ok(out.length <= 1, `at most one host out: ${out.map((i) => i.id)}`);
   });
 });

@@ -297,7 +297,7 @@ describe("describe calls, tags, processes and protection", () => {
         targetGroups: [
           ...loadFleet("three-hosts").targetGroups!,
           { name: "orphan-tg", loadBalancer: null },
-          { name: "nocheck-tg", loadBalancer: "x", healthCheck: { enabled: false } },
+          { name: "nocheck-tg", loadBalancer: "x" },
           { name: "ip-tg", targetType: "ip", loadBalancer: "x", port: 8080 },
         ],
         instances: [
@@ -357,7 +357,17 @@ describe("describe calls, tags, processes and protection", () => {
       Reason: "Target.NotInUse",
       Description: "Target group is not configured to receive traffic from the load balancer",
     });
-    assert.equal((await health("nocheck-tg"))[0]!.TargetHealth!.State, "unavailable");
+    // AWS cannot tell this target's health: unavailable, Elb.InternalError (the unavailable-health fault).
+    await control(sim, "POST", "faults", [
+      { kind: "unavailable-health", instance: "i-0c000000000000001", targetGroup: "nocheck-tg" },
+    ]);
+    assert.deepEqual((await health("nocheck-tg"))[0]!.TargetHealth, {
+      State: "unavailable",
+      Reason: "Elb.InternalError",
+      Description: "Target health is unavailable due to an internal error",
+    });
+    assert.equal((await health("orphan-tg"))[0]!.TargetHealth!.State, "unused", "only where the fault says");
+    await control(sim, "DELETE", "faults");
     const ip = (await health("ip-tg"))[0]!;
     assert.equal(ip.Target!.Port, 8080);
     assert.match(ip.Target!.Id!, /^10\./);

@@ -20,7 +20,9 @@ export interface FaultSpec {
     | "hop-limit"
     | "stale-reads"
     | "lost-response"
-    | "slow-apply";
+    | "slow-apply"
+    | "resource-contention"
+    | "unavailable-health";
   /** throttle: requests per second allowed before `Throttling`. */
   rps?: number;
   /** error: HTTP status (500 InternalFailure or 503 ServiceUnavailable). */
@@ -42,6 +44,9 @@ export interface FaultSpec {
   mode?: "hang" | "refuse";
   /** Apply this many times, then expire. */
   count?: number;
+  /** unavailable-health: the instance whose target health AWS cannot tell (optionally in one target group). */
+  instance?: string;
+  targetGroup?: string;
 }
 
 export interface Fault extends FaultSpec {
@@ -63,7 +68,7 @@ export interface CallShape {
 
 export type FaultOutcome =
   | ({ kind: "pass" } & CallShape)
-  | ({ kind: "throttle" | "error" | "drop" | "deny"; fault: Fault } & CallShape);
+  | ({ kind: "throttle" | "error" | "drop" | "deny" | "resource-contention"; fault: Fault } & CallShape);
 
 /** Describe* calls read; every other action of the simulated APIs changes the world. */
 /** Calls a stale-reads fault may answer from the past (GetItem only when not ConsistentRead). */
@@ -155,12 +160,26 @@ export class FaultBook {
         }
         continue;
       }
-      if (f.kind === "error" || f.kind === "drop" || f.kind === "deny") {
+      if (f.kind === "error" || f.kind === "drop" || f.kind === "deny" || f.kind === "resource-contention") {
         f.hits++;
         return { kind: f.kind, ...shape, fault: f };
       }
     }
     return { kind: "pass", ...shape };
+  }
+
+  /**
+   * Whether DescribeTargetHealth cannot tell this instance's health in this target group: AWS then
+   * answers `unavailable` with `Elb.InternalError` ("Target health is unavailable due to an internal
+   * error", ELBv2 API reference, TargetHealth). Unlike call faults, this is a state of the world.
+   */
+  healthUnavailable(targetGroup: string, instanceId: string | undefined): boolean {
+    return this.faults.some(
+      (f) =>
+        f.kind === "unavailable-health" &&
+        f.instance === instanceId &&
+        (f.targetGroup === undefined || f.targetGroup === targetGroup),
+    );
   }
 
   /** The IMDS fault in force for a host, if any (latency: answers, but late). */

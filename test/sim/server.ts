@@ -13,7 +13,7 @@ import {
 import type { FleetFile } from "./fleet";
 import { ImdsServer } from "./imds";
 import { overLimit } from "./limits";
-import { parseQuery, str } from "./query";
+import { parseQuery, type QueryTree, str, structList } from "./query";
 import { AUTOSCALING_XMLNS, autoscalingActions } from "./services/autoscaling";
 import type { ActionHandler } from "./services/common";
 import { DYNAMODB_TARGET_PREFIX, dynamodbActions } from "./services/dynamodb";
@@ -38,7 +38,15 @@ export interface SimOptions {
    * AWS's models); lost and dropped answers have none.
    */
   onExchange?: (exchange: Exchange) => void;
+  /**
+   * How long after an Auto Scaling write is answered another write to the same group is answered
+   * ResourceContention (default DEFAULT_CONTENTION_MS; 0: only while one is in flight).
+   */
+  contentionMs?: number;
 }
+
+/** A write to a group keeps it "pending" this long after its answer: concurrent writers collide. */
+export const DEFAULT_CONTENTION_MS = 25;
 
 /** One API call as it crossed the wire: the form body sent, and the status and XML answered. */
 export interface Exchange {
@@ -187,6 +195,27 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
   let world = new World(fleet, timeScale);
   const faults = new FaultBook(options.seed === undefined ? Math.random : seededRandom(options.seed));
   const calls: CallRecord[] = [];
+  /**
+   * When updates to one Auto Scaling group overlap, AWS answers the later ones ResourceContention.
+   * AWS does not say how long an update stays pending; here, for as long as the call is in flight
+   * (a slow apply's whole delay) plus `contentionMs` after it is answered.
+   */
+  const contentionMs = options.contentionMs ?? DEFAULT_CONTENTION_MS;
+  const pendingUntil = new Map<string, number>();
+  const groupsOf = (params: QueryTree) => [
+    ...new Set(
+      [
+        str(params, "AutoScalingGroupName"),
+        ...structList(params, "Tags").map((t) => str(t, "ResourceId")),
+      ].filter((g): g is string => g !== undefined),
+    ),
+  ];
+  const contended = (action: string, params: QueryTree) =>
+    !isRead(action) && groupsOf(params).some((g) => (pendingUntil.get(g) ?? 0) > Date.now());
+  const pending = (params: QueryTree, ms: number) => {
+    for (const g of groupsOf(params))
+      pendingUntil.set(g, Math.max(pendingUntil.get(g) ?? 0, Date.now() + ms));
+  };
   const keyToHost = new Map<string, string>();
   /** Session tokens of temporary credentials, by access key: a request must carry the right one. */
   const tokenOfKey = new Map<string, string>();
@@ -300,6 +329,16 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         ? fail(503, "RequestLimitExceeded", "Request limit exceeded.")
         : fail(400, "Throttling", "Rate exceeded");
     }
+    if (outcome.kind === "resource-contention" || (service === "autoscaling" && contended(action, params))) {
+      // Auto Scaling's writes document ResourceContention: "You already have a pending update to an
+      // Amazon EC2 Auto Scaling resource (for example, an Auto Scaling group, instance, or load
+      // balancer)", HTTP 500 (botocore's model, ResourceContentionFault). Not applied.
+      return fail(
+        500,
+        "ResourceContention",
+        "You already have a pending update to an Auto Scaling resource (for example, a group, instance, or load balancer).",
+      );
+    }
     if (outcome.kind === "error") {
       const status = outcome.fault.status ?? 500;
       return status === 503
@@ -330,11 +369,12 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
 
     const read = isRead(action);
     const slow = outcome.slow;
+    if (service === "autoscaling" && !read) pending(params, (slow?.ms ?? 0) + contentionMs);
     if (slow?.applyAt === "end") await sleep(slow.ms);
     try {
       // A stale read answers from the world as it was; what a call changes is seen by later reads.
       const view = read && outcome.staleMs > 0 ? world.viewAt(outcome.staleMs) : world;
-      const result = handler({ world: view, params, host });
+      const result = handler({ world: view, params, host, faults });
       if (!read) world.recordServing();
       if (slow?.applyAt === "start") await sleep(slow.ms);
       if (outcome.lost) {

@@ -274,6 +274,13 @@ export class World {
       });
     }
     for (const tg of fleet.targetGroups ?? []) {
+      // "If the target type is instance, ip, or alb, health checks are always enabled and can't be
+      // disabled" (ELBv2 API reference, ModifyTargetGroup, HealthCheckEnabled): only Lambda targets,
+      // which this simulator does not model, may have none.
+      if (tg.healthCheck?.enabled === false)
+        throw new Error(
+          `target group ${tg.name}: health checks cannot be disabled for instance or ip targets (AWS's ModifyTargetGroup)`,
+        );
       const arn = this.tgArn(tg.name);
       this.targetGroups.set(arn, {
         arn,

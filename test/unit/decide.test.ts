@@ -208,10 +208,10 @@ describe("decideOut", () => {
       "act enter-standby,wait-out",
     ],
     [
-      "peer in a target group with health checks disabled counts as healthy",
+      "peer whose health AWS cannot tell (unavailable: Elb.InternalError) is not healthy",
       (s) => member(s, 1, "i-b", "unavailable"),
       DEFAULT,
-      "act enter-standby,wait-out",
+      "refuse 3",
     ],
     [
       "peer still registering is not healthy yet",

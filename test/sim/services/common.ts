@@ -1,3 +1,4 @@
+import type { FaultBook } from "../faults";
 import { num, type QueryTree, str } from "../query";
 import { SimError, type World } from "../world";
 import type { XmlObject } from "../xml";
@@ -7,6 +8,8 @@ export interface CallContext {
   params: QueryTree;
   /** The instance whose credentials signed the request, if any. */
   host: string | undefined;
+  /** The fault book, for faults that are states of the world rather than of one call. */
+  faults?: Pick<FaultBook, "healthUnavailable">;
 }
 
 export type ActionHandler = (ctx: CallContext) => XmlObject | undefined;

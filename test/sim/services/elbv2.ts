@@ -12,6 +12,7 @@ const DESCRIPTIONS: Record<string, string> = {
   "Target.DeregistrationInProgress": "Target deregistration is in progress",
   "Target.NotInUse": "Target group is not configured to receive traffic from the load balancer",
   "Target.HealthCheckDisabled": "Health checks disabled",
+  "Elb.InternalError": "Target health is unavailable due to an internal error",
   "Target.NotRegistered": "Target is not registered to the target group",
 };
 
@@ -79,17 +80,24 @@ export const elbv2Actions: Record<string, ActionHandler> = {
   DescribeTargetHealth(ctx) {
     const tg = tgParam(ctx);
     const asked = targetsParam(ctx, tg);
+    // The fault `unavailable-health`: AWS cannot tell this target's health (TargetHealth, reason
+    // Elb.InternalError). Health checks themselves cannot be disabled for instance or ip targets.
+    const seen = (t: TgTarget): TgTarget =>
+      t.state !== "unused" &&
+      ctx.faults?.healthUnavailable(tg.name, ctx.world.instanceForTarget(tg, t.id)?.id)
+        ? { ...t, state: "unavailable", reason: "Elb.InternalError" }
+        : t;
     const rows = asked.length
       ? asked.flatMap(({ id, port }) => {
           const registered = [...tg.targets.values()].filter(
             (t) => t.id === id && (port === undefined || t.port === port),
           );
-          if (registered.length) return registered.map((t) => healthXml(tg, t));
+          if (registered.length) return registered.map((t) => healthXml(tg, seen(t)));
           return [
             healthXml(tg, { id, port: port ?? tg.port, state: "unused", reason: "Target.NotRegistered" }),
           ];
         })
-      : [...tg.targets.values()].map((t) => healthXml(tg, t));
+      : [...tg.targets.values()].map((t) => healthXml(tg, seen(t)));
     return { TargetHealthDescriptions: rows };
   },
 
