@@ -6,6 +6,7 @@ import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balan
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { IamAction } from "../core/iam";
 import { AwsCallError, ExitCode, timedOut } from "../errors";
+import { CliRetryStrategy } from "./retry";
 
 /**
  * The AWS clients, configured only through the standard AWS environment (region, endpoints,
@@ -44,9 +45,9 @@ function onFirstUse<T>(make: () => Promise<T>): () => Promise<T> {
 }
 
 /**
- * Adaptive retries back off with jitter and rate-limit the client when AWS throttles, which is what
- * a fleet of hosts polling the same account needs. Ten attempts ride out a throttling storm of
- * tens of seconds; AWS_RETRY_MODE and AWS_MAX_ATTEMPTS still override both.
+ * Attempts for errors other than throttling (5xx, a lost connection): AWS_MAX_ATTEMPTS overrides it.
+ * Throttling has its own budget, bounded by the run's deadline (src/aws/retry.ts); AWS_RETRY_MODE
+ * set in the environment replaces both with the SDK's own strategy of that mode.
  */
 const DEFAULT_MAX_ATTEMPTS = 10;
 /** Loopback or VPC endpoint: a connection that takes longer than this will not come. */
@@ -59,14 +60,14 @@ const CREDENTIALS_RETRIES = 2;
 const REQUEST_TIMEOUT_MS = 15000;
 
 export function createClients(region: string): AwsClients {
-  const config = {
+  const asked = Number(process.env.AWS_MAX_ATTEMPTS) || undefined;
+  const maxAttempts = asked ?? DEFAULT_MAX_ATTEMPTS;
+  const base = {
     region,
     // The instance profile's credentials come from the metadata service, which identity already
     // found answering, if perhaps slowly: the SDK's default (1 s, no retry) would give up on a busy
     // host that identity waited for.
     credentials: fromNodeProviderChain({ timeout: CREDENTIALS_TIMEOUT_MS, maxRetries: CREDENTIALS_RETRIES }),
-    ...(process.env.AWS_RETRY_MODE ? {} : { retryMode: "adaptive" }),
-    ...(process.env.AWS_MAX_ATTEMPTS ? {} : { maxAttempts: DEFAULT_MAX_ATTEMPTS }),
     // Without throwOnRequestTimeout the handler only logs a breach of requestTimeout, and a hung call
     // hangs on (@smithy/types, NodeHttpHandlerOptions).
     requestHandler: {
@@ -75,13 +76,17 @@ export function createClients(region: string): AwsClients {
       throwOnRequestTimeout: true,
     },
   };
+  const config = process.env.AWS_RETRY_MODE
+    ? base
+    : { ...base, retryStrategy: new CliRetryStrategy(maxAttempts, asked) };
+  const once = { ...base, maxAttempts: 1 };
   return {
     autoscaling: new AutoScalingClient(config),
-    autoscalingOnce: new AutoScalingClient({ ...config, maxAttempts: 1 }),
+    autoscalingOnce: new AutoScalingClient(once),
     elb: new ElasticLoadBalancingClient(config),
     elbv2: new ElasticLoadBalancingV2Client(config),
-    elbOnce: new ElasticLoadBalancingClient({ ...config, maxAttempts: 1 }),
-    elbv2Once: new ElasticLoadBalancingV2Client({ ...config, maxAttempts: 1 }),
+    elbOnce: new ElasticLoadBalancingClient(once),
+    elbv2Once: new ElasticLoadBalancingV2Client(once),
     ec2: onFirstUse(async () => new (await import("@aws-sdk/client-ec2")).EC2Client(config)),
     dynamodb: onFirstUse(async () => new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient(config)),
   };
@@ -99,6 +104,8 @@ const THROTTLED = new Set([
   "RequestLimitExceeded",
   "TooManyRequestsException",
 ]);
+/** A tag quota reached: ELB's and ELBv2's TooManyTags, Auto Scaling's LimitExceeded (only tag writes meet it here). */
+const TAG_QUOTA = new Set(["TooManyTagsException", "TooManyTags", "LimitExceededFault", "LimitExceeded"]);
 const NETWORK = new Set([
   "ECONNREFUSED",
   "ECONNRESET",
@@ -151,7 +158,16 @@ export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
     return make(
       ExitCode.AwsRefused,
       "throttled",
-      `AWS kept throttling ${iamAction}${attempts ? ` after ${attempts} attempts` : ""}; try again later, or raise AWS_MAX_ATTEMPTS`,
+      `AWS kept throttling ${iamAction}${attempts ? ` after ${attempts} attempts` : ""}; try again later, or with a longer --timeout`,
+    );
+  }
+  if (TAG_QUOTA.has(name)) {
+    // A classic ELB takes 10 tags (its AddTags reference), a target group and an Auto Scaling group
+    // 50: balanced's records (one a host out) need room beside the operator's own tags.
+    return make(
+      ExitCode.Busy,
+      "tag-quota",
+      `AWS refused ${iamAction}: the resource already carries as many tags as AWS allows (classic ELB 10, target group and Auto Scaling group 50), and balanced records each host it takes out there as a tag; remove tags it does not need, or wait for hosts out to return: ${message}`,
     );
   }
   if (name === "ResourceContentionFault" || name === "ResourceContention") {

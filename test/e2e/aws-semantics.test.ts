@@ -102,4 +102,62 @@ describe("AWS's documented semantics", () => {
     const out = (await simState(sim)).instances.filter((i) => i.lifecycleState !== "InService");
     assert.ok(out.length <= 1, `at most one host out: ${out.map((i) => i.id)}`);
   });
+
+  it("retries throttling past the SDK's attempts, within the run's deadline", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // Eleven throttled answers in a row: more than the attempts other errors get (10).
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", action: "DescribeAutoScalingInstances", kind: "throttle", rps: 0, count: 11 },
+    ]);
+    const status = await runCli(sim.hosts[A]!, ["status", "-q"]);
+    assert.equal(status.code, 0, status.stderr);
+    const calls = (await control(sim, "GET", "calls")) as { action: string; outcome: string }[];
+    const tries = calls.filter((c) => c.action === "DescribeAutoScalingInstances").map((c) => c.outcome);
+    assert.deepEqual(tries.slice(0, 12), [...Array(11).fill("Throttling"), "ok"]);
+
+    // Throttled for good: the run's deadline ends it, with the reason.
+    await control(sim, "POST", "faults", [
+      { service: "autoscaling", action: "DescribeAutoScalingInstances", kind: "throttle", rps: 0 },
+    ]);
+    const out = await runCli(sim.hosts[A]!, ["out", "--timeout", "8"], { killAfterMs: 60_000 });
+    assert.equal(out.code, 5, out.stderr);
+    assert.match(
+      out.stderr,
+      /timed out: AWS had not answered autoscaling:DescribeAutoScalingInstances by the deadline/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "InService");
+  });
+
+  it("a classic ELB at AWS's 10-tag quota: the out that finds no room for its record refuses (exit 4), never half-done", async () => {
+    const f = loadFleet("ten-hosts");
+    f.loadBalancers![0]!.tags = Object.fromEntries([...Array(7).keys()].map((i) => [`team:${i}`, "web"]));
+    sim = await startSim(f);
+    const ids = Object.keys(sim.hosts).sort();
+    const codes: (number | null)[] = [];
+    for (const id of ids.slice(0, 4)) {
+      const res = await runCli(sim.hosts[id]!, ["out", "-q", "--max-unavailable", "5"]);
+      codes.push(res.code);
+      if (res.code !== 0) {
+        assert.match(res.stderr, /carries as many tags as AWS allows \(classic ELB 10/);
+        assert.match(res.stderr, /EnterStandby was not sent, so this host is still serving/);
+      }
+    }
+    // 7 of the operator's tags leave room for the turn (it spans the load balancers) and two records.
+    assert.deepEqual(codes, [0, 0, 4, 4]);
+    const s = await simState(sim);
+    const state = (id: string) => s.instances.find((i) => i.id === id)!.lifecycleState;
+    assert.deepEqual(ids.slice(0, 4).map(state), ["Standby", "Standby", "InService", "InService"]);
+    assert.deepEqual(
+      Object.keys(s.groups[0]!.tags)
+        .filter((k) => k.startsWith("balanced:"))
+        .sort(),
+      ids.slice(0, 2).map((id) => `balanced:parked:${id}`),
+      "the refused hosts left no record and no turn on the group",
+    );
+    assert.deepEqual(
+      [...sim.world().classicLbs.get("web-classic")!.tags.keys()].filter((k) => k.startsWith("balanced:")),
+      ids.slice(0, 2).map((id) => `balanced:out:${id}`),
+      "nor on the load balancer",
+    );
+  });
 });

@@ -106,6 +106,8 @@ export interface FleetClassicLb {
   };
   connectionDraining?: { enabled?: boolean; timeout?: number };
   availabilityZones?: string[];
+  /** Tags it carries at start (an operator's own: Name, team, cost centre...). */
+  tags?: Record<string, string>;
 }
 
 export interface FleetTargetGroup {
@@ -126,6 +128,7 @@ export interface FleetTargetGroup {
   loadBalancer?: string | null;
   /** The zones that load balancer is enabled in (default: every zone); a target elsewhere is unused. */
   loadBalancerZones?: string[];
+  tags?: Record<string, string>;
 }
 
 /** An IP-type target group behind a load balancer, with the fleets' quick settings. */

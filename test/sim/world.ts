@@ -270,7 +270,7 @@ export class World {
         availabilityZones: lb.availabilityZones ?? this.azs(),
         createdTime: now,
         registrations: new Map(),
-        tags: new Map(),
+        tags: new Map(Object.entries(lb.tags ?? {})),
       });
     }
     for (const tg of fleet.targetGroups ?? []) {
@@ -304,7 +304,7 @@ export class World {
           : [],
         lbZones: tg.loadBalancerZones,
         targets: new Map(),
-        tags: new Map(),
+        tags: new Map(Object.entries(tg.tags ?? {})),
       });
     }
     for (const [gi, g] of (fleet.groups ?? []).entries()) this.loadGroup(g, gi + 1, now);

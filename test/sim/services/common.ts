@@ -44,14 +44,20 @@ export function paginate<T>(
 
 export const iso = (t: number | undefined) => (t === undefined ? undefined : new Date(t));
 
-/** Both load balancer APIs' tag constraints (service-2.json: TagKey, TagValue; 50 tags a resource). */
+/** Both load balancer APIs' tag constraints (service-2.json: TagKey, TagValue). */
 const TAG_PATTERN = /^([\p{L}\p{Z}\p{N}_.:/=+\-@]*)$/u;
-const MAX_TAGS = 50;
+/**
+ * Tags a resource may carry. Classic ELB's AddTags reference: "Each load balancer can have a maximum
+ * of 10 tags" (its user guide says 50: the simulator enforces the stricter); ELBv2's AddTags: "Each
+ * resource can have a maximum of 50 tags" (TooManyTags, both).
+ */
+export const MAX_TAGS = { classic: 10, elbv2: 50 } as const;
 
 /** Applies AddTags to one resource as AWS would: all or nothing, validated first. */
 export function addLoadBalancerTags(
   tags: Map<string, string>,
   added: { Key: string; Value: string }[],
+  maxTags: number,
 ): void {
   for (const [i, t] of added.entries()) {
     for (const [field, value, max, min] of [
@@ -72,7 +78,7 @@ export function addLoadBalancerTags(
     }
   }
   const keys = new Set([...tags.keys(), ...added.map((t) => t.Key)]);
-  if (keys.size > MAX_TAGS)
+  if (keys.size > maxTags)
     throw new SimError(
       "TooManyTags",
       "The quota for the number of tags that can be assigned to a load balancer has been reached.",

@@ -1,7 +1,7 @@
 import { str, strList, structList } from "../query";
 import { type ClassicLb, SimError, type World } from "../world";
 import type { XmlObject } from "../xml";
-import { type ActionHandler, addLoadBalancerTags, type CallContext, iso, paginate } from "./common";
+import { type ActionHandler, addLoadBalancerTags, type CallContext, iso, MAX_TAGS, paginate } from "./common";
 
 export const ELB_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2012-06-01/";
 
@@ -168,6 +168,7 @@ export const elbActions: Record<string, ActionHandler> = {
           Key: str(t, "Key") ?? "",
           Value: str(t, "Value") ?? "",
         })),
+        MAX_TAGS.classic,
       );
     }
     return {};

@@ -1,7 +1,7 @@
 import { num, str, strList, structList } from "../query";
 import { inVpc, SimError, type TargetGroup, type TgTarget, VPC_CIDR } from "../world";
 import type { XmlObject } from "../xml";
-import { type ActionHandler, addLoadBalancerTags, type CallContext, paginate } from "./common";
+import { type ActionHandler, addLoadBalancerTags, type CallContext, MAX_TAGS, paginate } from "./common";
 
 export const ELBV2_XMLNS = "http://elasticloadbalancing.amazonaws.com/doc/2015-12-01/";
 
@@ -185,6 +185,7 @@ export const elbv2Actions: Record<string, ActionHandler> = {
           Key: str(t, "Key") ?? "",
           Value: str(t, "Value") ?? "",
         })),
+        MAX_TAGS.elbv2,
       );
     }
     return {};
