@@ -15,8 +15,8 @@ import type { RetryErrorInfo, RetryStrategyV2, StandardRetryToken } from "@smith
  * ends a throttling storm that lasts longer than the run may.
  */
 export const THROTTLED_ATTEMPTS = 40;
-const THROTTLE_BASE_MS = 500;
-const THROTTLE_MAX_DELAY_MS = 5_000;
+const THROTTLE_BASE_MS = 1000;
+const THROTTLE_MAX_DELAY_MS = 20_000;
 
 export class CliRetryStrategy implements RetryStrategyV2 {
   readonly mode = "standard";

@@ -131,10 +131,12 @@ async function sendOnce(
       return;
     } catch (err) {
       if (!(err instanceof AwsCallError) || attempt >= SEND_ATTEMPTS) throw err;
-      // Throttled, or another update to the group pending: refused unprocessed, so sent again.
+      // Throttled, or another update to the group pending (often this run's own record, written
+      // just before): refused unprocessed, so sent again; an update is pending for moments only.
       if (err.kind === "throttled" || err.kind === "contention") {
+        const pauseMs = err.kind === "throttled" ? 500 : 100;
         await sleep(
-          500 * attempt + Math.random() * 500,
+          pauseMs * attempt + Math.random() * pauseMs,
           undefined,
           run.signal ? { signal: run.signal } : undefined,
         );

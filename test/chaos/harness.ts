@@ -352,9 +352,13 @@ async function settle(sim: SimProcess): Promise<SimState> {
   }
 }
 
+const CHAOS_CONTENTION_MS = 50;
+
 export async function runTrial(cfg: ChaosConfig, seed: number): Promise<TrialResult> {
   const random = seededRandom(seed);
-  const sim = await startSimProcess(cfg.fleet, { seed });
+  // Auto Scaling writes to one group that overlap are answered ResourceContention; each also keeps
+  // the group pending 50 ms after its answer, so the agents' concurrent turn writes do collide.
+  const sim = await startSimProcess(cfg.fleet, { seed, contentionMs: CHAOS_CONTENTION_MS });
   try {
     const trial = new Trial(cfg, sim, random);
     if (cfg.lockTable && !cfg.naive) {

@@ -100,10 +100,21 @@ export function shapeOf(model: Model, name: string): Shape {
  * it (`error.httpStatusCode`); DynamoDB's mark only a server fault (`fault`: 500), the rest are 400.
  */
 export function documentedErrors(model: Model, action: string): Map<string, number> {
-  const out = new Map<string, number>();
+  return new Map([...documentedErrorShapes(model, action)].map(([code, e]) => [code, e.status]));
+}
+
+/** The same, with whether the model marks each the sender's fault (`senderFault`, even on a 500). */
+export function documentedErrorShapes(
+  model: Model,
+  action: string,
+): Map<string, { status: number; senderFault: boolean }> {
+  const out = new Map<string, { status: number; senderFault: boolean }>();
   for (const e of model.operations[action]?.errors ?? []) {
     const s = shapeOf(model, e.shape);
-    out.set(s.error?.code ?? e.shape, s.error?.httpStatusCode ?? (s.fault ? 500 : 400));
+    out.set(s.error?.code ?? e.shape, {
+      status: s.error?.httpStatusCode ?? (s.fault ? 500 : 400),
+      senderFault: s.error?.senderFault === true,
+    });
   }
   return out;
 }

@@ -1,4 +1,11 @@
-import { documentedErrors, type Member, type Model, type Shape, shapeOf } from "./models";
+import {
+  documentedErrorShapes,
+  documentedErrors,
+  type Member,
+  type Model,
+  type Shape,
+  shapeOf,
+} from "./models";
 import { readXml, type XmlElement } from "./xml-read";
 
 /**
@@ -249,7 +256,13 @@ export class Checker {
       );
     else if (expected !== status)
       problems.push(`${action}: ${code} with HTTP ${status}, the model says ${expected}`);
-    if (status >= 500 && type !== "Receiver") problems.push(`${action}: a ${status} is the Receiver's fault`);
+    // A 5xx is the Receiver's, unless the model marks the error the sender's (ResourceContention: 500).
+    const senderFault =
+      code !== undefined && documentedErrorShapes(this.model, action).get(code)?.senderFault;
+    if (status >= 500 && !senderFault && type !== "Receiver")
+      problems.push(`${action}: a ${status} is the Receiver's fault`);
+    if (senderFault && type !== "Sender")
+      problems.push(`${action}: the model says ${code} is the Sender's fault`);
     return problems;
   }
 

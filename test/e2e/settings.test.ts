@@ -68,6 +68,34 @@ describe("settings in /etc/default/balanced apply to the commands that take them
     assert.match(JSON.stringify(policy), /autoScalingGroupName\/web"/);
   });
 
+  it("the AWS SDK's settings in the file apply too, as systemd exports them; the environment still wins", async () => {
+    const env = sim.hosts[A]!.env;
+    const aws = Object.entries(env).filter(([k]) => k.startsWith("AWS_"));
+    const awsFile = join(dir, "aws");
+    writeFileSync(
+      awsFile,
+      [
+        ...aws.map(([k, v]) =>
+          k === "AWS_ENDPOINT_URL_AUTO_SCALING" ? `${k}=http://127.0.0.1:9` : `${k}=${v}`,
+        ),
+        "BALANCED_QUIET=true",
+        "",
+      ].join("\n"),
+    );
+    const unset = Object.fromEntries(aws.map(([k]) => [k, undefined]));
+    const res = await runCli(sim.hosts[A]!, ["status", "--defaults-file", awsFile], {
+      env: { ...unset, AWS_ENDPOINT_URL_AUTO_SCALING: env.AWS_ENDPOINT_URL_AUTO_SCALING },
+    });
+    assert.equal(res.code, 0, res.stderr);
+    assert.match(res.stdout, /i-0a000000000000001/);
+    // Without the environment's endpoint, the file's (nothing listens there) is the one used.
+    const bad = await runCli(sim.hosts[A]!, ["status", "--defaults-file", awsFile], {
+      env: unset,
+    });
+    assert.notEqual(bad.code, 0);
+    assert.match(bad.stderr, /127\.0\.0\.1:9|could not reach AWS|ECONNREFUSED/);
+  });
+
   it("a misspelt setting still fails, named as a setting, with what it likely meant", async () => {
     const res = await runCli(sim.hosts[A]!, ["in"], { env: { BALANCED_MIN_HEALTY: "2" } });
     assert.equal(res.code, 2);

@@ -16,7 +16,7 @@ const MAIN = join(import.meta.dirname, "..", "sim", "main.ts");
  */
 export async function startSimProcess(
   fleet: FleetFile | string,
-  options: { timeScale?: number; seed?: number } = {},
+  options: { timeScale?: number; seed?: number; contentionMs?: number } = {},
 ): Promise<SimProcess> {
   let fleetArg = typeof fleet === "string" ? fleet : "";
   if (typeof fleet !== "string") {
@@ -25,6 +25,7 @@ export async function startSimProcess(
   }
   const args = ["--import", "tsx", MAIN, "--fleet", fleetArg, "--time-scale", String(options.timeScale ?? 1)];
   if (options.seed !== undefined) args.push("--seed", String(options.seed));
+  if (options.contentionMs !== undefined) args.push("--contention-ms", String(options.contentionMs));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
   const line = await new Promise<string>((resolve, reject) => {
     child.once("exit", (code) => reject(new Error(`simulator exited with ${code} before it was ready`)));

@@ -4,7 +4,7 @@ import { loadFleet } from "./fleet";
 import { startSim } from "./server";
 
 const USAGE =
-  "usage: npm run -s sim -- --fleet <name|path.json> [--time-scale N] [--port P] [--seed N] [--ready-file PATH]\n" +
+  "usage: npm run -s sim -- --fleet <name|path.json> [--time-scale N] [--port P] [--seed N] [--contention-ms N] [--ready-file PATH]\n" +
   "fleets: single-host, three-hosts, min-equals-desired, two-groups, large, standalone-pair, or a JSON file\n" +
   "stop it with Ctrl-C, or kill (SIGTERM) the npm process or this one; it also stops when its parent dies\n";
 
@@ -22,6 +22,7 @@ async function main(): Promise<void> {
       port: { type: "string", default: "0" },
       "ready-file": { type: "string" },
       seed: { type: "string" },
+      "contention-ms": { type: "string", default: "0" },
       help: { type: "boolean", short: "h" },
     },
   });
@@ -34,7 +35,10 @@ async function main(): Promise<void> {
   if (!(timeScale > 0))
     throw new Error(`--time-scale must be a positive number, not ${values["time-scale"]}`);
   const seed = values.seed === undefined ? undefined : Number(values.seed);
-  const sim = await startSim(loadFleet(values.fleet), { timeScale, port, seed });
+  const contentionMs = Number(values["contention-ms"]);
+  if (!(contentionMs >= 0))
+    throw new Error(`--contention-ms must be a number of milliseconds, not ${values["contention-ms"]}`);
+  const sim = await startSim(loadFleet(values.fleet), { timeScale, port, seed, contentionMs });
   const stop = () => {
     sim.stop().then(() => process.exit(0));
   };

@@ -39,14 +39,11 @@ export interface SimOptions {
    */
   onExchange?: (exchange: Exchange) => void;
   /**
-   * How long after an Auto Scaling write is answered another write to the same group is answered
-   * ResourceContention (default DEFAULT_CONTENTION_MS; 0: only while one is in flight).
+   * An Auto Scaling write keeps its group "pending" while in flight, and this long after its answer
+   * (default 0): another write to the group meanwhile is answered ResourceContention.
    */
   contentionMs?: number;
 }
-
-/** A write to a group keeps it "pending" this long after its answer: concurrent writers collide. */
-export const DEFAULT_CONTENTION_MS = 25;
 
 /** One API call as it crossed the wire: the form body sent, and the status and XML answered. */
 export interface Exchange {
@@ -197,10 +194,11 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
   const calls: CallRecord[] = [];
   /**
    * When updates to one Auto Scaling group overlap, AWS answers the later ones ResourceContention.
-   * AWS does not say how long an update stays pending; here, for as long as the call is in flight
-   * (a slow apply's whole delay) plus `contentionMs` after it is answered.
+   * AWS does not say how long an update stays pending; here, from the call's arrival until it is
+   * answered (so injected latency and slow applies widen it), plus `contentionMs` after that.
    */
-  const contentionMs = options.contentionMs ?? DEFAULT_CONTENTION_MS;
+  const contentionMs = options.contentionMs ?? 0;
+  const inFlight = new Map<string, number>();
   const pendingUntil = new Map<string, number>();
   const groupsOf = (params: QueryTree) => [
     ...new Set(
@@ -210,11 +208,17 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
       ].filter((g): g is string => g !== undefined),
     ),
   ];
-  const contended = (action: string, params: QueryTree) =>
-    !isRead(action) && groupsOf(params).some((g) => (pendingUntil.get(g) ?? 0) > Date.now());
-  const pending = (params: QueryTree, ms: number) => {
-    for (const g of groupsOf(params))
-      pendingUntil.set(g, Math.max(pendingUntil.get(g) ?? 0, Date.now() + ms));
+  const contended = (groups: string[]) =>
+    groups.some((g) => (inFlight.get(g) ?? 0) > 0 || (pendingUntil.get(g) ?? 0) > Date.now());
+  /** Marks the groups' update pending until `res` is answered or its connection dropped. */
+  const pendingWhile = (groups: string[], res: ServerResponse) => {
+    for (const g of groups) inFlight.set(g, (inFlight.get(g) ?? 0) + 1);
+    res.once("close", () => {
+      for (const g of groups) {
+        inFlight.set(g, (inFlight.get(g) ?? 1) - 1);
+        pendingUntil.set(g, Math.max(pendingUntil.get(g) ?? 0, Date.now() + contentionMs));
+      }
+    });
   };
   const keyToHost = new Map<string, string>();
   /** Session tokens of temporary credentials, by access key: a request must carry the right one. */
@@ -282,6 +286,16 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
       answer(status, xml);
     };
 
+    // Auto Scaling's writes document ResourceContention: "You already have a pending update to an
+    // Amazon EC2 Auto Scaling resource (for example, an Auto Scaling group, instance, or load
+    // balancer)", HTTP 500, the sender's fault (botocore's model, ResourceContentionFault). Not applied.
+    const contention = () =>
+      fail(
+        500,
+        "ResourceContention",
+        "You already have a pending update to an Amazon EC2 Auto Scaling resource (for example, an Auto Scaling group, instance, or load balancer).",
+      );
+
     if (req.method !== "POST")
       return fail(400, "InvalidAction", "Only POST query requests are supported by this simulator.");
     if (!def)
@@ -317,6 +331,12 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         ? fail(400, "RequestExpired", "Request has expired.")
         : fail(403, "SignatureDoesNotMatch", skewed);
 
+    // Checked before the fault book, so that a contended call spends none of a fault's count.
+    if (service === "autoscaling" && !isRead(action)) {
+      const groups = groupsOf(params);
+      if (contended(groups)) return contention();
+      pendingWhile(groups, res);
+    }
     const outcome = faults.evaluate(service, action, host, Date.now());
     if (outcome.delayMs > 0) await sleep(outcome.delayMs);
     if (outcome.kind === "drop") {
@@ -329,15 +349,8 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         ? fail(503, "RequestLimitExceeded", "Request limit exceeded.")
         : fail(400, "Throttling", "Rate exceeded");
     }
-    if (outcome.kind === "resource-contention" || (service === "autoscaling" && contended(action, params))) {
-      // Auto Scaling's writes document ResourceContention: "You already have a pending update to an
-      // Amazon EC2 Auto Scaling resource (for example, an Auto Scaling group, instance, or load
-      // balancer)", HTTP 500 (botocore's model, ResourceContentionFault). Not applied.
-      return fail(
-        500,
-        "ResourceContention",
-        "You already have a pending update to an Auto Scaling resource (for example, a group, instance, or load balancer).",
-      );
+    if (outcome.kind === "resource-contention") {
+      return contention();
     }
     if (outcome.kind === "error") {
       const status = outcome.fault.status ?? 500;
@@ -369,7 +382,6 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
 
     const read = isRead(action);
     const slow = outcome.slow;
-    if (service === "autoscaling" && !read) pending(params, (slow?.ms ?? 0) + contentionMs);
     if (slow?.applyAt === "end") await sleep(slow.ms);
     try {
       // A stale read answers from the world as it was; what a call changes is seen by later reads.

@@ -92,7 +92,7 @@ describe("option values", () => {
 });
 
 describe("the settings file (/etc/default/balanced)", () => {
-  it("reads BALANCED_* assignments as systemd's EnvironmentFile does, and nothing else", () => {
+  it("reads every assignment as systemd's EnvironmentFile does (BALANCED_*, AWS_*, proxies), and no other line", () => {
     assert.deepEqual(
       parseDefaultsFile(
         [
@@ -103,6 +103,8 @@ describe("the settings file (/etc/default/balanced)", () => {
           "export BALANCED_MIN_HEALTHY='50%'",
           "  BALANCED_QUIET = true  ",
           "AWS_REGION=eu-west-1",
+          "https_proxy=http://proxy:3128",
+          "; another comment",
           "not a line",
         ].join("\n"),
       ),
@@ -111,6 +113,8 @@ describe("the settings file (/etc/default/balanced)", () => {
         BALANCED_LOAD_BALANCER: "web classic",
         BALANCED_MIN_HEALTHY: "50%",
         BALANCED_QUIET: "true",
+        AWS_REGION: "eu-west-1",
+        https_proxy: "http://proxy:3128",
       },
     );
   });
