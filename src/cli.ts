@@ -1,6 +1,7 @@
 import yargs, { type Argv, type Options } from "yargs";
 import type { CommandOptions } from "./commands/run";
 import { parseLockSpec } from "./core/lock";
+import { settleMs } from "./core/turn";
 import { EXIT_CODE_MEANINGS, usageError } from "./errors";
 import { parseDuration, parseQuantity } from "./options";
 
@@ -513,6 +514,9 @@ function skipHelpCache(parser: Argv): void {
 }
 
 /** Parses argv into an invocation; undefined when yargs answered by itself (--help, --version). */
+/** What an `out` needs past the turn's settle at the least: a read, the decision, EnterStandby. */
+const MIN_AFTER_SETTLE_MS = 2000;
+
 export async function parseInvocation(argv: string[]): Promise<Invocation | undefined> {
   let helpShown = false;
   const parser = buildParser(argv, settingsFor(commandOf(argv), process.env));
@@ -555,6 +559,16 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
     throw usageError("lock create needs the table: --lock dynamodb:TABLE (or BALANCED_LOCK)");
   if (command === "watch" && pollIntervalSeconds < 0.1)
     throw usageError("--poll-interval must be at least 100ms");
+  const stalenessMs = parseDuration("staleness-bound", String(get("staleness-bound") ?? "3s")) * 1000;
+  // The tag turn's settle cannot be cut short without leaving the turn to block every other host:
+  // a --timeout that ends inside it is refused here, before anything is sent.
+  const takesTagTurn =
+    (command === "out" || command === "run") && !lock && !get("shutdown") && !get("dry-run");
+  const shortest = Math.ceil((settleMs(stalenessMs) + MIN_AFTER_SETTLE_MS) / 1000);
+  if (takesTagTurn && timeoutSeconds !== undefined && timeoutSeconds < shortest)
+    throw usageError(
+      `--timeout ${timeoutSeconds} s is shorter than taking the group's turn takes (${settleMs(stalenessMs) / 1000} s with --staleness-bound ${stalenessMs / 1000} s): give at least ${shortest} s, or use --lock`,
+    );
   return {
     command,
     options: {
@@ -579,7 +593,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       targetGroupArns: list(get("target-group")),
       loadBalancerNames: list(get("load-balancer")),
       discover: Boolean(get("discover")),
-      stalenessMs: parseDuration("staleness-bound", String(get("staleness-bound") ?? "3s")) * 1000,
+      stalenessMs,
       lock,
       ...(command === "watch"
         ? {

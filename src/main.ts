@@ -83,14 +83,12 @@ async function main(): Promise<void> {
   } catch (caught) {
     let err = caught;
     if (!(err instanceof BalancedError) && run?.abortedByTimeout) {
-      err = timedOut(
-        `timed out after ${run.options.timeoutSeconds} s (--timeout) before AWS answered; run \`balanced status\` to see where things stand`,
-      );
+      err = timedOut(`timed out after ${run.options.timeoutSeconds} s (--timeout): ${run.standing()}`);
     } else if (!(err instanceof BalancedError) && controller.signal.aborted) {
       const signal = controller.signal.reason === "SIGTERM" ? "SIGTERM" : "SIGINT";
       err = new InterruptedError(
         signal,
-        `interrupted by ${signal}; run \`balanced status\` to see where things stand`,
+        `interrupted by ${signal}: ${run ? run.standing() : "run `balanced status` to see where things stand"}`,
       );
     }
     if (err instanceof BalancedError) {

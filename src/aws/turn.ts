@@ -100,25 +100,28 @@
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateOrUpdateTagsCommand, DescribeTagsCommand } from "@aws-sdk/client-auto-scaling";
-import { formatTurn, isMine, parseTurn, TURN_TAG, type Turn, type TurnView, viewTurn } from "../core/turn";
+import {
+  formatTurn,
+  isMine,
+  parseTurn,
+  settleMs,
+  TURN_TAG,
+  type Turn,
+  type TurnView,
+  viewTurn,
+  WRITE_BOUND_MS,
+} from "../core/turn";
 import { AwsCallError, BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
 import { checkClock, clockAttempts, clockOffset } from "./clock";
 import { deleteGroupTag } from "./group";
 import type { ReadContext } from "./read";
 
-/** Longest read-to-write-acknowledged interval accepted (step 2). API calls take ~0.1 s. */
-export const WRITE_BOUND_MS = 2000;
 /** How stale AWS's describe answers may be, by default (--staleness-bound): see "Stale reads" above. */
 export const DEFAULT_STALENESS_MS = 3000;
-/** Slack on top of the bounds below, for timers and scheduling. */
-const SETTLE_SLACK_MS = 500;
-
-/**
- * Step 3's sleep, for reads up to `stalenessMs` old: longer than WRITE_BOUND plus twice the
- * staleness (see "Stale reads" above). 2.5 s for fresh reads; 8.5 s for the default bound.
- */
-export const settleMs = (stalenessMs: number) => WRITE_BOUND_MS + 2 * stalenessMs + SETTLE_SLACK_MS;
+// Step 2's write bound and step 3's settle: pure, in src/core/turn.ts (the CLI checks --timeout
+// against the settle without loading this file).
+export { settleMs, WRITE_BOUND_MS } from "../core/turn";
 /** A turn lives this long: far longer than step 3 plus deciding and EnterStandby. */
 export const TURN_TTL_MS = 120_000;
 /** P acts only while this much of its turn remains. */
@@ -303,8 +306,33 @@ async function attemptTurnOnce(
   }
   if (performance.now() - read.attemptSentAt > WRITE_BOUND_MS)
     return { taken: false, view: { state: "late" } };
-  await sleep(settleMs(stalenessMs), undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+  const settleEndsAt = performance.now() + settleMs(stalenessMs);
+  try {
+    await sleep(settleMs(stalenessMs), undefined, ctx.signal ? { signal: ctx.signal } : undefined);
+  } catch (err) {
+    // Stopped (a signal, the run's deadline) in the settle: the turn may be ours, and nothing acted.
+    if (ctx.signal?.aborted) throw new TakeInterrupted(turn, settleEndsAt, replaced, err);
+    throw err;
+  }
   return replaced ? { taken: true, turn, replaced } : { taken: true, turn };
+}
+
+/**
+ * The run was stopped during step 3's settle, after writing `turn`: it never acted, so the turn is
+ * given back (holdingTurn) once the settle is over and a fresh read shows it ours, as step 3 would
+ * have confirmed it, rather than left to block every other host until it expires.
+ */
+export class TakeInterrupted extends Error {
+  constructor(
+    readonly turn: Turn,
+    /** performance.now() at which the settle ends. */
+    readonly settleEndsAt: number,
+    /** A killed earlier run's turn the write replaced: kept instead (see holdingTurn). */
+    readonly replaced: Turn | undefined,
+    readonly stoppedBy: unknown,
+  ) {
+    super("stopped while taking the turn");
+  }
 }
 
 /** Whether the turn still leaves room to act (step 4). */

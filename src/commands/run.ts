@@ -121,6 +121,23 @@ export class Run {
   }
 
   /** Whether the run's signal fired because its --timeout passed (not SIGINT/SIGTERM). */
+  /**
+   * For a run stopped by a signal or its deadline, where things stand and the one command that
+   * continues: nothing sent yet (still serving: run it again), or an acting call sent (finish the
+   * leave with `out`, or come back with `in`), with the state AWS last showed this host in.
+   */
+  standing(): string {
+    const id = this.identity?.instanceId;
+    const state = id && this.snapshot?.group.instances.find((i) => i.id === id)?.lifecycleState;
+    const shown = state ? ` (AWS last showed it ${state})` : "";
+    if (this.command === "in") return `this host may not be back yet${shown}; run \`balanced in\` again`;
+    if (this.command !== "out" && this.command !== "run")
+      return `run \`balanced status\` to see where things stand`;
+    if (!this.standbyStarted && !this.turnRelease?.acted)
+      return `nothing was sent to AWS: this host has not left, it is still serving${shown}; run \`balanced ${this.command === "run" ? "run" : "out"}\` again`;
+    return `this host may be leaving${shown}; run \`balanced out\` again to finish leaving, or \`balanced in\` to return it`;
+  }
+
   get abortedByTimeout(): boolean {
     return (
       this.deadline?.aborted === true &&

@@ -15,7 +15,10 @@ import {
   groupTurnStore,
   type OrphanedTurn,
   orphanIn,
+  RELEASE_DEADLINE_MS,
   settleMs,
+  TakeInterrupted,
+  type TurnAttempt,
   type TurnLock,
   TurnLostError,
   TurnRelease,
@@ -286,6 +289,40 @@ export async function releaseOrphanedTurn(
 }
 
 /** Timed out before acting: say that nothing changed, so the operator knows the host serves. */
+/**
+ * A turn this run wrote and never acted under, stopped (a signal, its deadline) before or after the
+ * read-back: given back once its settle is over and a fresh read shows it ours, by the same argument
+ * that lets step 3 confirm it (src/aws/turn.ts): a contender whose read missed it has written over
+ * it by then, and the read shows that. Bounded by the settle and RELEASE_DEADLINE_MS; a lock with
+ * no settle (DynamoDB) releases what it holds at once.
+ */
+async function giveBackUnacted(
+  run: Run,
+  ctx: ReadContext,
+  lock: TurnLock,
+  turn: Turn,
+  settleEndsAt: number,
+): Promise<void> {
+  try {
+    const own = {
+      ...ctx,
+      signal: AbortSignal.timeout(
+        Math.ceil(RELEASE_DEADLINE_MS + Math.max(0, settleEndsAt - performance.now())),
+      ),
+    };
+    if (!lock.peek) return await lock.release(own, turn);
+    const wait = settleEndsAt - performance.now();
+    run.reporter.step(
+      `stopped before acting: giving back ${lock.what}${wait > 0 ? ` once its settle is over (${seconds(wait)})` : ""}`,
+    );
+    if (wait > 0) await sleep(wait);
+    const values = await lock.peek(own);
+    if (lock.confirm(turn, values).ok) await lock.release(own, turn);
+  } catch {
+    // Unanswered: the turn expires by itself, as before.
+  }
+}
+
 export function stillServing(err: unknown): unknown {
   if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut)
     return timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
@@ -349,7 +386,14 @@ export async function holdingTurn<T>(
   body: (held: HeldTurn) => Promise<T | BalancedError>,
 ): Promise<T | BalancedError> {
   run.reporter.step(`taking ${lock.what} ${where} (so no other host leaves at the same time)`);
-  const attempt = await run.timed("take-turn", () => lock.take(ctx));
+  let attempt: TurnAttempt;
+  try {
+    attempt = await run.timed("take-turn", () => lock.take(ctx));
+  } catch (err) {
+    if (!(err instanceof TakeInterrupted)) throw err;
+    if (!err.replaced) await giveBackUnacted(run, ctx, lock, err.turn, err.settleEndsAt);
+    throw err.stoppedBy;
+  }
   if (!attempt.taken) {
     const v = attempt.view;
     if (v.state === "late")
@@ -371,6 +415,9 @@ export async function holdingTurn<T>(
     if (settled || !(await guard.ready())) return;
     settled = true;
     if (keepUntil !== undefined && !guard.acted && !(await keepForOrphan(run, lock, keepUntil))) return;
+    // Stopped before acting, perhaps before the read-back confirmed the turn: give back what a fresh
+    // read shows ours (a confirmed turn too), rather than leave it blocking every host until it expires.
+    if (run.signal?.aborted && !guard.acted) return giveBackUnacted(run, ctx, lock, turn, performance.now());
     await lock.release(ctx, turn);
   };
   try {

@@ -4,6 +4,17 @@
  */
 export const TURN_TAG = "balanced:turn";
 
+/** Longest read-to-write-acknowledged interval accepted (step 2 of src/aws/turn.ts). API calls take ~0.1 s. */
+export const WRITE_BOUND_MS = 2000;
+/** Slack on top of the bounds below, for timers and scheduling. */
+const SETTLE_SLACK_MS = 500;
+
+/**
+ * Step 3's sleep, for reads up to `stalenessMs` old: longer than WRITE_BOUND plus twice the
+ * staleness ("Stale reads" in src/aws/turn.ts). 2.5 s for fresh reads; 8.5 s for the default bound.
+ */
+export const settleMs = (stalenessMs: number) => WRITE_BOUND_MS + 2 * stalenessMs + SETTLE_SLACK_MS;
+
 export interface Turn {
   /** Instance that holds it. */
   holder: string;

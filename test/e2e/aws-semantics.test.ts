@@ -160,4 +160,30 @@ describe("AWS's documented semantics", () => {
       "nor on the load balancer",
     );
   });
+
+  it("an out stopped before it acted gives the turn back, names the command that continues, and blocks nobody", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const stopped = await runCli(sim.hosts[A]!, ["out"], {
+      // Ctrl-C in the first second: inside the turn's settle.
+      interrupt: { signal: "SIGINT", when: /taking the group's turn/, afterMs: 300 },
+    });
+    assert.equal(stopped.code, 130, stopped.stderr);
+    assert.match(stopped.stderr, /stopped before acting: giving back the group's turn/);
+    assert.match(
+      stopped.stderr,
+      /interrupted by SIGINT: nothing was sent to AWS: this host has not left, it is still serving \(AWS last showed it InService\); run `balanced out` again/,
+    );
+    assert.deepEqual(await balancedTags(sim), [], "no turn left to block the group");
+    const other = await runCli(sim.hosts[B]!, ["out", "-q"]);
+    assert.equal(other.code, 0, other.stderr);
+
+    const short = await runCli(sim.hosts[A]!, ["out", "--timeout", "3"], {
+      env: { BALANCED_STALENESS_BOUND: "3s" },
+    });
+    assert.equal(short.code, 2);
+    assert.equal(
+      short.stderr,
+      "balanced: --timeout 3 s is shorter than taking the group's turn takes (8.5 s with --staleness-bound 3 s): give at least 11 s, or use --lock\n",
+    );
+  });
 });
