@@ -143,6 +143,12 @@ export const RUN_OPTIONS = {
     describe:
       "`run`: when the command fails, leave this host out (stay) or return it anyway (in); exit 8 either way",
   },
+  "reboot-exit-codes": {
+    type: "string",
+    default: "35,37,194",
+    describe:
+      '`run`: the command\'s exit codes that mean "reboot, then carry on" (Chef 35 and 37, Systems Manager 194): the host stays out, recorded to return at its next boot, and run exits with that code',
+  },
 } satisfies Record<string, Options>;
 
 export const IAM_OPTIONS = {
@@ -514,6 +520,20 @@ function skipHelpCache(parser: Argv): void {
 }
 
 /** Parses argv into an invocation; undefined when yargs answered by itself (--help, --version). */
+/** `--reboot-exit-codes 35,37,194`: whole numbers 1 to 255, or none at all (""). */
+function parseExitCodes(text: string): number[] {
+  const codes = text
+    .split(",")
+    .map((c) => c.trim())
+    .filter(Boolean);
+  return codes.map((c) => {
+    const n = Number(c);
+    if (!Number.isInteger(n) || n < 1 || n > 255)
+      throw usageError(`--reboot-exit-codes takes exit codes from 1 to 255, separated by commas, not "${c}"`);
+    return n;
+  });
+}
+
 /** What an `out` needs past the turn's settle at the least: a read, the decision, EnterStandby. */
 const MIN_AFTER_SETTLE_MS = 2000;
 
@@ -585,6 +605,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       groups: names(get("group")),
       standaloneIam: Boolean(get("standalone")),
       onFailure: get("on-failure") === "in" ? "in" : "stay",
+      rebootExitCodes: parseExitCodes(String(get("reboot-exit-codes") ?? "35,37,194")),
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
         maxUnavailable: parseQuantity("max-unavailable", String(maxUnavailable ?? "1")),

@@ -469,6 +469,19 @@ async function recordShutdown(run: Run, ctx: ReadContext): Promise<void> {
   await asg.setGroupTag(ctx, g.name, key, new Date().toISOString());
 }
 
+/**
+ * `run`'s command asked for a reboot (its exit code): this host, already out, is recorded as a
+ * shutdown's would be, so that the boot's `in --after-shutdown` returns it. Returns the record's key.
+ */
+export async function recordReturnAtBoot(run: Run): Promise<string> {
+  const ctx = await run.context();
+  const g = run.snapshot!.group;
+  const key = shutdownKey(ctx.identity.instanceId);
+  run.reporter.step(`recording on ${g.name} that this host returns at its next boot (${key})`);
+  await asg.setGroupTag(ctx, g.name, key, new Date().toISOString());
+  return key;
+}
+
 async function forgetShutdown(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
   const key = shutdownKey(ctx.identity.instanceId);

@@ -24,6 +24,8 @@ export interface CommandOptions {
   /** `run`: the command to wrap, and whether to return the host when it fails. */
   command: string[] | undefined;
   onFailure: "stay" | "in";
+  /** `run`: the command's exit codes that ask for a reboot (the host stays out, to return at boot). */
+  rebootExitCodes?: number[];
   /** `iam-policy`: groups to scope the changes to. */
   groups: string[];
   /** `iam-policy --standalone`: add the load balancer changes. */

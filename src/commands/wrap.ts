@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
-import { BalancedError, ExitCode, InterruptedError } from "../errors";
+import { BalancedError, ExitCode, type ExitCodeValue, InterruptedError } from "../errors";
 import { in_, out } from "./modes";
+import { recordReturnAtBoot } from "./move";
 import type { MoveResult } from "./results";
 import type { Run } from "./run";
 
@@ -40,6 +41,36 @@ function runCommand(
   });
 }
 
+/**
+ * The command asked for a reboot (Chef's 35 and 37, Systems Manager's 194 "reboot, then run
+ * again"): the host stays out, recorded to come back at boot, and `run` exits with the command's own
+ * code, which the caller (SSM, a Chef wrapper) needs to see. A host in no group has no group to
+ * carry that record: it stays out, and says to run `balanced in` after the reboot.
+ */
+async function rebootPending(run: Run, argv: string[], code: number): Promise<BalancedError> {
+  const asked = `${shown(argv)} exited ${code}, which asks for a reboot (--reboot-exit-codes)`;
+  if (!run.snapshot || run.standalone)
+    return new RebootPendingError(
+      code,
+      `${asked}: this host stays out; it is in no Auto Scaling group to record its return on, so run \`balanced in\` after the reboot`,
+    );
+  const key = await recordReturnAtBoot(run);
+  return new RebootPendingError(
+    code,
+    `${asked}: this host stays out, recorded as ${key}, and the boot's \`balanced in --after-shutdown\` returns it`,
+  );
+}
+
+/** Exits with the command's own code: "reboot, then carry on". */
+export class RebootPendingError extends BalancedError {
+  constructor(
+    readonly commandExitCode: number,
+    reason: string,
+  ) {
+    super(commandExitCode as ExitCodeValue, "reboot-pending", reason);
+  }
+}
+
 const shown = (argv: string[]) =>
   argv.map((a) => (/^[\w./:=@%+-]+$/.test(a) ? a : JSON.stringify(a))).join(" ");
 
@@ -60,6 +91,7 @@ export async function wrap(run: Run): Promise<WrapResult> {
       `interrupted by ${sig} while running ${shown(argv)}: this host is out; run \`balanced in\` to return it`,
     );
   }
+  if (run.options.rebootExitCodes?.includes(result.code)) throw await rebootPending(run, argv, result.code);
   if (result.code !== 0) {
     const failed = `${shown(argv)} failed with exit code ${result.code}`;
     if (run.options.onFailure !== "in") {

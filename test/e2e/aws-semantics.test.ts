@@ -186,4 +186,28 @@ describe("AWS's documented semantics", () => {
       "balanced: --timeout 3 s is shorter than taking the group's turn takes (8.5 s with --staleness-bound 3 s): give at least 11 s, or use --lock\n",
     );
   });
+
+  it("run: a command asking for a reboot (Chef 35/37, SSM 194) leaves the host out to return at boot, and run exits with its code", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const res = await runCli(sim.hosts[A]!, ["run", "--", "sh", "-c", "exit 194"]);
+    assert.equal(res.code, 194, res.stderr);
+    assert.match(
+      res.stderr,
+      /sh -c "exit 194" exited 194, which asks for a reboot \(--reboot-exit-codes\): this host stays out, recorded as balanced:shutdown:i-0a000000000000001, and the boot's `balanced in --after-shutdown` returns it/,
+    );
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    assert.ok((await balancedTags(sim)).includes(`balanced:shutdown:${A}`));
+    // The reboot: the unit's stop finds the host out already, its start returns it.
+    assert.equal((await runCli(sim.hosts[A]!, ["out", "--shutdown", "-q"])).code, 0);
+    const boot = await runCli(sim.hosts[A]!, ["in", "--after-shutdown"]);
+    assert.equal(boot.code, 0, boot.stderr);
+    assert.equal(await lifecycleOf(sim, A), "InService");
+    assert.deepEqual(await balancedTags(sim), []);
+
+    // Any other failure: exit 8 and the host stays out with no record for the boot, as before.
+    const failed = await runCli(sim.hosts[A]!, ["run", "--reboot-exit-codes", "35", "--", "sh", "-c", "exit 194"]);
+    assert.equal(failed.code, 8, failed.stderr);
+    assert.ok(!(await balancedTags(sim)).includes(`balanced:shutdown:${A}`));
+    assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
+  });
 });
