@@ -1,4 +1,6 @@
+import { classifyStop } from "../core/shutdown";
 import { BalancedError, notManageable } from "../errors";
+import { readSystemd } from "../systemd";
 import { groupIn, groupOut } from "./move";
 import { groupRepair } from "./repair";
 import type { MoveResult, RepairResult, StatusResult } from "./results";
@@ -49,7 +51,24 @@ async function inMode<T>(run: Run, act: (mode: Mode) => Promise<T>): Promise<T> 
 
 /** Read, decide, print: shows what `out` and `in` would do now, and why. */
 export const status = (run: Run) => inMode(run, (mode) => mode.status(run));
-export const out = (run: Run) => inMode(run, (mode) => mode.out(run));
+export const out = async (run: Run): Promise<MoveResult> => {
+  if (run.options.shutdown) {
+    const unitOnly = await onlyTheUnitStops();
+    if (unitOnly) return { outcome: "already", message: unitOnly };
+  }
+  return inMode(run, (mode) => mode.out(run));
+};
+
+/**
+ * `out --shutdown` (the unit's ExecStop) while the system keeps running: the unit alone is stopped
+ * or restarted, and this host keeps serving. Says so, or undefined for a real shutdown (or when
+ * systemd cannot tell).
+ */
+async function onlyTheUnitStops(): Promise<string | undefined> {
+  const report = await readSystemd();
+  if (classifyStop(report) !== "unit-only") return undefined;
+  return `the system is ${report.systemState}, not shutting down: only the balanced unit stops (a restart, an upgrade), so this host keeps serving and its traffic is left as it is`;
+}
 export const in_ = (run: Run) => inMode(run, (mode) => mode.in(run));
 /** `balanced repair`: from any host of the group, undo what crashed or vanished hosts left behind. */
 export const repair = (run: Run) => inMode(run, (mode) => mode.repair(run));

@@ -38,3 +38,37 @@ export const shutdownRecords = (tags: Record<string, string>): ShutdownRecord[] 
 
 export const hasShutdownRecord = (tags: Record<string, string>, instanceId: string) =>
   shutdownKey(instanceId) in tags;
+
+/** What systemd says while the unit's ExecStop runs (src/systemd.ts reads it). */
+export interface SystemdReport {
+  /** `systemctl is-system-running`: running, degraded, stopping, ... (undefined: no answer). */
+  systemState: string | undefined;
+  /** `systemctl list-jobs`: each queued job as "UNIT TYPE", e.g. "reboot.target start". */
+  jobs: string[];
+}
+
+/** The targets a shutdown, reboot, poweroff, halt or kexec start (systemd.special(7)). */
+const SHUTDOWN_TARGETS = new Set([
+  "shutdown.target",
+  "reboot.target",
+  "poweroff.target",
+  "halt.target",
+  "kexec.target",
+  "soft-reboot.target",
+]);
+
+/**
+ * Why the unit is stopping. Only a real shutdown or reboot may override the budget and the turn
+ * (`out --shutdown`): the host is going away whatever anyone decides. A stop of the unit alone
+ * (`systemctl restart balanced`, a package upgrade, a configuration run's handler, on many hosts at
+ * once) is not that, and must leave traffic as it is. systemd tells: the system's state is
+ * `stopping`, or a job starting a shutdown target is queued. Without an answer (no systemd, or
+ * `systemctl` missing) nothing tells them apart, and the host drains as it always did.
+ */
+export function classifyStop(report: SystemdReport): "system" | "unit-only" | "unknown" {
+  if (report.systemState === "stopping") return "system";
+  if (report.jobs.some((j) => SHUTDOWN_TARGETS.has(j.split(/\s+/)[0]!) && j.split(/\s+/)[1] === "start"))
+    return "system";
+  const up = ["running", "degraded", "starting", "initializing", "maintenance"];
+  return report.systemState !== undefined && up.includes(report.systemState) ? "unit-only" : "unknown";
+}

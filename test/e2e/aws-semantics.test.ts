@@ -205,9 +205,46 @@ describe("AWS's documented semantics", () => {
     assert.deepEqual(await balancedTags(sim), []);
 
     // Any other failure: exit 8 and the host stays out with no record for the boot, as before.
-    const failed = await runCli(sim.hosts[A]!, ["run", "--reboot-exit-codes", "35", "--", "sh", "-c", "exit 194"]);
+    const failed = await runCli(sim.hosts[A]!, [
+      "run",
+      "--reboot-exit-codes",
+      "35",
+      "--",
+      "sh",
+      "-c",
+      "exit 194",
+    ]);
     assert.equal(failed.code, 8, failed.stderr);
     assert.ok(!(await balancedTags(sim)).includes(`balanced:shutdown:${A}`));
     assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
+  });
+
+  it("a stop of the unit alone (systemctl restart balanced) leaves traffic as it is; a real shutdown or reboot drains", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    // The system keeps running: only the unit stops (a restart, a package upgrade), on every host at once.
+    const restarts = await Promise.all(
+      [A, B].map((id) =>
+        runCli(sim!.hosts[id]!, ["out", "--shutdown"], { env: { SYSTEMCTL_STATE: "running" } }),
+      ),
+    );
+    for (const r of restarts) {
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stdout,
+        /the system is running, not shutting down: only the balanced unit stops .* its traffic is left as it is/,
+      );
+    }
+    assert.deepEqual(
+      (await simState(sim)).instances.map((i) => i.lifecycleState),
+      ["InService", "InService", "InService"],
+    );
+    assert.deepEqual(await balancedTags(sim), []);
+    // A reboot queued (systemctl reboot): the system is still "running" for a moment, the job tells.
+    const reboot = await runCli(sim.hosts[A]!, ["out", "--shutdown", "-q"], {
+      env: { SYSTEMCTL_STATE: "running", SYSTEMCTL_JOBS: "1234 reboot.target start waiting" },
+    });
+    assert.equal(reboot.code, 0, reboot.stderr);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    assert.ok((await balancedTags(sim)).includes(`balanced:shutdown:${A}`));
   });
 });

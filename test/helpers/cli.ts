@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { HostInfo, Sim } from "../sim/server";
 import { control } from "./clients";
@@ -8,6 +9,24 @@ export const BUNDLE = join(import.meta.dirname, "..", "..", "dist", "balanced.js
 
 /** No ~/.aws of the developer's leaks into a test. */
 const EMPTY_HOME = tempDir("home");
+
+/**
+ * systemd as the agent sees it, the same on every machine: a `systemctl` first on PATH that reports
+ * the system state in SYSTEMCTL_STATE (default `stopping`: a test's `out --shutdown` is a real
+ * shutdown) and the jobs in SYSTEMCTL_JOBS ("ID UNIT TYPE STATE" lines), as systemctl prints them.
+ */
+const FAKE_BIN = tempDir("bin");
+writeFileSync(
+  join(FAKE_BIN, "systemctl"),
+  `#!/bin/sh
+case "$1" in
+  is-system-running) echo "\${SYSTEMCTL_STATE:-stopping}"; [ "\${SYSTEMCTL_STATE:-stopping}" = running ] ;;
+  list-jobs) [ -n "\${SYSTEMCTL_JOBS:-}" ] && printf '%s\\n' "$SYSTEMCTL_JOBS"; exit 0 ;;
+  *) exec /usr/bin/systemctl "$@" ;;
+esac
+`,
+  { mode: 0o755 },
+);
 
 export interface CliResult {
   code: number | null;
@@ -36,7 +55,7 @@ export function runCli(
   opts: CliOptions = {},
 ): Promise<CliResult> {
   const env: Record<string, string> = {
-    PATH: process.env.PATH ?? "",
+    PATH: `${FAKE_BIN}:${process.env.PATH ?? ""}`,
     HOME: EMPTY_HOME,
     NO_COLOR: "1",
     // A developer's own /etc/default/balanced stays out of the tests (a test can point elsewhere).

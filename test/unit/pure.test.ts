@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { combineMembers } from "../../src/aws/read";
 import { classifyClassic, classifyTarget } from "../../src/core/health";
+import { classifyStop } from "../../src/core/shutdown";
 import { BRISK_POLL_MS, IDLE_POLL_MS, nextPollDelayMs } from "../../src/core/timing";
 import { defaultsFilePath, parseDefaultsFile } from "../../src/defaults-file";
 import { parseDuration, parseQuantity } from "../../src/options";
@@ -124,5 +125,20 @@ describe("the settings file (/etc/default/balanced)", () => {
     assert.equal(defaultsFilePath(["out", "--defaults-file=/c"], {}), "/c");
     assert.equal(defaultsFilePath(["out"], { BALANCED_DEFAULTS_FILE: "/b" }), "/b");
     assert.equal(defaultsFilePath(["out"], {}), "/etc/default/balanced");
+  });
+});
+
+describe("classifyStop: a system shutdown, or the unit alone", () => {
+  const c = (systemState: string | undefined, jobs: string[] = []) => classifyStop({ systemState, jobs });
+  it("tells them apart from what systemd reports", () => {
+    assert.equal(c("stopping"), "system");
+    assert.equal(c("running", ["reboot.target start"]), "system");
+    assert.equal(c("degraded", ["poweroff.target start"]), "system");
+    assert.equal(c("running", ["balanced.service stop"]), "unit-only");
+    assert.equal(c("degraded"), "unit-only");
+    assert.equal(c("running", ["reboot.target stop"]), "unit-only");
+    // No systemd (a container), or no answer: as before, drain.
+    assert.equal(c("offline"), "unknown");
+    assert.equal(c(undefined), "unknown");
   });
 });
