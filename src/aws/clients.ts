@@ -167,7 +167,7 @@ export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
     return make(
       ExitCode.Busy,
       "tag-quota",
-      `AWS refused ${iamAction}: the resource already carries as many tags as AWS allows (classic ELB 10, target group and Auto Scaling group 50), and balanced records each host it takes out there as a tag; remove tags it does not need, or wait for hosts out to return: ${message}`,
+      `AWS refused ${iamAction} (${name.replace(/(Exception|Fault)$/, "")}): the resource already carries as many tags as AWS allows (classic ELB 10, target group and Auto Scaling group 50), and balanced records each host it takes out there as a tag; remove tags it does not need, or wait for hosts out to return: ${message}`,
     );
   }
   if (name === "ResourceContentionFault" || name === "ResourceContention") {

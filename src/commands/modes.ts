@@ -52,7 +52,9 @@ async function inMode<T>(run: Run, act: (mode: Mode) => Promise<T>): Promise<T> 
 /** Read, decide, print: shows what `out` and `in` would do now, and why. */
 export const status = (run: Run) => inMode(run, (mode) => mode.status(run));
 export const out = async (run: Run): Promise<MoveResult> => {
-  if (run.options.shutdown) {
+  // The unit's ExecStop only: a drain `watch` starts for a notice (its options carry `watch`) is
+  // AWS taking the host, whatever systemd's state.
+  if (run.options.shutdown && !run.options.watch) {
     const unitOnly = await onlyTheUnitStops();
     if (unitOnly) return { outcome: "already", message: unitOnly };
   }

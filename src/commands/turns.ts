@@ -1,7 +1,6 @@
 /** Which turn a command takes: the tags (src/aws/turn.ts), or with `--lock` DynamoDB (src/aws/lock.ts). */
 
 import { setTimeout as sleep } from "node:timers/promises";
-import { allAnswered } from "../aws/clients";
 import { DynamoLock, dynamoTurnLock } from "../aws/lock";
 import type { ReadContext } from "../aws/read";
 import { lbTagLock, lbTurnStore } from "../aws/standalone";
@@ -32,7 +31,7 @@ import type { StandaloneLb } from "../core/standalone";
 import type { Turn } from "../core/turn";
 import { isMine, TURN_TAG, turnRefusal } from "../core/turn";
 import type { LoadBalancerView, Snapshot } from "../core/types";
-import { BalancedError, busy, ExitCode, timedOut } from "../errors";
+import { AwsCallError, BalancedError, busy, ExitCode, timedOut } from "../errors";
 import type { Run } from "./run";
 import { seconds } from "./wait";
 
@@ -78,7 +77,19 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
       };
     },
     async write(ctx, value) {
-      await allAnswered([groupStore.write(ctx, value), lbStore.write(ctx, value)]);
+      // The group's tag first: contenders of one group meet there, and AWS refuses all but one of
+      // their overlapping writes (ResourceContention) or throttles them, unapplied. Writing the load
+      // balancers' tags only then keeps a refused contender from writing over the winner there, which
+      // would leave neither holding every resource. A group write with no answer may have landed:
+      // the load balancers are written as well, and the read-back decides.
+      try {
+        await groupStore.write(ctx, value);
+      } catch (err) {
+        if (err instanceof AwsCallError && (err.kind === "contention" || err.kind === "throttled")) throw err;
+        await lbStore.write(ctx, value).catch(() => undefined);
+        throw err;
+      }
+      await lbStore.write(ctx, value);
     },
   };
   return {

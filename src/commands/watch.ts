@@ -15,7 +15,7 @@ import { deregister } from "../aws/standalone";
 import { memberOf } from "../core/health";
 import { describeNotices, nextWatchAction, type WatchAction, type WatchOptions } from "../core/watch";
 import { BalancedError } from "../errors";
-import { out } from "./modes";
+import { in_, out } from "./modes";
 import { Run } from "./run";
 import { seconds } from "./wait";
 
@@ -84,6 +84,25 @@ async function act(
       return terminating(run, ctx);
     case "launching":
       return launching(run, ctx, opts);
+    case "return":
+      return comeBack(run, action);
+  }
+}
+
+/** A drain's event is over and nothing rebooted the host: return it as the boot would. */
+async function comeBack(run: Run, action: Extract<WatchAction, { kind: "return" }>): Promise<void> {
+  run.reporter.step(`${action.reason}: returning this host, as its boot would have`);
+  const sub = new Run(
+    "in",
+    { ...run.options, afterShutdown: true, timeoutSeconds: undefined },
+    run.signal,
+    run.reporter,
+  );
+  try {
+    const result = await in_(sub);
+    run.reporter.step(result.message);
+  } finally {
+    run.steps.push(...sub.steps);
   }
 }
 

@@ -16,7 +16,8 @@ export type SpotAction = "terminate" | "stop" | "hibernate";
 export interface Notices {
   spot?: { action: SpotAction; time: number };
   rebalanceAt?: number;
-  maintenance: { code: string; eventId: string; notBefore: number; state: string }[];
+  /** Upcoming events (`scheduled` lists only these; canceled and completed ones move to `history`). */
+  maintenance: { code: string; eventId: string; notBefore: number; notAfter?: number; state: string }[];
   /** autoscaling/target-lifecycle-state; undefined outside a group. */
   targetLifecycle?: string;
 }
@@ -49,10 +50,23 @@ export type WatchAction =
   /** Auto Scaling is terminating this host: see it drained, then complete its lifecycle hook. */
   | { kind: "terminating"; key: string }
   /** Auto Scaling launched this host and may hold it in Pending:Wait until it is ready. */
-  | { kind: "launching"; key: string };
+  | { kind: "launching"; key: string }
+  /**
+   * A drain that meant to come back is over without a reboot bringing the host back: the event was
+   * canceled, or its window passed (network maintenance reboots nothing). Return the host as the
+   * boot would (`in --after-shutdown`: only if its drain's record is there).
+   */
+  | { kind: "return"; key: string; reason: string };
 
-/** Scheduled event codes after which the instance comes back (a reboot); the others stop it. */
+/**
+ * Scheduled event codes after which the instance comes back; the others (instance-stop,
+ * instance-retirement) stop it for good. system-maintenance is power maintenance (a reboot) or
+ * network maintenance ("your instance will lose network connectivity for a brief period of time",
+ * EC2's DescribeInstanceStatus reference): no reboot, so nothing but watch brings the host back.
+ */
 const RETURNS = new Set(["instance-reboot", "system-reboot", "system-maintenance"]);
+/** The key of a drain for event `id` that means to come back. */
+const backKey = (id: string) => `maintenance:${id}:back`;
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -79,12 +93,13 @@ export function nextWatchAction(
   }
   for (const e of n.maintenance) {
     if (e.state !== "active" || e.notBefore - cfg.maintenanceLeadMs > now) continue;
+    const back = RETURNS.has(e.code);
     drains.push({
       kind: "drain",
-      key: `maintenance:${e.eventId}`,
+      key: back ? backKey(e.eventId) : `maintenance:${e.eventId}`,
       reason: `scheduled ${e.code} (${e.eventId}) not before ${iso(e.notBefore)}`,
       leaveBy: e.notBefore,
-      replace: !RETURNS.has(e.code),
+      replace: !back,
     });
   }
   if (n.rebalanceAt !== undefined && cfg.onRebalance === "drain") {
@@ -99,11 +114,34 @@ export function nextWatchAction(
   }
   const due = drains.filter((d) => !handled.has(d.key)).sort((a, b) => a.leaveBy - b.leaveBy)[0];
   if (due) return due;
+  const back = returnDue(n, now, handled);
+  if (back) return back;
   if (n.targetLifecycle === "Terminated" && !handled.has("lifecycle:Terminated"))
     return { kind: "terminating", key: "lifecycle:Terminated" };
   if (n.targetLifecycle === "InService" && !handled.has("lifecycle:InService"))
     return { kind: "launching", key: "lifecycle:InService" };
   return { kind: "none" };
+}
+
+/**
+ * Every drain that meant to come back has a way back: once its event is no longer scheduled (EC2
+ * moves a canceled or completed event to `events/maintenance/history`) or its window has passed
+ * (`NotAfter`), with the host still here, nothing rebooted it: return it. After a real reboot this
+ * process is gone, and the boot's own `in --after-shutdown` returns the host.
+ */
+function returnDue(n: Notices, now: number, handled: ReadonlySet<string>): WatchAction | undefined {
+  for (const key of handled) {
+    const m = /^maintenance:(.+):back$/.exec(key);
+    if (!m || handled.has(`return:${m[1]}`)) continue;
+    const e = n.maintenance.find((x) => x.eventId === m[1]);
+    const over = !e
+      ? "is no longer scheduled (canceled or completed)"
+      : e.notAfter !== undefined && now >= e.notAfter
+        ? `window ended at ${iso(e.notAfter)}`
+        : undefined;
+    if (over) return { kind: "return", key: `return:${m[1]}`, reason: `scheduled event ${m[1]} ${over}` };
+  }
+  return undefined;
 }
 
 /** Scheduled events' times: "21 Jan 2019 09:00:43 GMT". */
@@ -121,11 +159,18 @@ export function parseSpot(json: string): Notices["spot"] {
 }
 
 export function parseMaintenance(json: string): Notices["maintenance"] {
-  const list = JSON.parse(json) as { Code?: string; EventId?: string; NotBefore?: string; State?: string }[];
+  const list = JSON.parse(json) as {
+    Code?: string;
+    EventId?: string;
+    NotBefore?: string;
+    NotAfter?: string;
+    State?: string;
+  }[];
   return (Array.isArray(list) ? list : []).map((e) => ({
     code: e.Code ?? "unknown",
     eventId: e.EventId ?? "unknown",
     notBefore: parseGmt(e.NotBefore ?? ""),
+    ...(e.NotAfter ? { notAfter: parseGmt(e.NotAfter) } : {}),
     state: e.State ?? "active",
   }));
 }

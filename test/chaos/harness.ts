@@ -306,7 +306,8 @@ class Trial {
   /** The control: EnterStandby straight from the SDK, no checks, then ExitStandby. */
   async naive(host: string): Promise<void> {
     const info: HostInfo = this.sim.hosts[host]!;
-    const { asg } = clientsFor(info);
+    // The SDK's retries ride out ResourceContention (a 500) as they would for any unguarded script.
+    const { asg } = clientsFor(info, { maxAttempts: 10 });
     const group = (await asg.send(new DescribeAutoScalingInstancesCommand({ InstanceIds: [host] })))
       .AutoScalingInstances?.[0]?.AutoScalingGroupName;
     if (!group) return;

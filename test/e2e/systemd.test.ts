@@ -57,7 +57,11 @@ describe("systemd/balanced.service", () => {
     assert.match(setting("ExecStart"), /^-/);
     assert.equal(setting("Type"), "oneshot");
     assert.equal(setting("RemainAfterExit"), "yes");
-    assert.equal(setting("EnvironmentFile"), "-/etc/default/balanced");
+    // Both settings files, optional ("-"): Debian's /etc/default, RPM systems' /etc/sysconfig.
+    assert.deepEqual(
+      [...unit.matchAll(/^EnvironmentFile=(.*)$/gm)].map((m) => m[1]),
+      ["-/etc/default/balanced", "-/etc/sysconfig/balanced"],
+    );
   });
 });
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, it } from "node:test";
 import { RegisterTargetsCommand } from "@aws-sdk/client-elastic-load-balancing-v2";
-import { BUNDLE, runCli } from "../helpers/cli";
+import { BUNDLE, FAKE_BIN, runCli } from "../helpers/cli";
 import { clientsFor, control, eventually, sleep } from "../helpers/clients";
 import { type FleetFile, loadFleet } from "../sim/fleet";
 import { type HostInfo, type Sim, startSim } from "../sim/server";
@@ -18,7 +18,14 @@ function startWatch(host: HostInfo, args: string[] = []) {
     process.execPath,
     [BUNDLE, "watch", "--poll-interval", "300ms", ...args],
     {
-      env: { PATH: process.env.PATH, NO_COLOR: "1", BALANCED_DEFAULTS_FILE: "/nonexistent", ...host.env },
+      env: {
+        // systemd running, as on a host: a notice's drain is AWS taking the host, not a unit stop.
+        PATH: `${FAKE_BIN}:${process.env.PATH}`,
+        SYSTEMCTL_STATE: "running",
+        NO_COLOR: "1",
+        BALANCED_DEFAULTS_FILE: "/nonexistent",
+        ...host.env,
+      },
       stdio: ["ignore", "pipe", "pipe"],
     },
   );
@@ -184,5 +191,41 @@ describe("balanced watch: leave before AWS takes the host away", () => {
     await w.saw(/is out: Standby in web/);
     assert.equal(await w.stop(), 0);
     assert.match(sim.world().groups.get("web")!.tags.get(`balanced:shutdown:${A}`)?.value ?? "", /^\d{4}-/);
+  });
+
+  it("every drain has a way back: network maintenance over, or a reboot canceled, returns the host", async () => {
+    sim = await startSim(loadFleet("three-hosts"));
+    const w = startWatch(sim.hosts[A]!);
+    await w.saw(/watching/);
+    // Network maintenance (system-maintenance) in 3 s, lasting 8 s: nothing reboots the host.
+    await control(sim, "POST", "events", {
+      kind: "scheduled-maintenance",
+      instance: A,
+      code: "system-maintenance",
+      notBeforeSeconds: 3,
+      durationSeconds: 8,
+    });
+    await w.saw(/scheduled system-maintenance .*: leaving the load balancers/);
+    await w.saw(/is out: Standby in web/);
+    await w.saw(
+      /scheduled event instance-event-\S+ (no longer scheduled|window ended).*: returning this host/,
+    );
+    await w.saw(/is in: InService in web/);
+    assert.equal(sim.world().instances.get(A)!.lifecycleState, "InService");
+    assert.equal(sim.world().groups.get("web")!.tags.has(`balanced:shutdown:${A}`), false);
+
+    // A reboot scheduled, then canceled by EC2: the host comes back without one.
+    await control(sim, "POST", "events", {
+      kind: "scheduled-maintenance",
+      instance: A,
+      code: "system-reboot",
+      notBeforeSeconds: 120,
+    });
+    await w.saw(/scheduled system-reboot .*: leaving the load balancers/);
+    await eventually(async () => sim!.world().instances.get(A)!.lifecycleState === "Standby", 20_000);
+    await control(sim, "POST", "events", { kind: "cancel-maintenance", instance: A });
+    await eventually(async () => sim!.world().instances.get(A)!.lifecycleState === "InService", 30_000);
+    await w.saw(/no longer scheduled \(canceled or completed\): returning this host/);
+    assert.equal(await w.stop(), 0);
   });
 });

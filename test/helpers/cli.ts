@@ -15,7 +15,7 @@ const EMPTY_HOME = tempDir("home");
  * the system state in SYSTEMCTL_STATE (default `stopping`: a test's `out --shutdown` is a real
  * shutdown) and the jobs in SYSTEMCTL_JOBS ("ID UNIT TYPE STATE" lines), as systemctl prints them.
  */
-const FAKE_BIN = tempDir("bin");
+export const FAKE_BIN = tempDir("bin");
 writeFileSync(
   join(FAKE_BIN, "systemctl"),
   `#!/bin/sh

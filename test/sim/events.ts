@@ -39,6 +39,8 @@ export type SimEvent = { inSeconds?: number } & (
       notBeforeSeconds: number;
       durationSeconds?: number;
     }
+  /** EC2 cancels a scheduled event (every one of the instance's, or the one with this id). */
+  | { kind: "cancel-maintenance"; instance: string; eventId?: string }
 );
 
 const instance = (world: World, id: string) => {
@@ -182,6 +184,11 @@ function runEvent(world: World, event: SimEvent, id: string): void {
         notAfter: notBefore + world.clock.realMs(event.durationSeconds ?? 1800),
         state: "active",
       });
+      return;
+    }
+    case "cancel-maintenance": {
+      for (const e of instance(world, event.instance).notices.maintenance)
+        if (event.eventId === undefined || e.eventId === event.eventId) e.state = "canceled";
       return;
     }
     case "suspend":

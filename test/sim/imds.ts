@@ -130,6 +130,8 @@ export class ImdsServer {
       Expiration: new Date(now.getTime() + 6 * 3600_000).toISOString(),
     });
     const notices = inst.notices;
+    const stateOf = (e: (typeof notices.maintenance)[number]) =>
+      e.state === "active" && world.clock.now() >= e.notAfter ? "completed" : e.state;
     const isoSeconds = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
     // Scheduled events give their times as "21 Jan 2019 09:00:43 GMT" (EC2's IMDS docs).
     const gmt = (t: number) => new Date(t).toUTCString().replace(/^\w+, 0?/, "");
@@ -143,16 +145,34 @@ export class ImdsServer {
         notices.rebalanceAt !== undefined
           ? JSON.stringify({ noticeTime: isoSeconds(notices.rebalanceAt) })
           : undefined,
+      // EC2's user guide (scheduled events, "View scheduled events"): `scheduled` lists upcoming
+      // events; a canceled or completed one is listed under `history` instead, its description
+      // starting "[Canceled]" or "[Completed]". An event past its NotAfter has completed.
       "/latest/meta-data/events/maintenance/scheduled": () =>
         JSON.stringify(
-          notices.maintenance.map((e) => ({
-            NotBefore: gmt(e.notBefore),
-            Code: e.code,
-            Description: e.description,
-            EventId: e.eventId,
-            NotAfter: gmt(e.notAfter),
-            State: e.state,
-          })),
+          notices.maintenance
+            .filter((e) => stateOf(e) === "active")
+            .map((e) => ({
+              NotBefore: gmt(e.notBefore),
+              Code: e.code,
+              Description: e.description,
+              EventId: e.eventId,
+              NotAfter: gmt(e.notAfter),
+              State: e.state,
+            })),
+        ),
+      "/latest/meta-data/events/maintenance/history": () =>
+        JSON.stringify(
+          notices.maintenance
+            .filter((e) => stateOf(e) !== "active")
+            .map((e) => ({
+              NotBefore: gmt(e.notBefore),
+              Code: e.code,
+              Description: `[${stateOf(e) === "canceled" ? "Canceled" : "Completed"}] ${e.description}`,
+              EventId: e.eventId,
+              NotAfter: gmt(e.notAfter),
+              State: stateOf(e),
+            })),
         ),
       "/latest/meta-data/instance-id": () => inst.id,
       "/latest/meta-data/placement/region": () => world.region,

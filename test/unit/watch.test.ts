@@ -65,6 +65,29 @@ describe("nextWatchAction", () => {
       assert.deepEqual({ ...a, ...fields }, a);
     });
 
+  it("every drain that meant to come back has a way back: canceled, completed, or its window over", () => {
+    const network = { ...reboot, code: "system-maintenance", eventId: "e-3", notAfter: NOW + 1_800_000 };
+    const drained = next({ maintenance: [network] });
+    assert.deepEqual([drained.kind, "key" in drained && drained.key], ["drain", "maintenance:e-3:back"]);
+    // Still scheduled, within its window: stay out.
+    assert.equal(next({ maintenance: [network] }, ["maintenance:e-3:back"]).kind, "none");
+    // Canceled or completed: EC2 no longer lists it as scheduled.
+    const gone = next({ maintenance: [] }, ["maintenance:e-3:back"]);
+    assert.deepEqual([gone.kind, "key" in gone && gone.key], ["return", "return:e-3"]);
+    // Its window over with the host still here: network maintenance reboots nothing.
+    const over = nextWatchAction(
+      { maintenance: [network] },
+      network.notAfter,
+      CFG,
+      new Set(["maintenance:e-3:back"]),
+    );
+    assert.equal(over.kind, "return");
+    // Once: the return is handled like any action.
+    assert.equal(next({ maintenance: [] }, ["maintenance:e-3:back", "return:e-3"]).kind, "none");
+    // A retirement drained for good has no way back to take (its replacement is launched).
+    assert.equal(next({ maintenance: [] }, ["maintenance:e-2"]).kind, "none");
+  });
+
   it("drains on a rebalance recommendation when asked, two minutes from it", () => {
     const a = next({ rebalanceAt: NOW }, [], { ...CFG, onRebalance: "drain" });
     assert.deepEqual([a.kind, "leaveBy" in a && a.leaveBy], ["drain", NOW + 120_000]);
@@ -89,6 +112,7 @@ describe("the metadata service's notice formats", () => {
         code: "system-reboot",
         eventId: "instance-event-0d59937288b749b32",
         notBefore: Date.parse("2019-01-21T09:00:43Z"),
+        notAfter: Date.parse("2019-01-21T09:17:23Z"),
         state: "active",
       },
     ]);
