@@ -219,13 +219,14 @@ async function ready(opts: WatchOptions, signal: AbortSignal | undefined): Promi
  */
 async function launching(run: Run, ctx: ReadContext, opts: WatchOptions): Promise<void> {
   const { group, lifecycleState } = await findGroup(ctx);
-  if (lifecycleState !== "Pending:Wait") return;
+  // Held by the launch hook: into service, or into the warm pool.
+  if (lifecycleState !== "Pending:Wait" && lifecycleState !== "Warmed:Pending:Wait") return;
   const hook = await hookFor(ctx, group, "autoscaling:EC2_INSTANCE_LAUNCHING");
   if (!hook?.LifecycleHookName) return;
   const name = hook.LifecycleHookName;
   const check = opts.readyUrl ?? opts.readyCommand ?? "nothing to check";
   run.reporter.step(
-    `${group}'s hook ${name} holds this new host in Pending:Wait: waiting until ready (${check})`,
+    `${group}'s hook ${name} holds this new host in ${lifecycleState}: waiting until ready (${check})`,
   );
   const deadline = Date.now() + opts.readyTimeoutMs;
   while (Date.now() < deadline && !run.signal?.aborted) {

@@ -3,6 +3,7 @@ import {
   backInService,
   goneFrom,
   isHealthyServing,
+  isWarmed,
   LEFT_GROUP,
   lbLabel,
   memberOf,
@@ -83,7 +84,14 @@ export interface Budget {
 const STEADY = new Set(["InService", "Standby"]);
 const ACTIVE_REFRESH = new Set(["Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking"]);
 
-const members = (s: Snapshot) => s.group.instances.filter((i) => !LEFT_GROUP.has(i.lifecycleState));
+/**
+ * The group's members the budget counts: not those gone for good, and not a warm pool's (`Warmed:*`:
+ * kept pre-initialized beside the group, they take no traffic and are not part of its desired
+ * capacity, so they are neither healthy peers nor hosts out; a Warmed:Pending one is no activity of
+ * the group's either).
+ */
+const members = (s: Snapshot) =>
+  s.group.instances.filter((i) => !LEFT_GROUP.has(i.lifecycleState) && !isWarmed(i.lifecycleState));
 
 export function self(s: Snapshot): InstanceView {
   const me = s.group.instances.find((i) => i.id === s.instanceId);

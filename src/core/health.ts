@@ -1,5 +1,8 @@
 import type { GroupView, InstanceView, LoadBalancerView, MemberHealth, Snapshot } from "./types";
 
+/** A warm pool instance (Warmed:Stopped, Warmed:Running, Warmed:Pending:Wait, ...). */
+export const isWarmed = (lifecycleState: string) => lifecycleState.startsWith("Warmed:");
+
 /** Lifecycle states of an instance gone from its group for good. */
 export const LEFT_GROUP = new Set(["Terminated", "Detached"]);
 

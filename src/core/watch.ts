@@ -120,6 +120,12 @@ export function nextWatchAction(
     return { kind: "terminating", key: "lifecycle:Terminated" };
   if (n.targetLifecycle === "InService" && !handled.has("lifecycle:InService"))
     return { kind: "launching", key: "lifecycle:InService" };
+  // Entering a warm pool (Warmed:Stopped, Running or Hibernated): the launch hook fires then too,
+  // holding the instance in Warmed:Pending:Wait until it is initialized ("Lifecycle hooks for a warm
+  // pool", EC2 Auto Scaling user guide). It serves no traffic there: nothing to drain.
+  const warm = n.targetLifecycle;
+  if (warm?.startsWith("Warmed:") && warm !== "Warmed:Terminated" && !handled.has(`lifecycle:${warm}`))
+    return { kind: "launching", key: `lifecycle:${warm}` };
   return { kind: "none" };
 }
 

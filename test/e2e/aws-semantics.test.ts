@@ -247,4 +247,25 @@ describe("AWS's documented semantics", () => {
     assert.equal(await lifecycleOf(sim, A), "Standby");
     assert.ok((await balancedTags(sim)).includes(`balanced:shutdown:${A}`));
   });
+
+  it("warm pool instances are neither healthy peers nor hosts out: the budget counts the group's members only", async () => {
+    const f = loadFleet("three-hosts");
+    const g = f.groups![0]!;
+    g.warmPool = { poolState: "Stopped" };
+    g.instances!.push(
+      { id: "i-0a0000000000000w1", lifecycleState: "Warmed:Stopped" },
+      { id: "i-0a0000000000000w2", lifecycleState: "Warmed:Pending" },
+    );
+    sim = await startSim(f);
+    const status = await runCli(sim.hosts[A]!, ["status"]);
+    assert.equal(status.code, 0, status.stderr);
+    const out = await runCli(sim.hosts[A]!, ["out"]);
+    assert.equal(out.code, 0, out.stderr);
+    assert.equal(await lifecycleOf(sim, A), "Standby");
+    // One host out spends the budget of one, warm pool or not.
+    const second = await runCli(sim.hosts[B]!, ["out"]);
+    assert.equal(second.code, 3, second.stderr);
+    assert.doesNotMatch(second.stderr, /w1|w2/);
+    assert.equal((await runCli(sim.hosts[A]!, ["in", "-q"])).code, 0);
+  });
 });

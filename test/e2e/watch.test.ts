@@ -228,4 +228,20 @@ describe("balanced watch: leave before AWS takes the host away", () => {
     await w.saw(/no longer scheduled \(canceled or completed\): returning this host/);
     assert.equal(await w.stop(), 0);
   });
+
+  it("a warm pool: the launch hook on entry to the pool is completed once ready, and the host rests Warmed:Stopped", async () => {
+    const fleet = launchFleet();
+    const g = fleet.groups![0]!;
+    g.warmPool = { poolState: "Stopped" };
+    g.instances!.push({ id: "i-0a0000000000000w1", lifecycleState: "Warmed:Pending:Wait" });
+    g.instances![0]!.lifecycleState = "InService";
+    sim = await startSim(fleet);
+    const w = startWatch(sim.hosts["i-0a0000000000000w1"]!, ["--ready-command", "true"]);
+    await w.saw(/hook warm holds this new host in Warmed:Pending:Wait: waiting until ready/);
+    await w.saw(/ready: completed warm with CONTINUE/);
+    await eventually(
+      async () => sim!.world().instances.get("i-0a0000000000000w1")!.lifecycleState === "Warmed:Stopped",
+    );
+    assert.equal(await w.stop(), 0);
+  });
 });

@@ -56,6 +56,13 @@ export interface FleetGroup {
   instanceCount?: number;
   availabilityZones?: string[];
   lifecycleHooks?: FleetLifecycleHook[];
+  /**
+   * A warm pool (PutWarmPool): instances kept pre-initialized beside the group, in `Warmed:*` states;
+   * they serve no traffic and do not count toward desired capacity. List them in `instances` with a
+   * `Warmed:...` lifecycle state (`Warmed:Pending:Wait` is held by the launch hook, which fires on
+   * entry to the warm pool).
+   */
+  warmPool?: { poolState?: "Stopped" | "Running" | "Hibernated" };
 }
 
 /** PutLifecycleHook's parameters, as botocore's autoscaling model names them. */

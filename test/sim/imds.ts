@@ -30,6 +30,18 @@ const TARGET_LIFECYCLE: Record<string, string> = {
   Detached: "Detached",
 };
 
+/**
+ * A warm pool instance's target: "Warmed:Stopped", "Warmed:Running", "Warmed:Hibernated" or
+ * "Warmed:Terminated" (EC2 Auto Scaling user guide, "Retrieve the target lifecycle state through
+ * instance metadata"); entering the pool, the pool's own state.
+ */
+function targetLifecycle(state: string, poolState = "Stopped"): string | undefined {
+  if (!state.startsWith("Warmed:")) return TARGET_LIFECYCLE[state];
+  if (state.startsWith("Warmed:Terminat")) return "Warmed:Terminated";
+  if (state.startsWith("Warmed:Pending")) return `Warmed:${poolState}`;
+  return state;
+}
+
 /** A stable, locally administered MAC address for an instance's one network interface. */
 const macOf = (instanceId: string) =>
   `0e:${(instanceId.replace(/^i-/, "").padStart(10, "0").slice(-10).match(/../g) ?? []).join(":")}`;
@@ -185,7 +197,9 @@ export class ImdsServer {
         [inst.privateIp, ...(inst.secondaryIps ?? [])].join("\n"),
       "/latest/meta-data/instance-type": () => inst.instanceType,
       "/latest/meta-data/autoscaling/target-lifecycle-state": () =>
-        inst.groupName ? TARGET_LIFECYCLE[inst.lifecycleState] : undefined,
+        inst.groupName
+          ? targetLifecycle(inst.lifecycleState, world.groups.get(inst.groupName)?.warmPoolState)
+          : undefined,
       // An instance without an instance profile has no iam/ category at all: 404 (AWS's IMDS docs).
       ...(inst.role
         ? {

@@ -100,6 +100,8 @@ export interface SimGroup {
   gracePeriod: number;
   suspended: Map<string, string>;
   maintenancePolicy?: { minHealthyPercentage?: number; maxHealthyPercentage?: number };
+  /** The warm pool's PoolState, when the group has one. */
+  warmPoolState?: "Stopped" | "Running" | "Hibernated";
   loadBalancerNames: string[];
   targetGroupArns: string[];
   tags: Map<string, { value: string; propagate: boolean }>;
@@ -206,6 +208,9 @@ export type ServingChange = {
 } & ({ group: string; loadBalancer?: undefined } | { loadBalancer: string; group?: undefined });
 
 const ACTIVITY_CAUSE_TIME = (t: number) => new Date(t).toISOString().replace(/\.\d{3}Z$/, "Z");
+
+/** Warm pool instances (Warmed:*) sit beside the group: no traffic, and not part of desired capacity. */
+export const isWarmed = (state: string) => state.startsWith("Warmed:");
 
 const TRANSITIONAL_FOR_CAPACITY = new Set([
   "Standby",
@@ -334,6 +339,7 @@ export class World {
         (g.suspendedProcesses ?? []).map((p) => [p, "User suspended at " + ACTIVITY_CAUSE_TIME(now)]),
       ),
       maintenancePolicy: g.instanceMaintenancePolicy,
+      warmPoolState: g.warmPool ? (g.warmPool.poolState ?? "Stopped") : undefined,
       loadBalancerNames: g.loadBalancerNames ?? [],
       targetGroupArns: (g.targetGroups ?? []).map((name) => this.tgByName(name).arn),
       tags: new Map(Object.entries(g.tags ?? {}).map(([k, v]) => [k, { value: v, propagate: true }])),
@@ -370,6 +376,18 @@ export class World {
       );
       if (inst.lifecycleState === "Pending:Wait" && launchHook)
         this.holdLaunch(group, inst, launchHook, undefined);
+      // "Lifecycle hooks for a warm pool": a launch hook also holds an instance entering the warm
+      // pool, in Warmed:Pending:Wait; CONTINUE moves it to the pool's state (Warmed:Stopped, ...).
+      if (inst.lifecycleState === "Warmed:Pending:Wait" && launchHook)
+        this.hold(inst, launchHook, "Warmed:Pending:Wait", (result) => {
+          if (result === "ABANDON")
+            return this.terminate(
+              inst,
+              "a warm pool instance's launch lifecycle action was abandoned",
+              false,
+            );
+          this.setLifecycle(inst, `Warmed:${group.warmPoolState ?? "Stopped"}`);
+        });
       // Instances that were serving before the simulator started are registered and settled.
       if (["InService", "EnteringStandby", "Terminating", "Terminating:Wait"].includes(inst.lifecycleState)) {
         for (const lb of this.groupClassicLbs(group)) this.classicRegisterSettled(lb, inst);
@@ -799,7 +817,9 @@ export class World {
 
   /** Instances that count towards desired capacity. */
   capacity(group: SimGroup): SimInstance[] {
-    return this.groupInstances(group).filter((i) => !TRANSITIONAL_FOR_CAPACITY.has(i.lifecycleState));
+    return this.groupInstances(group).filter(
+      (i) => !TRANSITIONAL_FOR_CAPACITY.has(i.lifecycleState) && !isWarmed(i.lifecycleState),
+    );
   }
 
   /** Launch or terminate until capacity matches desired (honouring suspended Launch/Terminate). */

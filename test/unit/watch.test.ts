@@ -56,6 +56,20 @@ describe("nextWatchAction", () => {
     ["Auto Scaling terminating it", { targetLifecycle: "Terminated" }, [], "terminating", {}],
     ["heading in service (a launch hook may hold it)", { targetLifecycle: "InService" }, [], "launching", {}],
     ["in service, already looked at", { targetLifecycle: "InService" }, ["lifecycle:InService"], "none", {}],
+    [
+      "entering a warm pool (its launch hook may hold it)",
+      { targetLifecycle: "Warmed:Stopped" },
+      [],
+      "launching",
+      {},
+    ],
+    [
+      "in the warm pool, already looked at",
+      { targetLifecycle: "Warmed:Running" },
+      ["lifecycle:Warmed:Running"],
+      "none",
+      {},
+    ],
     ["a Spot notice beats the lifecycle", { spot, targetLifecycle: "Terminated" }, [], "drain", {}],
   ];
   for (const [name, notices, handled, kind, fields] of cases)
