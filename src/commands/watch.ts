@@ -92,18 +92,7 @@ async function act(
 /** A drain's event is over and nothing rebooted the host: return it as the boot would. */
 async function comeBack(run: Run, action: Extract<WatchAction, { kind: "return" }>): Promise<void> {
   run.reporter.step(`${action.reason}: returning this host, as its boot would have`);
-  const sub = new Run(
-    "in",
-    { ...run.options, afterShutdown: true, timeoutSeconds: undefined },
-    run.signal,
-    run.reporter,
-  );
-  try {
-    const result = await in_(sub);
-    run.reporter.step(result.message);
-  } finally {
-    run.steps.push(...sub.steps);
-  }
+  await asSubRun(run, "in", { afterShutdown: true, timeoutSeconds: undefined }, in_);
 }
 
 /**
@@ -117,20 +106,20 @@ async function drain(run: Run, action: Extract<WatchAction, { kind: "drain" }>):
   run.reporter.step(
     `${action.reason}: leaving the load balancers (${Math.max(0, Math.round(leftMs / 1000))} s to do it)`,
   );
-  const sub = new Run(
-    "out",
-    {
-      ...run.options,
-      shutdown: true,
-      replace: action.replace,
-      timeoutSeconds: Math.max(5, Math.floor(leftMs / 1000)),
-    },
-    run.signal,
-    run.reporter,
-  );
+  const timeoutSeconds = Math.max(5, Math.floor(leftMs / 1000));
+  await asSubRun(run, "out", { shutdown: true, replace: action.replace, timeoutSeconds }, out);
+}
+
+/** Runs `out` or `in` as a command of its own under watch's signal and reporter; its steps are watch's. */
+async function asSubRun(
+  run: Run,
+  command: "out" | "in",
+  options: Partial<Run["options"]>,
+  body: (sub: Run) => Promise<{ message: string }>,
+): Promise<void> {
+  const sub = new Run(command, { ...run.options, ...options }, run.signal, run.reporter);
   try {
-    const result = await out(sub);
-    run.reporter.step(result.message);
+    run.reporter.step((await body(sub)).message);
   } finally {
     run.steps.push(...sub.steps);
   }
