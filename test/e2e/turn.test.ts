@@ -208,9 +208,10 @@ describe("the turn over a group and its load balancers, when two hosts' writes l
   it("the host whose turn the group shows takes the load balancers too once the other gives them back; exactly one leaves", async () => {
     sim = await startSim(loadFleet("three-hosts"));
     // Reads 2.5 s stale (within the 3 s bound): neither host's first read shows the other's turn,
-    // however far apart they start. A's write on the group lands last, B's on both load balancers
-    // (while the two start within 1.2 s of each other): each read-back shows a split.
-    const slow = { kind: "latency", ms: 1200 };
+    // however far apart they start. A's write on the group lands last (it reaches AWS 1.2 s late,
+    // after B's has been answered), B's on both load balancers (a host writes those once its group
+    // write is answered: B's reach AWS 1.6 s late, after A's): each read-back shows a split.
+    const slow = (ms: number) => ({ kind: "latency", ms });
     await control(sim, "POST", "faults", [
       ...(["autoscaling", "elb", "elbv2"] as const).map((service) => ({
         service,
@@ -218,9 +219,9 @@ describe("the turn over a group and its load balancers, when two hosts' writes l
         ms: 2500,
         fixed: true,
       })),
-      { ...slow, host: A, service: "autoscaling", action: "CreateOrUpdateTags" },
-      { ...slow, host: B, service: "elb", action: "AddTags" },
-      { ...slow, host: B, service: "elbv2", action: "AddTags" },
+      { ...slow(1200), host: A, service: "autoscaling", action: "CreateOrUpdateTags" },
+      { ...slow(1600), host: B, service: "elb", action: "AddTags" },
+      { ...slow(1600), host: B, service: "elbv2", action: "AddTags" },
     ]);
     const out = ["out", "--staleness-bound", "3s"];
     const [a, b] = await Promise.all([runCli(sim.hosts[A]!, out), runCli(sim.hosts[B]!, out)]);

@@ -194,8 +194,8 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
   const calls: CallRecord[] = [];
   /**
    * When updates to one Auto Scaling group overlap, AWS answers the later ones ResourceContention.
-   * AWS does not say how long an update stays pending; here, from the call's arrival until it is
-   * answered (so injected latency and slow applies widen it), plus `contentionMs` after that.
+   * AWS does not say how long an update stays pending; here, from the call's arrival at AWS (after
+   * any injected latency) until it is answered (a slow apply widens it), plus `contentionMs` after.
    */
   const contentionMs = options.contentionMs ?? 0;
   const inFlight = new Map<string, number>();
@@ -213,12 +213,16 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
   /** Marks the groups' update pending until `res` is answered or its connection dropped. */
   const pendingWhile = (groups: string[], res: ServerResponse) => {
     for (const g of groups) inFlight.set(g, (inFlight.get(g) ?? 0) + 1);
-    res.once("close", () => {
+    const done = () => {
       for (const g of groups) {
         inFlight.set(g, (inFlight.get(g) ?? 1) - 1);
         pendingUntil.set(g, Math.max(pendingUntil.get(g) ?? 0, Date.now() + contentionMs));
       }
-    });
+    };
+    // A caller that already gave up (its connection closed while the call was on its way) gets no
+    // answer: the update is pending only while it is applied, now.
+    if (res.socket === null || res.socket.destroyed) setImmediate(done);
+    else res.once("close", done);
   };
   const keyToHost = new Map<string, string>();
   /** Session tokens of temporary credentials, by access key: a request must carry the right one. */
@@ -331,14 +335,14 @@ export async function startSim(fleet: FleetFile, options: SimOptions = {}): Prom
         ? fail(400, "RequestExpired", "Request has expired.")
         : fail(403, "SignatureDoesNotMatch", skewed);
 
-    // Checked before the fault book, so that a contended call spends none of a fault's count.
+    const outcome = faults.evaluate(service, action, host, Date.now());
+    if (outcome.delayMs > 0) await sleep(outcome.delayMs);
+    // Pending at AWS from the call's arrival there (after the network's latency) to its answer.
     if (service === "autoscaling" && !isRead(action)) {
       const groups = groupsOf(params);
       if (contended(groups)) return contention();
       pendingWhile(groups, res);
     }
-    const outcome = faults.evaluate(service, action, host, Date.now());
-    if (outcome.delayMs > 0) await sleep(outcome.delayMs);
     if (outcome.kind === "drop") {
       record(0, "dropped");
       req.socket.destroy();
