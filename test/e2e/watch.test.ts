@@ -12,6 +12,9 @@ import type { ServingChange } from "../sim/world";
 
 const A = "i-0a000000000000001";
 
+/** Every watch a test started: one a failed test did not stop is killed after it. */
+const running = new Set<ChildProcess>();
+
 /** `balanced watch` on a host, running until the test stops it; its stderr collected. */
 function startWatch(host: HostInfo, args: string[] = []) {
   const child: ChildProcess = spawn(
@@ -34,6 +37,8 @@ function startWatch(host: HostInfo, args: string[] = []) {
     stderr += d.toString();
   });
   const closed = new Promise<number | null>((resolve) => child.on("close", resolve));
+  running.add(child);
+  child.on("close", () => running.delete(child));
   return {
     stderr: () => stderr,
     /** SIGTERM, as systemd stops it: the loop ends at once with exit 0. */
@@ -55,6 +60,7 @@ describe("balanced watch: leave before AWS takes the host away", () => {
   let sim: Sim | undefined;
   let server: Server | undefined;
   afterEach(async () => {
+    for (const child of running) child.kill("SIGKILL");
     await sim?.stop();
     server?.close();
   });
