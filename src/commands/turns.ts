@@ -299,7 +299,6 @@ export async function releaseOrphanedTurn(
   await giveBack(run, lock.releaseOrphaned(ctx, view.turn));
 }
 
-/** Timed out before acting: say that nothing changed, so the operator knows the host serves. */
 /**
  * A turn this run wrote and never acted under, stopped (a signal, its deadline) before or after the
  * read-back: given back once its settle is over and a fresh read shows it ours, by the same argument
@@ -334,6 +333,7 @@ async function giveBackUnacted(
   }
 }
 
+/** Timed out before acting: say that nothing changed, so the operator knows the host serves. */
 export function stillServing(err: unknown): unknown {
   if (err instanceof BalancedError && err.exitCode === ExitCode.TimedOut)
     return timedOut(`${err.message}; this host has not left (nothing was changed): it is still serving`);
