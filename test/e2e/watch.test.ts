@@ -214,7 +214,7 @@ describe("balanced watch: leave before AWS takes the host away", () => {
     await w.saw(/scheduled system-maintenance .*: leaving the load balancers/);
     await w.saw(/is out: Standby in web/);
     await w.saw(
-      /scheduled event instance-event-\S+ (no longer scheduled|window ended).*: returning this host/,
+      /scheduled event instance-event-\S+ (is no longer scheduled|window ended).*: returning this host/,
     );
     await w.saw(/is in: InService in web/);
     assert.equal(sim.world().instances.get(A)!.lifecycleState, "InService");
