@@ -462,25 +462,28 @@ const RESTORE_TURN_WAIT_MS = 120_000;
 const RESTORE_RETRY_MAX_MS = 3000;
 
 /** Before EnterStandby: a crash in between leaves a record, and the boot's `in` finds the host in service. */
-async function recordShutdown(run: Run, ctx: ReadContext): Promise<void> {
+/** The shutdown record the boot's `in --after-shutdown` looks for; `why` says who asked for it. */
+async function writeShutdownRecord(
+  run: Run,
+  ctx: ReadContext,
+  why: (key: string) => string,
+): Promise<string> {
   const g = run.snapshot!.group;
   const key = shutdownKey(ctx.identity.instanceId);
-  run.reporter.step(`recording on ${g.name} that a shutdown takes this host out (${key}), for the boot`);
+  run.reporter.step(`recording on ${g.name} that ${why(key)}`);
   await asg.setGroupTag(ctx, g.name, key, new Date().toISOString());
+  return key;
 }
+
+const recordShutdown = (run: Run, ctx: ReadContext) =>
+  writeShutdownRecord(run, ctx, (key) => `a shutdown takes this host out (${key}), for the boot`);
 
 /**
  * `run`'s command asked for a reboot (its exit code): this host, already out, is recorded as a
  * shutdown's would be, so that the boot's `in --after-shutdown` returns it. Returns the record's key.
  */
-export async function recordReturnAtBoot(run: Run): Promise<string> {
-  const ctx = await run.context();
-  const g = run.snapshot!.group;
-  const key = shutdownKey(ctx.identity.instanceId);
-  run.reporter.step(`recording on ${g.name} that this host returns at its next boot (${key})`);
-  await asg.setGroupTag(ctx, g.name, key, new Date().toISOString());
-  return key;
-}
+export const recordReturnAtBoot = async (run: Run): Promise<string> =>
+  writeShutdownRecord(run, await run.context(), (key) => `this host returns at its next boot (${key})`);
 
 async function forgetShutdown(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
