@@ -17,32 +17,41 @@ export interface Identity {
 }
 
 /**
- * Off EC2 the metadata address is a black hole: a connection never completes. One second per
- * request, token then data: the agent says "not on EC2" within about two seconds.
+ * Off EC2 the metadata address is a black hole: a connection never completes. A quick try of one
+ * second, then a patient one (below): the agent says "not on EC2" within about five seconds.
  */
 const METADATA_TIMEOUT_MS = 1000;
 /**
  * A metadata service that accepted the connection but answers slowly is there, just busy (a host
- * pegged by its own deploy): one more try, with patience, before giving up.
+ * pegged by its own deploy): one more try, with patience, before giving up. So is one whose
+ * connection seemed not to complete within the quick try when this process was starved of CPU: the
+ * connect timeout is a timer, and a process that runs a second late sees that timer before the
+ * connection that completed meanwhile (100 agents starting at once on 2 cores did: `npm run bench --
+ * --only storm`).
  */
 const METADATA_PATIENT_TIMEOUT_MS = 4000;
 
 const connectedButSlow = (err: unknown) =>
   /requestTimeout|socket hang up/i.test((err as Error)?.message ?? "");
+/** The SDK's HTTP handler's connection timeout (@smithy/node-http-handler, setConnectionTimeout). */
+const connectTimedOut = (err: unknown) =>
+  /did not establish a connection/i.test((err as Error)?.message ?? "");
+/** Worth the patient try: the service is there but slow, or the quick try's timer may have lied. */
+export const worthAPatientTry = (err: unknown) => connectedButSlow(err) || connectTimedOut(err);
 
 type Metadata = Pick<MetadataService, "fetchMetadataToken" | "request"> & {
   /** One quick try only: after a token request that timed out, IMDS has had its patient chance. */
   quickRequest: MetadataService["request"];
 };
 
-/** Quick first, patient second, but only when the first one connected. */
+/** Quick first, patient second, unless the first one was refused or answered. */
 function metadataClient(): Metadata {
   const make = (timeout: number) =>
     new MetadataService({ httpOptions: { timeout }, retries: 0, disableFetchToken: true });
   const quick = make(METADATA_TIMEOUT_MS);
   const patient = make(METADATA_PATIENT_TIMEOUT_MS);
   const retrySlow = <T>(first: () => Promise<T>, second: () => Promise<T>) =>
-    first().catch((err: unknown) => (connectedButSlow(err) ? second() : Promise.reject(err)));
+    first().catch((err: unknown) => (worthAPatientTry(err) ? second() : Promise.reject(err)));
   return {
     quickRequest: (path, options) => quick.request(path, options),
     fetchMetadataToken: () =>
