@@ -17,7 +17,6 @@ import {
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
-import { withLazyClients } from "./lazy-clients.mjs";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const WORK = join(ROOT, "dist", "sea");
@@ -30,24 +29,24 @@ if (process.platform !== "linux") throw new Error("build:exe builds Linux execut
 
 mkdirSync(WORK, { recursive: true });
 const script = join(WORK, "balanced.cjs");
-await build(
-  (
-    await withLazyClients({
-      entryPoints: [join(ROOT, "src", "main.ts")],
-      outfile: script,
-      bundle: true,
-      platform: "node",
-      target: "node20",
-      format: "cjs",
-      minify: true,
-      legalComments: "none",
-      // yargs' ESM shim asks import.meta.url for its own location; in the executable that is the binary.
-      define: { __BALANCED_VERSION__: JSON.stringify(pkg.version), "import.meta.url": "__balancedSelfUrl" },
-      banner: { js: 'const __balancedSelfUrl = require("node:url").pathToFileURL(process.execPath).href;' },
-      logLevel: "warning",
-    })
-  ).options,
-);
+// One script with every client inlined: SEA runs a single CommonJS script, so the Node build's
+// chunks cannot be used here. esbuild defers each import()ed module's top-level code until the
+// import() runs, and the blob's V8 code cache spares the compiling; `npm run bench` measures what the
+// EC2 and DynamoDB clients still cost at start (README, "Performance").
+await build({
+  entryPoints: [join(ROOT, "src", "main.ts")],
+  outfile: script,
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  minify: true,
+  legalComments: "none",
+  // yargs' ESM shim asks import.meta.url for its own location; in the executable that is the binary.
+  define: { __BALANCED_VERSION__: JSON.stringify(pkg.version), "import.meta.url": "__balancedSelfUrl" },
+  banner: { js: 'const __balancedSelfUrl = require("node:url").pathToFileURL(process.execPath).href;' },
+  logLevel: "warning",
+});
 
 /** Runs a tool whose chatter (LIEF's section warnings) matters only when it fails. */
 function quietly(command, args) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs balanced on this host: the agent as PREFIX/bin/balanced, the systemd unit that drains the
-# host on shutdown and returns it at boot, and /etc/default/balanced (every setting, commented out).
+# Installs balanced on this host: the agent as PREFIX/bin/balanced (the single executable, or a link
+# to the Node.js bundle in PREFIX/lib/balanced/), the systemd unit that drains the host on shutdown
+# and returns it at boot, and /etc/default/balanced (every setting, commented out).
 # Idempotent: run it again to upgrade; an edited /etc/default/balanced is kept.
 set -euo pipefail
 
@@ -12,8 +13,10 @@ Usage: install.sh [options]
   --root DIR       install under DIR as if it were / (packaging, tests): no root needed,
                    no systemctl
   --exe            install the single executable dist/balanced-linux-<arch> (no Node.js
-                   needed on the host) instead of dist/balanced.js (needs Node.js 20+)
-  --from FILE      install this build of the agent (packaging for another architecture)
+                   needed on the host) instead of the bundle dist/balanced.js and dist/lib/
+                   (needs Node.js 20+)
+  --from FILE      install this build of the agent (packaging for another architecture): a
+                   single executable, or a bundle's balanced.js (its lib/ goes with it)
   --unit-dir DIR   where the systemd unit goes (default /etc/systemd/system)
   --no-start       do not enable and start balanced.service
   --uninstall      remove what install.sh installed; /etc/default/balanced stays
@@ -67,6 +70,8 @@ live=false
 if [ -z "$root" ] && [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then live=true; fi
 
 bin="$root$prefix/bin/balanced"
+# The bundle's home: its entry point and the chunks it loads on demand, replaced as one.
+libdir="$root$prefix/lib/balanced"
 unit="$root$unit_dir/balanced.service"
 watch_unit="$root$unit_dir/balanced-watch.service"
 defaults="$root/etc/default/balanced"
@@ -78,15 +83,16 @@ if $uninstall; then
   # The binary goes first: stopping the unit then runs no `out` (ExecStop's "-" ignores the missing
   # binary), so uninstalling never drains the host.
   rm -f "$bin"
+  rm -rf "$libdir"
   if $live; then systemctl disable --now balanced.service balanced-watch.service >/dev/null 2>&1 || true; fi
   rm -f "$unit" "$watch_unit"
   rm -rf "$doc"
   if $live; then systemctl daemon-reload; fi
   if $purge; then
     rm -f "$defaults"
-    say "removed $bin, $unit, $watch_unit, $doc and $defaults"
+    say "removed $bin, $libdir, $unit, $watch_unit, $doc and $defaults"
   else
-    say "removed $bin, $unit, $watch_unit and $doc; kept $defaults (--purge removes it)"
+    say "removed $bin, $libdir, $unit, $watch_unit and $doc; kept $defaults (--purge removes it)"
   fi
   exit 0
 fi
@@ -125,7 +131,37 @@ place() {
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
-place 0755 "$source" "$bin"
+case "$source" in
+  *.js)
+    # The bundle: balanced.js imports its chunks from lib/ beside it. Node follows the link from
+    # bin/ to the real file, and resolves the chunks from there.
+    [ -d "$(dirname "$source")/lib" ] || die "$(dirname "$source")/lib is missing: run npm run build"
+    if [ -d "$libdir" ] && diff -r -q "$(dirname "$source")/lib" "$libdir/lib" >/dev/null 2>&1 &&
+      cmp -s "$source" "$libdir/balanced.js"; then
+      say "unchanged $libdir"
+    else
+      rm -rf "$libdir"
+      install -D -m 0755 "$source" "$libdir/balanced.js"
+      cp -R "$(dirname "$source")/lib" "$libdir/lib"
+      chmod -R u=rwX,go=rX "$libdir/lib"
+      say "installed $libdir"
+    fi
+    if [ -L "$bin" ] && [ "$(readlink "$bin")" = "../lib/balanced/balanced.js" ]; then
+      say "unchanged $bin"
+    else
+      rm -f "$bin"
+      mkdir -p "$(dirname "$bin")"
+      ln -s ../lib/balanced/balanced.js "$bin"
+      say "installed $bin -> ../lib/balanced/balanced.js"
+    fi
+    ;;
+  *)
+    # A single executable replaces a bundle installed before it.
+    [ -L "$bin" ] && rm -f "$bin"
+    rm -rf "$libdir"
+    place 0755 "$source" "$bin"
+    ;;
+esac
 # The unit names the binary and the docs where this install puts them.
 sed -e "s|/usr/local/bin/balanced|$prefix/bin/balanced|g" \
   -e "s|/usr/local/share/doc/balanced|$prefix/share/doc/balanced|g" \

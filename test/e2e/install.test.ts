@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join, relative } from "node:path";
 import { describe, it } from "node:test";
 import { needs, tempDir } from "../helpers/system";
@@ -13,30 +13,46 @@ const temp = () => tempDir("install");
 const sh = (args: string[], env: NodeJS.ProcessEnv = process.env) =>
   spawnSync("bash", [INSTALL, ...args], { encoding: "utf8", env });
 
-/** Every file under dir, relative, with its mode and contents hashed by identity: a tree to compare. */
+/**
+ * Every file and link under dir, relative: a file with its mode and size, a link with its target.
+ * A tree to compare.
+ */
 function tree(dir: string): Record<string, string> {
   const files: Record<string, string> = {};
   for (const entry of readdirSync(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue;
     const path = join(entry.parentPath, entry.name);
-    files[relative(dir, path)] = `${(statSync(path).mode & 0o777).toString(8)} ${readFileSync(path).length}`;
+    if (entry.isSymbolicLink()) files[relative(dir, path)] = `-> ${readlinkSync(path)}`;
+    else if (entry.isFile())
+      files[relative(dir, path)] =
+        `${(statSync(path).mode & 0o777).toString(8)} ${readFileSync(path).length}`;
   }
   return files;
 }
+
+/** The Node.js bundle as installed under `prefix` (no leading slash): its entry point and every chunk. */
+const bundleFiles = (prefix: string) => [
+  `${prefix}/lib/balanced/balanced.js`,
+  ...readdirSync(join(ROOT, "dist", "lib")).map((chunk) => `${prefix}/lib/balanced/lib/${chunk}`),
+];
 
 describe("scripts/install.sh", () => {
   it("installs the agent, the unit, the docs and /etc/default/balanced, and the agent runs", () => {
     const root = temp();
     const res = sh(["--root", root]);
     assert.equal(res.status, 0, res.stderr);
-    assert.deepEqual(Object.keys(tree(root)).sort(), [
-      "etc/default/balanced",
-      "etc/systemd/system/balanced-watch.service",
-      "etc/systemd/system/balanced.service",
-      "usr/local/bin/balanced",
-      "usr/local/share/doc/balanced/README.md",
-    ]);
-    assert.equal(tree(root)["usr/local/bin/balanced"]?.split(" ")[0], "755");
+    assert.deepEqual(
+      Object.keys(tree(root)).sort(),
+      [
+        "etc/default/balanced",
+        "etc/systemd/system/balanced-watch.service",
+        "etc/systemd/system/balanced.service",
+        "usr/local/bin/balanced",
+        ...bundleFiles("usr/local"),
+        "usr/local/share/doc/balanced/README.md",
+      ].sort(),
+    );
+    assert.equal(tree(root)["usr/local/bin/balanced"], "-> ../lib/balanced/balanced.js");
+    assert.equal(tree(root)["usr/local/lib/balanced/balanced.js"]?.split(" ")[0], "755");
     assert.equal(
       execFileSync(join(root, "usr/local/bin/balanced"), ["--version"], { encoding: "utf8" }),
       `${version}\n`,
@@ -73,7 +89,8 @@ describe("scripts/install.sh", () => {
     writeFileSync(join(root, "etc/default/balanced"), "BALANCED_MIN_HEALTHY=2\n");
     const again = sh(["--root", root]);
     assert.equal(again.status, 0, again.stderr);
-    assert.match(again.stdout, /unchanged .*usr\/local\/bin\/balanced/);
+    assert.match(again.stdout, /unchanged .*usr\/local\/bin\/balanced\n/);
+    assert.match(again.stdout, /unchanged .*usr\/local\/lib\/balanced\n/);
     assert.match(again.stdout, /kept your .*etc\/default\/balanced/);
     assert.equal(readFileSync(join(root, "etc/default/balanced"), "utf8"), "BALANCED_MIN_HEALTHY=2\n");
     const after = tree(root);
@@ -89,6 +106,23 @@ describe("scripts/install.sh", () => {
     assert.match(unit, /^ExecStart=-\/opt\/balanced\/bin\/balanced in --after-shutdown/m);
     assert.match(unit, /^ExecStop=-\/opt\/balanced\/bin\/balanced out --shutdown/m);
     assert.doesNotMatch(unit, /\/usr\/local\//);
+  });
+
+  it("a single executable replaces an installed bundle, link and chunks", () => {
+    const root = temp();
+    assert.equal(sh(["--root", root]).status, 0);
+    const exe = join(temp(), "balanced-linux-x64");
+    writeFileSync(exe, "#!/bin/sh\necho 9.9.9\n");
+    chmodSync(exe, 0o755);
+    const res = sh(["--root", root, "--from", exe]);
+    assert.equal(res.status, 0, res.stderr);
+    const files = tree(root);
+    assert.equal(files["usr/local/bin/balanced"], `755 ${readFileSync(exe).length}`);
+    assert.deepEqual(
+      Object.keys(files).filter((f) => f.startsWith("usr/local/lib/")),
+      [],
+    );
+    assert.equal(execFileSync(join(root, "usr/local/bin/balanced"), { encoding: "utf8" }), "9.9.9\n");
   });
 
   it("--uninstall removes it all but the settings; --purge those too", () => {
@@ -156,13 +190,17 @@ describe("npm run package:deb (scripts/package-deb.sh)", {
 
     const root = temp();
     execFileSync("dpkg", ["-x", deb, root]);
-    assert.deepEqual(Object.keys(tree(root)).sort(), [
-      "etc/default/balanced",
-      "lib/systemd/system/balanced-watch.service",
-      "lib/systemd/system/balanced.service",
-      "usr/bin/balanced",
-      "usr/share/doc/balanced/README.md",
-    ]);
+    assert.deepEqual(
+      Object.keys(tree(root)).sort(),
+      [
+        "etc/default/balanced",
+        "lib/systemd/system/balanced-watch.service",
+        "lib/systemd/system/balanced.service",
+        "usr/bin/balanced",
+        ...bundleFiles("usr"),
+        "usr/share/doc/balanced/README.md",
+      ].sort(),
+    );
     const unit = readFileSync(join(root, "lib/systemd/system/balanced.service"), "utf8");
     assert.match(unit, /^ExecStop=-\/usr\/bin\/balanced out --shutdown/m);
     assert.equal(
