@@ -91,3 +91,6 @@ export class AwsCallError extends BalancedError {
     this.iamAction = aws.iamAction;
   }
 }
+
+/** An operation cut by an AbortSignal (SIGINT/SIGTERM, or a deadline), as Node and the SDK throw it. */
+export const isAbort = (err: unknown) => (err as { name?: string } | undefined)?.name === "AbortError";

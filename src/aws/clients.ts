@@ -5,7 +5,8 @@ import { ElasticLoadBalancingClient } from "@aws-sdk/client-elastic-load-balanci
 import { ElasticLoadBalancingV2Client } from "@aws-sdk/client-elastic-load-balancing-v2";
 import { fromNodeProviderChain } from "@aws-sdk/credential-providers";
 import type { IamAction } from "../core/iam";
-import { AwsCallError, ExitCode, timedOut } from "../errors";
+import { AwsCallError, ExitCode, isAbort, timedOut } from "../errors";
+import type { CallLog } from "./call-log";
 import { CliRetryStrategy } from "./retry";
 
 /**
@@ -27,8 +28,8 @@ export interface AwsClients {
   elbv2Once: ElasticLoadBalancingV2Client;
   /**
    * Loaded on first use: only IP target groups need EC2, only `--lock` DynamoDB, and loading EC2's
-   * client alone costs a bare Node start about 190 ms and 70 MB (measured with `node -e`). The
-   * bundle carries both compressed and compiles them here, at the import() (scripts/lazy-clients.mjs).
+   * client alone costs a bare Node start about 190 ms and 70 MB (measured with `node -e`). Each is
+   * a chunk of the bundle that this import() loads (scripts/build.mjs).
    */
   ec2: () => Promise<EC2Client>;
   /** The lock's table (`--lock dynamodb:TABLE`), loaded on first use too. */
@@ -183,18 +184,6 @@ export function toAwsCallError(iamAction: string, err: unknown): AwsCallError {
     return make(ExitCode.AwsRefused, "unreachable", `could not reach AWS for ${iamAction}: ${message}`);
   }
   return make(ExitCode.AwsRefused, "aws-error", `AWS refused ${iamAction}: ${name}: ${message}`);
-}
-
-export const isAbort = (err: unknown) => (err as { name?: string } | undefined)?.name === "AbortError";
-
-/** Counts calls by IAM action, for --json and the benchmark. */
-export class CallLog {
-  readonly byAction: Record<string, number> = {};
-  total = 0;
-  note(iamAction: string): void {
-    this.byAction[iamAction] = (this.byAction[iamAction] ?? 0) + 1;
-    this.total++;
-  }
 }
 
 /** Runs one AWS call: counted, abortable, and its failure typed. */

@@ -4,7 +4,8 @@
  */
 import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import { AwsCallError, timedOut } from "../errors";
-import { awsCall, type CallLog, createClients } from "./clients";
+import type { CallLog } from "./call-log";
+import { awsCall, createClients } from "./clients";
 import { LOCK_KEY, TTL_ATTRIBUTE } from "./lock";
 
 export interface LockTable {

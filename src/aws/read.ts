@@ -24,7 +24,8 @@ import {
 import { classifyClassic, classifyNotInUse, classifyTarget } from "../core/health";
 import type { GroupView, LoadBalancerView, MemberHealth, MemberState, Snapshot } from "../core/types";
 import { AwsCallError, noGroup, notManageable } from "../errors";
-import { type AwsClients, awsCall, type CallLog } from "./clients";
+import type { CallLog } from "./call-log";
+import { type AwsClients, awsCall } from "./clients";
 import { clockAttempts } from "./clock";
 import type { Identity } from "./identity";
 

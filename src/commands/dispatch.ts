@@ -1,14 +1,27 @@
 import type { CommandName } from "../cli";
-import { lock } from "./lock";
-import { in_, out, repair, status } from "./modes";
 import type { Run } from "./run";
-import { watch } from "./watch";
-import { wrap } from "./wrap";
 
 export { Run } from "./run";
 
-/** The commands, behind one dynamic import so that `--help` and `--version` load no AWS SDK. */
-export function runCommand(command: Exclude<CommandName, "iam-policy">, run: Run) {
-  const commands = { status, out, in: in_, run: wrap, repair, watch, lock } as const;
-  return commands[command](run);
+/**
+ * Each command's module, imported when it runs: `--help` and `--version` load no AWS SDK, and
+ * `watch` loads only what it idles on (src/commands/watch.ts).
+ */
+export async function runCommand(command: Exclude<CommandName, "iam-policy">, run: Run) {
+  switch (command) {
+    case "status":
+      return (await import("./modes")).status(run);
+    case "out":
+      return (await import("./modes")).out(run);
+    case "in":
+      return (await import("./modes")).in_(run);
+    case "repair":
+      return (await import("./modes")).repair(run);
+    case "run":
+      return (await import("./wrap")).wrap(run);
+    case "watch":
+      return (await import("./watch")).watch(run);
+    case "lock":
+      return (await import("./lock")).lock(run);
+  }
 }

@@ -1,6 +1,7 @@
-import { type AwsClients, CallLog, createClients } from "../aws/clients";
+import { CallLog } from "../aws/call-log";
+import type { AwsClients } from "../aws/clients";
 import { type Identity, readIdentity } from "../aws/identity";
-import { type ReadContext, type ReadResult, readSnapshot } from "../aws/read";
+import type { ReadContext, ReadResult } from "../aws/read";
 import type { TurnRelease } from "../aws/turn";
 import type { Budget, Decision } from "../core/decide";
 import type { LockSpec } from "../core/lock";
@@ -168,17 +169,27 @@ export class Run {
     return this.read?.snapshot;
   }
 
-  async context(): Promise<ReadContext> {
+  /** This host, from instance metadata: read once a run. */
+  async whoAmI(): Promise<Identity> {
     if (!this.identity) {
       this.identity = await readIdentity();
       if (this.identity.note) this.reporter.step(`warning: ${this.identity.note}`);
     }
-    this.clients ??= createClients(this.identity.region);
+    return this.identity;
+  }
+
+  /**
+   * Who this host is and the AWS clients to act with. The clients are loaded here, on first use:
+   * `watch` idles on instance metadata alone, and loads them only when a notice needs AWS.
+   */
+  async context(): Promise<ReadContext> {
+    const identity = await this.whoAmI();
+    this.clients ??= (await import("../aws/clients")).createClients(identity.region);
     return {
       clients: this.clients,
       log: this.log,
       signal: this.signal,
-      identity: this.identity,
+      identity,
       extraLoadBalancerNames: this.options.loadBalancerNames,
       extraTargetGroupArns: this.options.targetGroupArns,
       discover: this.options.discover,
@@ -187,6 +198,7 @@ export class Run {
 
   async refresh(groupName?: string): Promise<ReadResult> {
     const ctx = await this.context();
+    const { readSnapshot } = await import("../aws/read");
     const read = await readSnapshot(ctx, groupName ?? this.read?.snapshot.group.name);
     for (const lb of read.snapshot.loadBalancers)
       if (lb.source === "named") lb.removedPorts = ownRemoval(lb, ctx.identity.instanceId)?.ports;

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
-import { isAbort } from "../aws/clients";
 import { nextPollDelayMs } from "../core/timing";
-import { BalancedError, ExitCode, InterruptedError, timedOut } from "../errors";
+import { BalancedError, ExitCode, InterruptedError, isAbort, timedOut } from "../errors";
 import type { Reporter } from "../ui/reporter";
 import type { Run } from "./run";
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { CallLog, createClients } from "../../src/aws/clients";
+import { CallLog } from "../../src/aws/call-log";
+import { createClients } from "../../src/aws/clients";
 import { DynamoLock } from "../../src/aws/lock";
 import type { ReadContext } from "../../src/aws/read";
 import { formatTurn, parseTurn, type Turn } from "../../src/core/turn";
