@@ -550,8 +550,13 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
   if (helpShown || args.help || args.version) return undefined;
   const command = String(args._[0]) as CommandName;
   const get = (k: string) => (args as Record<string, unknown>)[k];
+  /** A string option's value, or its default from the option table (a command that does not take it). */
+  const setting = (flag: keyof typeof ALL_OPTIONS): string => {
+    const value = get(flag) ?? (ALL_OPTIONS[flag] as Options).default;
+    if (value === undefined) throw new Error(`option --${flag} has no default`);
+    return String(value);
+  };
   const minHealthy = get("min-healthy");
-  const maxUnavailable = get("max-unavailable");
   const timeout = get("timeout");
   if (minHealthy !== undefined) {
     const q = parseQuantity("min-healthy", String(minHealthy));
@@ -566,12 +571,12 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
   if (command === "run" && commandArgv.length === 0)
     throw usageError("run needs a command after --: balanced run -- <command...>");
   if (command !== "run" && commandArgv.length) throw usageError(`${command} takes no command after --`);
-  const staleAfterSeconds = parseDuration("stale-after", String(get("stale-after") ?? "1h"));
+  const staleAfterSeconds = parseDuration("stale-after", setting("stale-after"));
   const waitForTurn = get("wait-for-turn");
   const waitForTurnSeconds =
     waitForTurn === undefined ? undefined : parseDuration("wait-for-turn", String(waitForTurn));
   if (timeoutSeconds !== undefined && timeoutSeconds <= 0) throw usageError("--timeout must be more than 0");
-  const pollIntervalSeconds = parseDuration("poll-interval", String(get("poll-interval") ?? "2s"));
+  const pollIntervalSeconds = parseDuration("poll-interval", setting("poll-interval"));
   const lockText = get("lock");
   const lock = lockText === undefined ? undefined : parseLockSpec(String(lockText));
   if (typeof lock === "string") throw usageError(lock);
@@ -579,7 +584,7 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
     throw usageError("lock create needs the table: --lock dynamodb:TABLE (or BALANCED_LOCK)");
   if (command === "watch" && pollIntervalSeconds < 0.1)
     throw usageError("--poll-interval must be at least 100ms");
-  const stalenessMs = parseDuration("staleness-bound", String(get("staleness-bound") ?? "3s")) * 1000;
+  const stalenessMs = parseDuration("staleness-bound", setting("staleness-bound")) * 1000;
   // The tag turn's settle cannot be cut short without leaving the turn to block every other host:
   // a --timeout that ends inside it is refused here, before anything is sent.
   const takesTagTurn =
@@ -605,10 +610,10 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
       groups: names(get("group")),
       standaloneIam: Boolean(get("standalone")),
       onFailure: get("on-failure") === "in" ? "in" : "stay",
-      rebootExitCodes: parseExitCodes(String(get("reboot-exit-codes") ?? "35,37,194")),
+      rebootExitCodes: parseExitCodes(setting("reboot-exit-codes")),
       policy: {
         minHealthy: minHealthy === undefined ? undefined : parseQuantity("min-healthy", String(minHealthy)),
-        maxUnavailable: parseQuantity("max-unavailable", String(maxUnavailable ?? "1")),
+        maxUnavailable: parseQuantity("max-unavailable", setting("max-unavailable")),
         minSize: get("min-size") === "refuse" ? "refuse" : "lower",
       },
       targetGroupArns: list(get("target-group")),
@@ -621,11 +626,10 @@ export async function parseInvocation(argv: string[]): Promise<Invocation | unde
             watch: {
               pollIntervalMs: pollIntervalSeconds * 1000,
               onRebalance: get("on-rebalance") === "drain" ? "drain" : "ignore",
-              maintenanceLeadMs:
-                parseDuration("maintenance-lead", String(get("maintenance-lead") ?? "10m")) * 1000,
+              maintenanceLeadMs: parseDuration("maintenance-lead", setting("maintenance-lead")) * 1000,
               readyUrl: get("ready-url") === undefined ? undefined : String(get("ready-url")),
               readyCommand: get("ready-command") === undefined ? undefined : String(get("ready-command")),
-              readyTimeoutMs: parseDuration("ready-timeout", String(get("ready-timeout") ?? "10m")) * 1000,
+              readyTimeoutMs: parseDuration("ready-timeout", setting("ready-timeout")) * 1000,
             },
           }
         : {}),

@@ -97,6 +97,7 @@
  * read-back decides; the turn is given back wherever it shows this process's nonce, so a write that
  * landed unseen is not left standing until it expires (the chaos fault lost-response tests it).
  */
+
 import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { CreateOrUpdateTagsCommand, DescribeTagsCommand } from "@aws-sdk/client-auto-scaling";
@@ -115,10 +116,9 @@ import { AwsCallError, BalancedError, ExitCode } from "../errors";
 import { awsCall } from "./clients";
 import { checkClock, clockAttempts, clockOffset } from "./clock";
 import { deleteGroupTag } from "./group";
+import { unprocessed } from "./outcome";
 import type { ReadContext } from "./read";
 
-/** How stale AWS's describe answers may be, by default (--staleness-bound): see "Stale reads" above. */
-export const DEFAULT_STALENESS_MS = 3000;
 // Step 2's write bound and step 3's settle: pure, in src/core/turn.ts (the CLI checks --timeout
 // against the settle without loading this file).
 export { settleMs, WRITE_BOUND_MS } from "../core/turn";
@@ -239,7 +239,8 @@ export function groupTurnStore(group: string): TurnStore {
 export async function attemptTurn(
   ctx: ReadContext,
   store: TurnStore,
-  stalenessMs = DEFAULT_STALENESS_MS,
+  /** How stale AWS's describe answers may be (--staleness-bound): see "Stale reads" above. */
+  stalenessMs: number,
   turn?: Turn,
 ): Promise<TurnAttempt> {
   const started = performance.now();
@@ -296,8 +297,7 @@ async function attemptTurnOnce(
     // Throttled: refused before it was applied. The SDK would retry it with backoff, landing it late
     // and leaving a turn nobody may delete; the protocol starts over from the read instead.
     // ResourceContention (another update to the group pending: a contender's write) likewise.
-    if (err instanceof AwsCallError && (err.kind === "throttled" || err.kind === "contention"))
-      return { taken: false, view: { state: "late" } };
+    if (unprocessed(err)) return { taken: false, view: { state: "late" } };
     // No answer (a lost connection): the write may have been applied, and if so before the error
     // came back, so the bound below holds for it. The settle and the read-back then decide as for
     // an acknowledged write, and what the read-back shows ours is given back: a write that landed

@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import * as asg from "../aws/group";
+import { callOutcome, notApplied } from "../aws/outcome";
 import {
   findGroup,
   type ReadContext,
@@ -11,7 +12,6 @@ import { deregister, forgetRemoval, recordRemoval, register } from "../aws/stand
 import {
   ActDeadlineError,
   actUnder,
-  DEFAULT_STALENESS_MS,
   RELEASE_DEADLINE_MS,
   TurnLostError,
   viewTurnHere,
@@ -133,7 +133,8 @@ async function sendOnce(
       if (!(err instanceof AwsCallError) || attempt >= SEND_ATTEMPTS) throw err;
       // Throttled, or another update to the group pending (often this run's own record, written
       // just before): refused unprocessed, so sent again; an update is pending for moments only.
-      if (err.kind === "throttled" || err.kind === "contention") {
+      const outcome = callOutcome(err);
+      if (outcome === "unprocessed") {
         const pauseMs = err.kind === "throttled" ? 500 : 100;
         await sleep(
           pauseMs * attempt + Math.random() * pauseMs,
@@ -142,12 +143,11 @@ async function sendOnce(
         );
         continue;
       }
-      const unknown = ["unreachable", "aws-error"].includes(err.kind) && err.awsCode !== "ValidationError";
       // AWS's answer to a second send of a call that was applied: "The instance ... is not in InService."
       const movedAlready =
         err.awsCode === "ValidationError" && /is not in (InService|Standby)/.test(err.awsMessage);
-      if (!unknown && !movedAlready) throw err;
-      const until = Date.now() + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) + 1000;
+      if (outcome !== "unknown" && !movedAlready) throw err;
+      const until = Date.now() + run.options.stalenessMs + 1000;
       for (;;) {
         const { lifecycleState } = await readSelfLifecycle(ctx);
         if (applied.has(lifecycleState)) {
@@ -205,13 +205,14 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
     // AWS answered no, or nothing was sent (the fence): the host stays in service, so what this run
     // did for its leaving is undone. An unknown outcome keeps both: AWS may still apply the call.
     // A record AWS refused (a tag quota, say): EnterStandby was never sent.
-    const notSent = !sent && err instanceof AwsCallError;
+    const aws = err instanceof AwsCallError ? err : undefined;
+    const outcome = aws && callOutcome(aws);
+    const notSent = !sent && aws !== undefined;
     // Every send refused unprocessed (throttled, or ResourceContention: sendOnce sends again only
     // after those): nothing can land later either.
-    const neverApplied =
-      err instanceof AwsCallError && (err.kind === "contention" || err.kind === "throttled");
+    const neverApplied = outcome === "unprocessed";
     if (notSent || neverApplied) run.turnRelease?.withdraw();
-    if (err instanceof TurnLostError || refusedByAws(err) || notSent) {
+    if (err instanceof TurnLostError || notApplied(err) || notSent) {
       if (parked)
         await Promise.all([
           asg.deleteGroupTag(ctx, g.name, parkedKey(ctx.identity.instanceId)),
@@ -222,19 +223,24 @@ async function enterStandby(run: Run, ctx: ReadContext): Promise<void> {
       run.standbyStarted = false;
       if (!run.turnRelease) await undoOwnLowering(run, ctx, g.name);
     }
-    if (notSent)
+    if (aws && notSent)
       throw new BalancedError(
-        err.exitCode,
-        err.kind,
-        `${err.message}; EnterStandby was not sent, so this host is still serving`,
+        aws.exitCode,
+        aws.kind,
+        `${aws.message}; EnterStandby was not sent, so this host is still serving`,
       );
-    if (outcomeUnknown(err))
-      throw new ActDeadlineError("EnterStandby", `(no answer: ${(err as Error).message})`);
-    if (neverApplied)
+    if (aws && outcome === "unknown")
+      throw new ActDeadlineError(
+        "EnterStandby",
+        aws.kind === "unreachable"
+          ? `(no answer: ${aws.message})`
+          : `(an answer that does not say it was not applied: ${aws.message})`,
+      );
+    if (aws && neverApplied)
       throw new BalancedError(
-        err.exitCode,
-        err.kind,
-        `${err.message}; EnterStandby was not applied, so this host is still serving`,
+        aws.exitCode,
+        aws.kind,
+        `${aws.message}; EnterStandby was not applied, so this host is still serving`,
       );
     standbyRefused(err, "EnterStandby", /min-size/, `AWS would shrink ${g.name} below MinSize`);
   }
@@ -274,19 +280,6 @@ async function recordOut(
   await recordRemoval({ ...ctx, signal }, lbs, (l) => formatRemoval({ ports: l.selfPorts, by, at, group }));
 }
 
-/** No answer, or AWS failing: the call may or may not have been applied. */
-const outcomeUnknown = (err: unknown) =>
-  err instanceof AwsCallError &&
-  (err.kind === "unreachable" || ["InternalFailure", "ServiceUnavailable"].includes(err.awsCode));
-
-/** An answer that says the call was not applied (as opposed to no answer, or a 5xx). */
-const refusedByAws = (err: unknown) =>
-  err instanceof AwsCallError &&
-  (err.awsCode === "ValidationError" ||
-    err.kind === "access-denied" ||
-    err.kind === "throttled" ||
-    err.kind === "contention");
-
 /** Record first, then lower: a crash in between leaves a record, never a silently shrunken group. */
 async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
   const g = run.snapshot!.group;
@@ -309,7 +302,7 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
     } catch (err) {
       // AWS answered no, so MinSize is as it was: take the record back, or status and repair would
       // speak of a lowering that never happened. An unknown outcome (no answer) keeps the record.
-      if (plan.writeRecord && err instanceof AwsCallError && !outcomeUnknown(err))
+      if (plan.writeRecord && notApplied(err))
         await asg.deleteGroupTag(ctx, g.name, recordKey(id)).catch(() => undefined);
       throw err;
     }
@@ -329,7 +322,7 @@ async function lowerMinSize(run: Run, ctx: ReadContext): Promise<void> {
  */
 async function undoOwnLowering(run: Run, ctx: ReadContext, group: string, turn?: Turn): Promise<void> {
   if (!run.loweredMinSize || run.standbyStarted) return;
-  const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
+  const stalenessMs = run.options.stalenessMs;
   const undoMs = RELEASE_DEADLINE_MS + stalenessMs + READ_BACK_SLACK_MS;
   const own = { ...ctx, signal: AbortSignal.timeout(undoMs) };
   try {
@@ -398,7 +391,7 @@ export async function restoreMinSize(
  * stale read may show the old value for up to the staleness bound).
  */
 async function readBackMinSize(run: Run, ctx: ReadContext, group: string, minSize: number): Promise<void> {
-  const until = Date.now() + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) + READ_BACK_SLACK_MS;
+  const until = Date.now() + run.options.stalenessMs + READ_BACK_SLACK_MS;
   for (;;) {
     const g = await readGroup(ctx, group);
     if (g.minSize === minSize) return;
@@ -434,8 +427,7 @@ export async function restoreMinSizeUnderTurn(
       // A read up to the staleness bound old may predate this host's own return, and show the desired
       // capacity it raised as still lowered: the restore would stop short of it ("partial") and leave
       // MinSize lowered. The tags' settle outlasts the wait; the lock has none.
-      const fresh =
-        (run.returnedAt ?? 0) + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
+      const fresh = (run.returnedAt ?? 0) + run.options.stalenessMs - performance.now();
       if (fresh > 0) await sleep(fresh, undefined, run.signal ? { signal: run.signal } : undefined);
       const confirmed = await readBackTurn(run, ctx, group, lock, turn);
       if (!confirmed.ok) return busy(`refusing: ${confirmed.holder} took ${lock.what}`);

@@ -47,8 +47,8 @@ export interface CommandOptions {
   replace?: boolean;
   /** `watch`. */
   watch?: WatchOptions;
-  /** `out`, `run`: how stale AWS's describe answers may be (the turn's settle follows from it). */
-  stalenessMs?: number;
+  /** How stale AWS's describe answers may be (--staleness-bound; the turn's settle follows from it). */
+  stalenessMs: number;
   /** `--lock dynamodb:TABLE`: the turn as a DynamoDB lock instead of tags. */
   lock?: LockSpec | undefined;
 }

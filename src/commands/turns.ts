@@ -2,6 +2,7 @@
 
 import { setTimeout as sleep } from "node:timers/promises";
 import { DynamoLock, dynamoTurnLock } from "../aws/lock";
+import { unprocessed } from "../aws/outcome";
 import type { ReadContext } from "../aws/read";
 import { lbTagLock, lbTurnStore } from "../aws/standalone";
 import {
@@ -9,7 +10,6 @@ import {
   ACT_MARGIN_MS,
   ActDeadlineError,
   attemptTurn,
-  DEFAULT_STALENESS_MS,
   groupTagLock,
   groupTurnStore,
   type OrphanedTurn,
@@ -31,7 +31,7 @@ import type { StandaloneLb } from "../core/standalone";
 import type { Turn } from "../core/turn";
 import { isMine, TURN_TAG, turnRefusal } from "../core/turn";
 import type { LoadBalancerView, Snapshot } from "../core/types";
-import { AwsCallError, BalancedError, busy, ExitCode, timedOut } from "../errors";
+import { BalancedError, busy, ExitCode, timedOut } from "../errors";
 import type { Run } from "./run";
 import { seconds } from "./wait";
 
@@ -41,7 +41,7 @@ import { seconds } from "./wait";
  * `--lock` the DynamoDB lock (src/aws/lock.ts). The load balancers come from the snapshot.
  */
 export function groupLock(run: Run, group: string): TurnLock {
-  const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
+  const stalenessMs = run.options.stalenessMs;
   const spec = run.options.lock;
   const lbs = run.snapshot?.group.name === group ? run.snapshot.loadBalancers : [];
   if (!spec) return lbs.length ? spanningTagLock(group, lbs, stalenessMs) : groupTagLock(group, stalenessMs);
@@ -85,7 +85,7 @@ function spanningTagLock(group: string, lbs: LoadBalancerView[], stalenessMs: nu
       try {
         await groupStore.write(ctx, value);
       } catch (err) {
-        if (err instanceof AwsCallError && (err.kind === "contention" || err.kind === "throttled")) throw err;
+        if (unprocessed(err)) throw err;
         await lbStore.write(ctx, value).catch(() => undefined);
         throw err;
       }
@@ -173,7 +173,7 @@ export async function readBackTurn(
 
 /** The turn on these load balancers: their tags (src/aws/turn.ts), or with `--lock` the DynamoDB lock. */
 export function standaloneLock(run: Run, lbs: StandaloneLb[]): TurnLock {
-  const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
+  const stalenessMs = run.options.stalenessMs;
   const spec = run.options.lock;
   if (!spec) return lbTagLock(lbs, stalenessMs);
   return dynamoTurnLock(
@@ -232,7 +232,7 @@ async function settleOneOrphan(
   lock: TurnLock,
   view: OrphanedTurn,
 ): Promise<void> {
-  const stalenessMs = run.options.stalenessMs ?? DEFAULT_STALENESS_MS;
+  const stalenessMs = run.options.stalenessMs;
   // Killed before its settle was over, it never acted. But a contender whose read missed its write
   // may have written over it unseen, and holds the turn by now: DeleteTags is by key, so the
   // give-back reads the tags again only once such a write shows (a settle after the read that
@@ -269,7 +269,7 @@ export async function settleUnseenOrphan(
   readAt: number,
 ): Promise<void> {
   if (!lock.peek) return;
-  const wait = readAt + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
+  const wait = readAt + run.options.stalenessMs - performance.now();
   if (wait > 0) await sleep(wait, undefined, run.signal ? { signal: run.signal } : undefined);
   await settleOrphanedTurn(run, ctx, lock, await lock.peek(ctx));
 }
@@ -290,7 +290,7 @@ export async function releaseOrphanedTurn(
 ): Promise<void> {
   const view = await lock.orphan(ctx, values);
   if (!view) return;
-  const wait = readAt + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS) - performance.now();
+  const wait = readAt + run.options.stalenessMs - performance.now();
   run.reporter.step(
     `giving back ${lock.what} left by a killed earlier run on this host (pid ${view.turn.pid})` +
       (wait > 0 ? ` in ${seconds(wait)}, once every host's reads show this one out` : ""),
@@ -353,7 +353,7 @@ function orphanKeptUntil(run: Run, lock: TurnLock, orphan: Turn): number | undef
   if (lock.earliestAct && now < lock.earliestAct(orphan)) return undefined;
   // It died before this take saw it gone, so its last call was sent before now.
   const actingUntil = Math.min(lock.actingUntil(orphan), now + ACT_CALL_DEADLINE_MS);
-  return actingUntil + (run.options.stalenessMs ?? DEFAULT_STALENESS_MS);
+  return actingUntil + run.options.stalenessMs;
 }
 
 /**
@@ -418,7 +418,7 @@ export async function holdingTurn<T>(
       throw timedOut(`timed out after ${run.options.timeoutSeconds} s (--timeout) before this host acted`);
     await lock.fence(ctx, turn);
   };
-  const guard = new TurnRelease(run.options.stalenessMs ?? DEFAULT_STALENESS_MS, fence);
+  const guard = new TurnRelease(run.options.stalenessMs, fence);
   run.turnRelease = guard;
   // Given back once (or kept, while an acting call's outcome is unknown).
   let settled = false;
