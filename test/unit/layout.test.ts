@@ -27,6 +27,18 @@ function importGraph(): Map<string, string[]> {
   return graph;
 }
 
+/** An import that loads its module with the importer's (not `import type`, not `import()`). */
+const STATIC_IMPORT = /^(?:import|export) (?!type )[^;]*?from "([^"]+)";/gms;
+
+/** Every module of src/ that loading `file` loads, itself included. */
+function staticClosure(file: string, seen = new Set<string>()): Set<string> {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const m of readFileSync(file, "utf8").matchAll(STATIC_IMPORT))
+    if (m[1]!.startsWith(".")) staticClosure(`${resolve(dirname(file), m[1]!)}.ts`, seen);
+  return seen;
+}
+
 /** Every import circle, each as the path that closes it. */
 export function circles(graph: Map<string, string[]>): string[][] {
   const found: string[][] = [];
@@ -58,6 +70,20 @@ describe("the code's layout", () => {
       ["d", ["a"]],
     ]);
     assert.deepEqual(circles(g), [["a", "b", "c", "a"]]);
+  });
+
+  it("loads no AWS service client for `--version`, `--help` or an idle `watch`", () => {
+    // The modules each of these loads at once, following static imports only: an import() is a
+    // chunk of the bundle loaded when the run reaches it (scripts/build.mjs).
+    for (const entry of ["main.ts", "commands/dispatch.ts", "commands/watch.ts"]) {
+      const clients = [...staticClosure(join(SRC, entry))].flatMap((f) =>
+        [...readFileSync(f, "utf8").matchAll(STATIC_IMPORT)]
+          .map((m) => m[1]!)
+          .filter((spec) => /^@aws-sdk\/(client-|credential-providers)/.test(spec))
+          .map((spec) => `${relative(SRC, f)} imports ${spec}`),
+      );
+      assert.deepEqual(clients, [], entry);
+    }
   });
 
   it("sends AWS calls only from src/aws/", () => {
