@@ -1,7 +1,7 @@
 /**
  * The benchmark's figures beside their goals, from a report `npm run bench` wrote: the table printed
- * at the end of a run, and the one in README.md (`npm run bench -- --readme`, or `--table FILE` for
- * an existing report). Pure: a report in, rows out, so the README cannot say what no report said.
+ * at the end of a run, and the one in docs/performance.md (`npm run bench -- --readme`, or `--table FILE` for
+ * an existing report). Pure: a report in, rows out, so the docs cannot say what no report said.
  */
 
 /** A summary of n measurements: the median, and the p95 only where n >= 20 (else the max). */
@@ -161,10 +161,10 @@ export function perfTable(r: PerfReport): string {
 export const TABLE_START = "<!-- performance table: npm run bench -- --readme -->";
 export const TABLE_END = "<!-- end of performance table -->";
 
-/** README.md with the table between its markers replaced by this report's. */
+/** docs/performance.md with the table between its markers replaced by this report's. */
 export function withPerfTable(readme: string, r: PerfReport): string {
   const a = readme.indexOf(TABLE_START);
   const b = readme.indexOf(TABLE_END);
-  if (a < 0 || b < a) throw new Error(`README.md has no "${TABLE_START}" ... "${TABLE_END}" section`);
+  if (a < 0 || b < a) throw new Error(`docs/performance.md has no "${TABLE_START}" ... "${TABLE_END}" section`);
   return `${readme.slice(0, a + TABLE_START.length)}\n${perfTable(r)}\n${readme.slice(b)}`;
 }

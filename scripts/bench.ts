@@ -2,8 +2,8 @@
  * `npm run bench [-- --out FILE] [--quick] [--time-scale N] [--readme] [--only SECTIONS]`: measures the built agent
  * against the simulator, which runs in a process of its own (a simulator sharing the benchmark's
  * event loop is starved with it, and its slowness would be blamed on the agent). Prints a table,
- * writes a JSON report (keys documented in README.md, "Performance"), and with `--readme` puts the
- * table into README.md. `--table FILE` prints (and with `--readme` writes) the table of an existing
+ * writes a JSON report (keys documented in docs/performance.md), and with `--readme` puts the
+ * table into docs/performance.md. `--table FILE` prints (and with `--readme` writes) the table of an existing
  * report without measuring. Not part of `npm test`: timings belong here, never in a timed test.
  *
  * The floor of a transition is what AWS itself takes, as the simulator recorded it: for `out`, from
@@ -31,7 +31,8 @@ import { overMedian, type PerfReport, perfRows, summarize, withPerfTable } from 
 const ROOT = resolve(import.meta.dirname, "..");
 const BUNDLE = resolve(ROOT, "dist", "balanced.js");
 const EXE = resolve(ROOT, "dist", `balanced-linux-${process.arch}`);
-const README = resolve(ROOT, "README.md");
+/** Where the performance table is published (`--readme` keeps its name: the table was once in README.md). */
+const PERFORMANCE_DOC = resolve(ROOT, "docs", "performance.md");
 /** Reports the child's peak RSS on fd 3 as it exits; the agent itself is untouched. */
 const RSS_PROBE =
   'data:text/javascript,import{writeSync}from"node:fs";process.on("exit",()=>{try{writeSync(3,String(process.resourceUsage().maxRSS))}catch{}})';
@@ -43,7 +44,7 @@ const USAGE = `usage: npm run bench -- [options]
   --out FILE        the JSON report (default bench-report.json; scripts/bench-report.json with --readme)
   --quick           fewer repetitions (about 6 minutes instead of 20)
   --time-scale N    how much faster than AWS the run at AWS's default settings goes (default 20)
-  --readme          also write the performance table into README.md
+  --readme          also write the performance table into docs/performance.md
   --table FILE      only print (with --readme: write) the table of an existing report
   --only A,B        only these sections (coldStarts, threeHosts, awsDefaults, standalone, watch,
                     scale, storm, turnStorm); the report is printed as JSON, with no table
@@ -651,7 +652,7 @@ async function main(): Promise<void> {
   if (flags.table) {
     const report = JSON.parse(readFileSync(flags.table, "utf8")) as PerfReport;
     printTable(report);
-    if (flags.readme) writeFileSync(README, withPerfTable(readFileSync(README, "utf8"), report));
+    if (flags.readme) writeFileSync(PERFORMANCE_DOC, withPerfTable(readFileSync(PERFORMANCE_DOC, "utf8"), report));
     return;
   }
   if (!existsSync(BUNDLE)) throw new Error("dist/balanced.js is missing: npm run build first");
@@ -696,14 +697,14 @@ async function main(): Promise<void> {
   for (const [name, section] of Object.entries(sections))
     if (!only || only.includes(name)) await section(report);
   (report.machine as { loadAverageAtEnd?: number[] }).loadAverageAtEnd = os.loadavg().map((x) => r(x, 2));
-  // The README's table and the report it came from are kept together (the README test checks them).
+  // The published table and the report it came from are kept together (test/unit/readme.test.ts checks them).
   const out =
     flags.out ?? (flags.readme ? resolve(ROOT, "scripts", "bench-report.json") : "bench-report.json");
   writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
   if (only) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printTable(report as unknown as PerfReport);
   if (flags.readme)
-    writeFileSync(README, withPerfTable(readFileSync(README, "utf8"), report as unknown as PerfReport));
+    writeFileSync(PERFORMANCE_DOC, withPerfTable(readFileSync(PERFORMANCE_DOC, "utf8"), report as unknown as PerfReport));
   process.stdout.write(`\nmachine: ${JSON.stringify(report.machine)}\nreport written to ${out}\n`);
 }
 

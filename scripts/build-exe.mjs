@@ -32,7 +32,7 @@ const script = join(WORK, "balanced.cjs");
 // One script with every client inlined: SEA runs a single CommonJS script, so the Node build's
 // chunks cannot be used here. esbuild defers each import()ed module's top-level code until the
 // import() runs, and the blob's V8 code cache spares the compiling; `npm run bench` measures what the
-// EC2 and DynamoDB clients still cost at start (README, "Performance").
+// EC2 and DynamoDB clients still cost at start (docs/performance.md).
 await build({
   entryPoints: [join(ROOT, "src", "main.ts")],
   outfile: script,

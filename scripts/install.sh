@@ -172,6 +172,8 @@ sed -e "s|/usr/local/bin/balanced|$prefix/bin/balanced|g" \
   "$repo/systemd/balanced-watch.service" >"$tmp/balanced-watch.service"
 place 0644 "$tmp/balanced-watch.service" "$watch_unit"
 place 0644 "$repo/README.md" "$doc/README.md"
+# What the README links to, beside it as in the repository.
+for page in "$repo"/docs/*.md; do place 0644 "$page" "$doc/docs/$(basename "$page")"; done
 if [ -f "$defaults" ]; then
   if cmp -s "$repo/systemd/balanced.default" "$defaults"; then
     say "unchanged $defaults"

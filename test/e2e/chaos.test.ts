@@ -32,7 +32,7 @@ function chaos(
 /**
  * A short chaos run in every test run: the checker must see the unguarded mover's violation (else a
  * green soak proves nothing), and the agent must hold in the configurations it holds today. The long
- * soaks and the hostile configurations are `npm run chaos` (README: Chaos).
+ * soaks and the hostile configurations are `npm run chaos` (docs/chaos.md).
  */
 describe("npm run chaos", () => {
   it("--naive: the unguarded mover is caught (violations > 0, exit 1), with a seed to replay it", async () => {

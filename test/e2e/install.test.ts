@@ -29,6 +29,12 @@ function tree(dir: string): Record<string, string> {
   return files;
 }
 
+/** The README and the docs it links to, as installed under `prefix`. */
+const docFiles = (prefix: string) => [
+  `${prefix}/share/doc/balanced/README.md`,
+  ...readdirSync(join(ROOT, "docs")).map((page) => `${prefix}/share/doc/balanced/docs/${page}`),
+];
+
 /** The Node.js bundle as installed under `prefix` (no leading slash): its entry point and every chunk. */
 const bundleFiles = (prefix: string) => [
   `${prefix}/lib/balanced/balanced.js`,
@@ -48,7 +54,7 @@ describe("scripts/install.sh", () => {
         "etc/systemd/system/balanced.service",
         "usr/local/bin/balanced",
         ...bundleFiles("usr/local"),
-        "usr/local/share/doc/balanced/README.md",
+        ...docFiles("usr/local"),
       ].sort(),
     );
     assert.equal(tree(root)["usr/local/bin/balanced"], "-> ../lib/balanced/balanced.js");
@@ -198,7 +204,7 @@ describe("npm run package:deb (scripts/package-deb.sh)", {
         "lib/systemd/system/balanced.service",
         "usr/bin/balanced",
         ...bundleFiles("usr"),
-        "usr/share/doc/balanced/README.md",
+        ...docFiles("usr"),
       ].sort(),
     );
     const unit = readFileSync(join(root, "lib/systemd/system/balanced.service"), "utf8");
