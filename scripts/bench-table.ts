@@ -165,6 +165,7 @@ export const TABLE_END = "<!-- end of performance table -->";
 export function withPerfTable(readme: string, r: PerfReport): string {
   const a = readme.indexOf(TABLE_START);
   const b = readme.indexOf(TABLE_END);
-  if (a < 0 || b < a) throw new Error(`docs/performance.md has no "${TABLE_START}" ... "${TABLE_END}" section`);
+  if (a < 0 || b < a)
+    throw new Error(`docs/performance.md has no "${TABLE_START}" ... "${TABLE_END}" section`);
   return `${readme.slice(0, a + TABLE_START.length)}\n${perfTable(r)}\n${readme.slice(b)}`;
 }

@@ -652,7 +652,8 @@ async function main(): Promise<void> {
   if (flags.table) {
     const report = JSON.parse(readFileSync(flags.table, "utf8")) as PerfReport;
     printTable(report);
-    if (flags.readme) writeFileSync(PERFORMANCE_DOC, withPerfTable(readFileSync(PERFORMANCE_DOC, "utf8"), report));
+    if (flags.readme)
+      writeFileSync(PERFORMANCE_DOC, withPerfTable(readFileSync(PERFORMANCE_DOC, "utf8"), report));
     return;
   }
   if (!existsSync(BUNDLE)) throw new Error("dist/balanced.js is missing: npm run build first");
@@ -704,7 +705,10 @@ async function main(): Promise<void> {
   if (only) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else printTable(report as unknown as PerfReport);
   if (flags.readme)
-    writeFileSync(PERFORMANCE_DOC, withPerfTable(readFileSync(PERFORMANCE_DOC, "utf8"), report as unknown as PerfReport));
+    writeFileSync(
+      PERFORMANCE_DOC,
+      withPerfTable(readFileSync(PERFORMANCE_DOC, "utf8"), report as unknown as PerfReport),
+    );
   process.stdout.write(`\nmachine: ${JSON.stringify(report.machine)}\nreport written to ${out}\n`);
 }
 
