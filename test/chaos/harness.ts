@@ -3,8 +3,8 @@
  * AWS really has, each trial checked by the checker. It knows nothing of the invariants (those are
  * test/chaos/checker.ts); it only drives the trial and collects what happened.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { type ChildProcess, spawn } from "node:child_process";
+import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -153,7 +153,19 @@ process.once("exit", () => {
   for (const child of liveAgents) child.kill("SIGKILL");
 });
 
-export const hasFaketime = () => spawnSync("sh", ["-c", "command -v faketime"]).status === 0;
+/**
+ * libfaketime, loaded into the agent itself (LD_PRELOAD with FAKETIME), not through Debian's
+ * `faketime` wrapper: the wrapper runs the agent as its child and keeps the signals sent to it, so a
+ * SIGKILL, SIGTERM or SIGSTOP meant for the agent killed or paused the wrapper alone and the agent
+ * ran on (reproduced with `faketime -f +1s sleep 100`); a killed wrapper also left its semaphore in
+ * /dev/shm, and a later wrapper given the same pid failed to start ("sem_open: File exists", exit 1).
+ */
+const LIBFAKETIME = [
+  "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1",
+  "/usr/lib/faketime/libfaketime.so.1",
+].find((path) => existsSync(path));
+export const hasFaketime = () => LIBFAKETIME !== undefined;
 
 interface AgentRun {
   code: number | null;
@@ -200,13 +212,13 @@ class Trial {
     if (this.cfg.staleMs > DEFAULT_BOUND_MS) env.BALANCED_STALENESS_BOUND = `${this.cfg.staleMs}ms`;
     Object.assign(env, settingsOf(this.cfg.agentArgs));
     if (this.cfg.lockTable) env.BALANCED_LOCK = `dynamodb:${this.cfg.lockTable}`;
-    let command = process.execPath;
+    const command = process.execPath;
     // -q first: run's own command follows its `--`. Traced, every run says what it did.
-    let argv = [BUNDLE, args[0]!, ...(TRACING ? [] : ["-q"]), ...args.slice(1)];
+    const argv = [BUNDLE, args[0]!, ...(TRACING ? [] : ["-q"]), ...args.slice(1)];
     const startedAt = Date.now();
-    if (opts.skewS !== 0) {
-      argv = ["-f", `${opts.skewS >= 0 ? "+" : ""}${opts.skewS.toFixed(3)}s`, command, ...argv];
-      command = "faketime";
+    if (opts.skewS !== 0 && LIBFAKETIME) {
+      env.LD_PRELOAD = LIBFAKETIME;
+      env.FAKETIME = `${opts.skewS >= 0 ? "+" : ""}${opts.skewS.toFixed(3)}s`;
       env.FAKETIME_DONT_FAKE_MONOTONIC = "1";
     }
     const child: ChildProcess = spawn(command, argv, { env, stdio: ["ignore", "ignore", "pipe"] });
